@@ -1,0 +1,255 @@
+//! Engine-wide configuration: the caps every function lives under.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::{Error, Result};
+
+/// The engine's limits and switches. Every field documents its default; [`Config::validate`]
+/// checks them together, and the engine refuses to build with an invalid config.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Config {
+    /// The longest any invocation may run; a function's own timeout is capped by it.
+    /// Default 30 s.
+    #[serde(with = "crate::serde_duration::millis")]
+    pub max_timeout: Duration,
+    /// The most linear memory any function may have, in bytes; a function's own limit is
+    /// capped by it, and the pooling allocator sizes its slots with it. Default 256 MiB.
+    pub max_memory_bytes: u64,
+    /// Capacity of the compiled-module cache, in bytes of compiled code. Default 512 MiB.
+    pub module_cache_capacity_bytes: u64,
+    /// The largest module accepted for compiling, in bytes. Default 32 MiB.
+    pub max_module_bytes: u64,
+    /// The longest one compile may take before the caller gets
+    /// [`Error::CompileTimeout`]. Default 30 s.
+    #[serde(with = "crate::serde_duration::millis")]
+    pub compile_timeout: Duration,
+    /// How many modules may compile at once. Default: the number of cores.
+    pub max_concurrent_compiles: usize,
+    /// The largest input accepted, in bytes. Default 6 MiB.
+    pub max_input_bytes: u64,
+    /// The most a function may write to stdout (its output), in bytes. Default 6 MiB.
+    pub max_output_bytes: u64,
+    /// The most a function may write to stderr (its log), in bytes. Default 1 MiB.
+    pub max_log_bytes: u64,
+    /// Whether every invocation is given to the invocation logger. Default true.
+    pub log_invocations: bool,
+    /// The most elements any table may hold. Default 10 000.
+    pub max_table_elements: u64,
+    /// The most module instances one invocation may create. Default 1.
+    pub max_instances: u32,
+    /// The most tables one invocation may create. Default 1.
+    pub max_tables: u32,
+    /// The most linear memories one invocation may create. Default 1.
+    pub max_memories: u32,
+    /// The most wasm stack one invocation may use, in bytes. Default 512 KiB.
+    pub max_wasm_stack_bytes: u64,
+    /// Fuel given to each invocation when set, for deterministic CPU caps. Default none.
+    pub fuel: Option<u64>,
+    /// The epoch tick: the granularity of deadlines. Default 1 ms.
+    #[serde(with = "crate::serde_duration::micros")]
+    pub epoch_tick: Duration,
+    /// The most random bytes one WASI `random_get` may ask for. Default 1 MiB.
+    pub max_random_bytes: u64,
+    /// The most WASI resources (file descriptors, streams) one invocation may hold.
+    /// Default 256.
+    pub max_wasi_resources: u64,
+    /// The most bytes of arguments the guest may pass to one host call (WASI's hostcall
+    /// fuel). Default 1 MiB.
+    pub max_hostcall_bytes: u64,
+    /// The pooling instance allocator.
+    pub pooling: PoolingConfig,
+}
+
+/// How instances are allocated: from a pool of pre-reserved slots (fast) or on demand.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PoolingConfig {
+    /// Use the pooling allocator. When the pool's address space cannot be reserved the
+    /// engine falls back to on-demand allocation and logs it. Default true.
+    pub enabled: bool,
+    /// How many invocations may hold a slot at once (memories, tables, instances and
+    /// async stacks each get this many). A call that finds no free slot fails with
+    /// [`Error::Unavailable`]. Default 256.
+    pub slots: u32,
+    /// Bytes of each memory and table kept resident between uses and reset with
+    /// `memset` instead of `madvise`: on two cores this stops the pool's slots from
+    /// stalling each other. Default 1 MiB.
+    pub keep_resident_bytes: u64,
+    /// Initialise memories from copy-on-write images. Default true.
+    pub copy_on_write: bool,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            max_timeout: Duration::from_secs(30),
+            max_memory_bytes: 256 << 20,
+            module_cache_capacity_bytes: 512 << 20,
+            max_module_bytes: 32 << 20,
+            compile_timeout: Duration::from_secs(30),
+            max_concurrent_compiles: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            max_input_bytes: 6 << 20,
+            max_output_bytes: 6 << 20,
+            max_log_bytes: 1 << 20,
+            log_invocations: true,
+            max_table_elements: 10_000,
+            max_instances: 1,
+            max_tables: 1,
+            max_memories: 1,
+            max_wasm_stack_bytes: 512 << 10,
+            fuel: None,
+            epoch_tick: Duration::from_millis(1),
+            max_random_bytes: 1 << 20,
+            max_wasi_resources: 256,
+            max_hostcall_bytes: 1 << 20,
+            pooling: PoolingConfig::default(),
+        }
+    }
+}
+
+impl Default for PoolingConfig {
+    fn default() -> PoolingConfig {
+        PoolingConfig {
+            enabled: true,
+            slots: 256,
+            keep_resident_bytes: 1 << 20,
+            copy_on_write: true,
+        }
+    }
+}
+
+/// The most memory a function may be given: 4 GiB, all a 32-bit wasm memory can address.
+pub const MEMORY_CEILING_BYTES: u64 = 4 << 30;
+
+impl Config {
+    /// Checks every field and the ones that depend on each other.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Validation`] naming the first field that is wrong.
+    pub fn validate(&self) -> Result<()> {
+        let nonzero = |field: &str, value: u64| {
+            if value == 0 {
+                Err(Error::validation(field, "must be greater than zero"))
+            } else {
+                Ok(())
+            }
+        };
+        if self.max_timeout.is_zero() {
+            return Err(Error::validation(
+                "max_timeout",
+                "must be greater than zero",
+            ));
+        }
+        if self.compile_timeout.is_zero() {
+            return Err(Error::validation(
+                "compile_timeout",
+                "must be greater than zero",
+            ));
+        }
+        nonzero("max_memory_bytes", self.max_memory_bytes)?;
+        if self.max_memory_bytes > MEMORY_CEILING_BYTES {
+            return Err(Error::validation(
+                "max_memory_bytes",
+                format!(
+                    "{} is over the 4 GiB a wasm32 memory can address",
+                    self.max_memory_bytes
+                ),
+            ));
+        }
+        nonzero(
+            "module_cache_capacity_bytes",
+            self.module_cache_capacity_bytes,
+        )?;
+        nonzero("max_module_bytes", self.max_module_bytes)?;
+        nonzero(
+            "max_concurrent_compiles",
+            self.max_concurrent_compiles as u64,
+        )?;
+        nonzero("max_output_bytes", self.max_output_bytes)?;
+        nonzero("max_log_bytes", self.max_log_bytes)?;
+        nonzero("max_instances", self.max_instances.into())?;
+        nonzero("max_memories", self.max_memories.into())?;
+        nonzero("max_wasm_stack_bytes", self.max_wasm_stack_bytes)?;
+        if self.max_wasm_stack_bytes > 64 << 20 {
+            return Err(Error::validation(
+                "max_wasm_stack_bytes",
+                "must be at most 64 MiB",
+            ));
+        }
+        if self.epoch_tick < Duration::from_micros(100) || self.epoch_tick > Duration::from_secs(1)
+        {
+            return Err(Error::validation(
+                "epoch_tick",
+                "must be between 100 µs and 1 s",
+            ));
+        }
+        if self.epoch_tick > self.max_timeout {
+            return Err(Error::validation(
+                "epoch_tick",
+                "must not be longer than max_timeout",
+            ));
+        }
+        if self.fuel == Some(0) {
+            return Err(Error::validation(
+                "fuel",
+                "must be greater than zero when set",
+            ));
+        }
+        nonzero("max_wasi_resources", self.max_wasi_resources)?;
+        nonzero("max_hostcall_bytes", self.max_hostcall_bytes)?;
+        if self.pooling.enabled {
+            nonzero("pooling.slots", self.pooling.slots.into())?;
+            if self.pooling.slots > 10_000 {
+                return Err(Error::validation("pooling.slots", "must be at most 10000"));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_is_valid() {
+        Config::default().validate().unwrap();
+    }
+
+    #[test]
+    fn names_the_wrong_field() {
+        let cases: Vec<(&str, fn(&mut Config))> = vec![
+            ("max_timeout", |c| c.max_timeout = Duration::ZERO),
+            ("max_memory_bytes", |c| c.max_memory_bytes = 0),
+            ("max_memory_bytes", |c| c.max_memory_bytes = 5 << 30),
+            ("max_output_bytes", |c| c.max_output_bytes = 0),
+            ("epoch_tick", |c| c.epoch_tick = Duration::from_nanos(10)),
+            ("epoch_tick", |c| {
+                c.max_timeout = Duration::from_millis(5);
+                c.epoch_tick = Duration::from_millis(10);
+            }),
+            ("fuel", |c| c.fuel = Some(0)),
+            ("pooling.slots", |c| c.pooling.slots = 0),
+            ("max_concurrent_compiles", |c| c.max_concurrent_compiles = 0),
+        ];
+        for (expected, mutate) in cases {
+            let mut config = Config::default();
+            mutate(&mut config);
+            match config.validate() {
+                Err(Error::Validation { field, .. }) => assert_eq!(field, expected),
+                other => panic!("{expected}: expected a validation error, got {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn partial_json_takes_defaults() {
+        let config: Config = serde_json::from_str(r#"{"max_timeout": 1500}"#).unwrap();
+        assert_eq!(config.max_timeout, Duration::from_millis(1500));
+        assert_eq!(config.max_output_bytes, Config::default().max_output_bytes);
+    }
+}

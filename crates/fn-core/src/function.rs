@@ -1,0 +1,183 @@
+//! Functions: what a platform deploys.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::{Cid, Config, Error, Result};
+
+/// The longest name or namespace accepted.
+pub const MAX_NAME_LEN: usize = 64;
+/// The most environment variables a function may have.
+pub const MAX_ENV_VARS: usize = 256;
+/// The most bytes all of a function's environment variables may take together.
+pub const MAX_ENV_BYTES: usize = 64 * 1024;
+
+/// What a platform deploys alongside a module: the function's name and its limits.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FunctionDefinition {
+    /// The function's name: `[a-z0-9_-]`, starting with a letter or digit, at most
+    /// [`MAX_NAME_LEN`] bytes. It is argv\[0\] of a WASI command.
+    pub name: String,
+    /// The tenant the function belongs to, same rules as `name`. Namespaces are
+    /// isolated from each other.
+    pub namespace: String,
+    /// The deployed version, free-form (`1`, `2024-06-01`, `1.4.2`), not empty.
+    pub version: String,
+    /// The most linear memory the function may use, in bytes; capped by
+    /// [`Config::max_memory_bytes`].
+    pub max_memory_bytes: u64,
+    /// How long one invocation may run; capped by [`Config::max_timeout`].
+    #[serde(with = "crate::serde_duration::millis")]
+    pub timeout: Duration,
+    /// The function's environment, exactly: the guest sees these and nothing else.
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// Whether anyone may invoke it without a token.
+    #[serde(default)]
+    pub public: bool,
+}
+
+impl FunctionDefinition {
+    /// A definition with the given name and namespace, version `1`, 64 MiB of memory, a
+    /// 5 s timeout, no environment, not public.
+    pub fn new(namespace: impl Into<String>, name: impl Into<String>) -> FunctionDefinition {
+        FunctionDefinition {
+            name: name.into(),
+            namespace: namespace.into(),
+            version: "1".into(),
+            max_memory_bytes: 64 << 20,
+            timeout: Duration::from_secs(5),
+            env: BTreeMap::new(),
+            public: false,
+        }
+    }
+
+    /// Checks every field, and the limits against `config`'s caps.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Validation`] naming the first field that is wrong and why.
+    pub fn validate(&self, config: &Config) -> Result<()> {
+        validate_name("name", &self.name)?;
+        validate_name("namespace", &self.namespace)?;
+        if self.version.is_empty() || self.version.len() > MAX_NAME_LEN {
+            return Err(Error::validation(
+                "version",
+                format!("must be 1 to {MAX_NAME_LEN} bytes long"),
+            ));
+        }
+        if self.version.chars().any(char::is_control) {
+            return Err(Error::validation(
+                "version",
+                "must not contain control characters",
+            ));
+        }
+        if self.max_memory_bytes == 0 || self.max_memory_bytes > config.max_memory_bytes {
+            return Err(Error::validation(
+                "max_memory_bytes",
+                format!(
+                    "{} is not within 1..={} (the engine's max_memory_bytes)",
+                    self.max_memory_bytes, config.max_memory_bytes
+                ),
+            ));
+        }
+        if self.timeout.is_zero() || self.timeout > config.max_timeout {
+            return Err(Error::validation(
+                "timeout",
+                format!(
+                    "{} ms is not within 1..={} ms (the engine's max_timeout)",
+                    self.timeout.as_millis(),
+                    config.max_timeout.as_millis()
+                ),
+            ));
+        }
+        validate_env(&self.env)
+    }
+}
+
+fn validate_name(field: &str, value: &str) -> Result<()> {
+    let ok_char = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_';
+    let first_ok = value
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    if value.is_empty() || value.len() > MAX_NAME_LEN || !first_ok || !value.chars().all(ok_char) {
+        return Err(Error::validation(
+            field,
+            format!(
+                "`{}` must be 1 to {MAX_NAME_LEN} characters of a-z, 0-9, '-' and '_', \
+                 starting with a letter or digit",
+                value.escape_debug()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn validate_env(env: &BTreeMap<String, String>) -> Result<()> {
+    if env.len() > MAX_ENV_VARS {
+        return Err(Error::validation(
+            "env",
+            format!("{} variables, more than {MAX_ENV_VARS}", env.len()),
+        ));
+    }
+    let mut total = 0;
+    for (key, value) in env {
+        if key.is_empty() || key.contains('=') || key.contains('\0') {
+            return Err(Error::validation(
+                "env",
+                format!(
+                    "variable name `{}` must be non-empty, without '=' or NUL",
+                    key.escape_debug()
+                ),
+            ));
+        }
+        if value.contains('\0') {
+            return Err(Error::validation(
+                "env",
+                format!("the value of `{key}` contains NUL"),
+            ));
+        }
+        total += key.len() + value.len() + 2;
+    }
+    if total > MAX_ENV_BYTES {
+        return Err(Error::validation(
+            "env",
+            format!("{total} bytes in all, more than {MAX_ENV_BYTES}"),
+        ));
+    }
+    Ok(())
+}
+
+/// A deployed function: its definition, bound to a module by CID, under a unique id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Function {
+    /// The function's unique id.
+    pub id: String,
+    /// The content id of its module.
+    pub wasm_cid: Cid,
+    /// Its definition.
+    #[serde(flatten)]
+    pub definition: FunctionDefinition,
+}
+
+impl Function {
+    /// A function with a fresh id.
+    pub fn new(definition: FunctionDefinition, wasm_cid: Cid) -> Function {
+        Function {
+            id: crate::new_id(),
+            wasm_cid,
+            definition,
+        }
+    }
+
+    /// The function's name.
+    pub fn name(&self) -> &str {
+        &self.definition.name
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,76 @@
+use super::*;
+
+fn valid() -> FunctionDefinition {
+    FunctionDefinition::new("acme", "resize")
+}
+
+fn field_of(def: &FunctionDefinition) -> String {
+    match def.validate(&Config::default()) {
+        Err(Error::Validation { field, .. }) => field,
+        other => panic!("expected a validation error, got {other:?}"),
+    }
+}
+
+#[test]
+fn accepts_a_plain_definition() {
+    valid().validate(&Config::default()).unwrap();
+}
+
+#[test]
+fn names_the_wrong_field() {
+    let config = Config::default();
+    let cases: Vec<(&str, Box<dyn Fn(&mut FunctionDefinition)>)> = vec![
+        ("name", Box::new(|d| d.name = String::new())),
+        ("name", Box::new(|d| d.name = "Upper".into())),
+        ("name", Box::new(|d| d.name = "-lead".into())),
+        ("name", Box::new(|d| d.name = "a".repeat(MAX_NAME_LEN + 1))),
+        ("namespace", Box::new(|d| d.namespace = "a/b".into())),
+        ("version", Box::new(|d| d.version = String::new())),
+        ("version", Box::new(|d| d.version = "1\n".into())),
+        ("max_memory_bytes", Box::new(|d| d.max_memory_bytes = 0)),
+        (
+            "max_memory_bytes",
+            Box::new(move |d| d.max_memory_bytes = config.max_memory_bytes + 1),
+        ),
+        ("timeout", Box::new(|d| d.timeout = Duration::ZERO)),
+        (
+            "timeout",
+            Box::new(move |d| d.timeout = config.max_timeout + Duration::from_millis(1)),
+        ),
+        (
+            "env",
+            Box::new(|d| {
+                d.env.insert("A=B".into(), "x".into());
+            }),
+        ),
+        (
+            "env",
+            Box::new(|d| {
+                d.env.insert("A".into(), "x\0".into());
+            }),
+        ),
+        (
+            "env",
+            Box::new(|d| {
+                d.env.insert("BIG".into(), "x".repeat(MAX_ENV_BYTES));
+            }),
+        ),
+    ];
+    for (expected, mutate) in cases {
+        let mut def = valid();
+        mutate(&mut def);
+        assert_eq!(field_of(&def), expected, "{def:?}");
+    }
+}
+
+#[test]
+fn serde_round_trip_flattens_the_definition() {
+    let mut def = valid();
+    def.env.insert("GREETING".into(), "hi".into());
+    let function = Function::new(def, Cid::of(b"m"));
+    let json = serde_json::to_value(&function).unwrap();
+    assert_eq!(json["name"], "resize");
+    assert_eq!(json["timeout"], 5000);
+    let back: Function = serde_json::from_value(json).unwrap();
+    assert_eq!(back, function);
+}

@@ -1,0 +1,207 @@
+//! Invocations: their context, status and record.
+
+use std::fmt;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::Function;
+
+/// What triggered an invocation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TriggerType {
+    /// An HTTP request (the default).
+    Http,
+    /// A WebSocket message.
+    Websocket,
+    /// A cron schedule.
+    Cron,
+    /// A database change.
+    Database,
+    /// A pub/sub message.
+    Pubsub,
+    /// A one-off timer.
+    Timer,
+    /// A background job.
+    Job,
+}
+
+impl TriggerType {
+    /// The trigger's name as stored in records (`http`, `cron`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TriggerType::Http => "http",
+            TriggerType::Websocket => "websocket",
+            TriggerType::Cron => "cron",
+            TriggerType::Database => "database",
+            TriggerType::Pubsub => "pubsub",
+            TriggerType::Timer => "timer",
+            TriggerType::Job => "job",
+        }
+    }
+
+    /// The OpenTelemetry FaaS `faas.trigger` value: `datasource`, `http`, `pubsub`,
+    /// `timer` or `other`.
+    pub fn faas_trigger(self) -> &'static str {
+        match self {
+            TriggerType::Http | TriggerType::Websocket => "http",
+            TriggerType::Cron | TriggerType::Timer => "timer",
+            TriggerType::Database => "datasource",
+            TriggerType::Pubsub => "pubsub",
+            TriggerType::Job => "other",
+        }
+    }
+}
+
+impl fmt::Display for TriggerType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Who asked for an invocation and why: the part of an invocation the caller supplies.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvocationContext {
+    /// The request id, unique per invocation request; carried into errors and records.
+    pub request_id: String,
+    /// What triggered the invocation.
+    pub trigger: TriggerType,
+    /// The authenticated caller, when there is one (the Go engine's `CallerWallet`).
+    pub caller: Option<String>,
+}
+
+impl InvocationContext {
+    /// A context with a fresh request id (a UUIDv7, so ids sort by time) and the given
+    /// trigger.
+    pub fn new(trigger: TriggerType) -> InvocationContext {
+        InvocationContext {
+            request_id: new_id(),
+            trigger,
+            caller: None,
+        }
+    }
+
+    /// This context with `caller` set.
+    pub fn with_caller(mut self, caller: impl Into<String>) -> InvocationContext {
+        self.caller = Some(caller.into());
+        self
+    }
+}
+
+impl Default for InvocationContext {
+    /// A fresh request id and the HTTP trigger, as the Go engine built when the caller
+    /// gave none.
+    fn default() -> InvocationContext {
+        InvocationContext::new(TriggerType::Http)
+    }
+}
+
+/// A fresh, time-ordered unique id (UUIDv7), for requests, invocations and functions.
+pub fn new_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+/// How an invocation ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InvocationStatus {
+    /// The function returned output.
+    Success,
+    /// The function, or the engine on its behalf, failed.
+    Error,
+    /// The function ran past its deadline.
+    Timeout,
+    /// A rate limit refused the call before it ran.
+    RateLimited,
+}
+
+impl InvocationStatus {
+    /// The status as stored in records.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InvocationStatus::Success => "success",
+            InvocationStatus::Error => "error",
+            InvocationStatus::Timeout => "timeout",
+            InvocationStatus::RateLimited => "rate_limited",
+        }
+    }
+}
+
+impl fmt::Display for InvocationStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What the engine records of every invocation, success or failure, exactly once.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InvocationRecord {
+    /// This record's (and invocation's) unique id.
+    pub id: String,
+    /// The function's id.
+    pub function_id: String,
+    /// The function's name.
+    pub function_name: String,
+    /// The function's namespace.
+    pub namespace: String,
+    /// The function's version.
+    pub version: String,
+    /// The request id from the [`InvocationContext`].
+    pub request_id: String,
+    /// What triggered the invocation.
+    pub trigger: TriggerType,
+    /// The caller, when known.
+    pub caller: Option<String>,
+    /// Bytes of input given to the function.
+    pub input_size: u64,
+    /// Bytes of output returned (0 on failure).
+    pub output_size: u64,
+    /// When the engine took the call.
+    pub started_at: DateTime<Utc>,
+    /// When it finished.
+    pub completed_at: DateTime<Utc>,
+    /// How long it took, end to end.
+    #[serde(with = "crate::serde_duration::micros")]
+    pub duration: Duration,
+    /// How it ended.
+    pub status: InvocationStatus,
+    /// The error's full message when it failed.
+    pub error_message: Option<String>,
+    /// The largest linear memory the guest had, in bytes (0 when it never ran).
+    pub peak_memory_bytes: u64,
+    /// Whether the module was compiled for this call (not found in the cache).
+    pub cold_start: bool,
+}
+
+impl InvocationRecord {
+    /// A record of `function` being invoked in `ctx`, started at `started_at`, with the
+    /// outcome fields still to be filled.
+    pub fn start(
+        function: &Function,
+        ctx: &InvocationContext,
+        input_size: u64,
+        started_at: DateTime<Utc>,
+    ) -> InvocationRecord {
+        InvocationRecord {
+            id: new_id(),
+            function_id: function.id.clone(),
+            function_name: function.definition.name.clone(),
+            namespace: function.definition.namespace.clone(),
+            version: function.definition.version.clone(),
+            request_id: ctx.request_id.clone(),
+            trigger: ctx.trigger,
+            caller: ctx.caller.clone(),
+            input_size,
+            output_size: 0,
+            started_at,
+            completed_at: started_at,
+            duration: Duration::ZERO,
+            status: InvocationStatus::Success,
+            error_message: None,
+            peak_memory_bytes: 0,
+            cold_start: false,
+        }
+    }
+}

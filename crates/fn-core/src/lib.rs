@@ -1,0 +1,100 @@
+//! The vocabulary of the function engine: the types, errors, configuration and traits
+//! that every other crate speaks.
+//!
+//! fn-core deliberately knows nothing of wasmtime, moka, governor or OpenTelemetry: a
+//! platform can take it alone to write its own registry, logger, rate limiter or host
+//! services against the traits here.
+//!
+//! # Example
+//!
+//! ```
+//! use fn_core::{Cid, Config, Function, FunctionDefinition};
+//!
+//! let config = Config::default();
+//! let mut definition = FunctionDefinition::new("acme", "resize");
+//! definition.env.insert("QUALITY".into(), "80".into());
+//! definition.validate(&config)?;
+//!
+//! let wasm = b"\0asm\x01\0\0\0";
+//! let function = Function::new(definition, Cid::of(wasm));
+//! assert!(function.wasm_cid.to_string().starts_with("bafkrei"));
+//! # Ok::<(), fn_core::Error>(())
+//! ```
+
+mod cid;
+mod config;
+mod error;
+mod function;
+mod invocation;
+mod serde_duration;
+mod traits;
+
+pub use crate::cid::Cid;
+pub use crate::config::{Config, MEMORY_CEILING_BYTES, PoolingConfig};
+pub use crate::error::{Error, OutputStream, Result, TrapCode};
+pub use crate::function::{
+    Function, FunctionDefinition, MAX_ENV_BYTES, MAX_ENV_VARS, MAX_NAME_LEN,
+};
+pub use crate::invocation::{
+    InvocationContext, InvocationRecord, InvocationStatus, TriggerType, new_id,
+};
+pub use crate::traits::{
+    FunctionExecutor, FunctionRegistry, HostContext, HostServices, HttpRequest, HttpResponse,
+    InvocationLogger, LogLevel, RateDecision, RateLimitRequest, RateLimiter, SecretValue,
+};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_send_sync<T: Send + Sync + ?Sized>() {}
+
+    #[test]
+    fn traits_are_send_sync_objects() {
+        assert_send_sync::<dyn FunctionRegistry>();
+        assert_send_sync::<dyn FunctionExecutor>();
+        assert_send_sync::<dyn InvocationLogger>();
+        assert_send_sync::<dyn RateLimiter>();
+        assert_send_sync::<dyn HostServices>();
+        assert_send_sync::<Error>();
+    }
+
+    #[test]
+    fn status_of_errors() {
+        let timeout = Error::Timeout {
+            limit: std::time::Duration::from_millis(250),
+        };
+        let wrapped = Error::Execution {
+            function: "resize".into(),
+            request_id: "r1".into(),
+            source: Box::new(timeout),
+        };
+        assert_eq!(wrapped.invocation_status(), InvocationStatus::Timeout);
+        assert!(matches!(wrapped.root(), Error::Timeout { .. }));
+        assert_eq!(
+            wrapped.to_string(),
+            "function `resize` failed (request r1): exceeded its 250 ms deadline"
+        );
+        let limited = Error::RateLimited {
+            key: "global".into(),
+            retry_after: Some(std::time::Duration::from_secs(1)),
+        };
+        assert_eq!(limited.invocation_status(), InvocationStatus::RateLimited);
+        assert!(limited.is_retryable());
+        assert!(limited.is_client_error());
+    }
+
+    #[test]
+    fn trigger_maps_to_faas_conventions() {
+        assert_eq!(TriggerType::Cron.faas_trigger(), "timer");
+        assert_eq!(TriggerType::Database.faas_trigger(), "datasource");
+        assert_eq!(TriggerType::Job.faas_trigger(), "other");
+        assert_eq!(TriggerType::Pubsub.faas_trigger(), "pubsub");
+    }
+
+    #[test]
+    fn secrets_do_not_debug_print() {
+        let secret = SecretValue::new(bytes::Bytes::from_static(b"hunter2"));
+        assert!(!format!("{secret:?}").contains("hunter2"));
+    }
+}
