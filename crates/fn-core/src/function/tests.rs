@@ -1,5 +1,7 @@
 use super::*;
 
+type Mutation = Box<dyn Fn(&mut FunctionDefinition)>;
+
 fn valid() -> FunctionDefinition {
     FunctionDefinition::new("acme", "resize")
 }
@@ -19,7 +21,7 @@ fn accepts_a_plain_definition() {
 #[test]
 fn names_the_wrong_field() {
     let config = Config::default();
-    let cases: Vec<(&str, Box<dyn Fn(&mut FunctionDefinition)>)> = vec![
+    let cases: Vec<(&str, Mutation)> = vec![
         ("name", Box::new(|d| d.name = String::new())),
         ("name", Box::new(|d| d.name = "Upper".into())),
         ("name", Box::new(|d| d.name = "-lead".into())),
