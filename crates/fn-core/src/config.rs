@@ -222,7 +222,8 @@ mod tests {
 
     #[test]
     fn names_the_wrong_field() {
-        let cases: Vec<(&str, fn(&mut Config))> = vec![
+        type Mutation = fn(&mut Config);
+        let cases: Vec<(&str, Mutation)> = vec![
             ("max_timeout", |c| c.max_timeout = Duration::ZERO),
             ("max_memory_bytes", |c| c.max_memory_bytes = 0),
             ("max_memory_bytes", |c| c.max_memory_bytes = 5 << 30),
