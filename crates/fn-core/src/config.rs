@@ -56,8 +56,11 @@ pub struct Config {
     /// The most WASI resources (file descriptors, streams) one invocation may hold.
     /// Default 256.
     pub max_wasi_resources: u64,
-    /// The most bytes of arguments the guest may pass to one host call (WASI's hostcall
-    /// fuel). Default 1 MiB.
+    /// The most bytes the guest may hand the host in one host call (wasmtime's hostcall
+    /// fuel): iovec arrays, paths, and the buffer of one read or write. A call over it
+    /// gets `ENOMEM`. It must exceed the largest single read or write buffer a function
+    /// uses (a Rust guest reading a 6 MiB input asks for up to 8 MiB at once). Default
+    /// 32 MiB (wasmtime's own default is 128 MiB).
     pub max_hostcall_bytes: u64,
     /// The pooling instance allocator.
     pub pooling: PoolingConfig,
@@ -104,7 +107,7 @@ impl Default for Config {
             epoch_tick: Duration::from_millis(1),
             max_random_bytes: 1 << 20,
             max_wasi_resources: 256,
-            max_hostcall_bytes: 1 << 20,
+            max_hostcall_bytes: 32 << 20,
             pooling: PoolingConfig::default(),
         }
     }

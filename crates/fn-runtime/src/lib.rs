@@ -1,1 +1,55 @@
-//! placeholder
+//! The wasmtime sandbox of the function engine: it compiles modules, detects their ABI,
+//! and runs each invocation in a fresh, limited store.
+//!
+//! This is the only crate that sees wasmtime: every wasmtime error is turned into an
+//! [`fn_core::Error`] here, and no wasmtime type appears in its public API.
+//!
+//! What it does once, and what it does per call:
+//! - per runtime: one wasmtime engine (pooling allocator with copy-on-write memory
+//!   images, on-demand when the pool cannot be reserved), one WASI preview 1 linker, one
+//!   epoch ticker thread;
+//! - per module: a compile on a blocking thread (bounded in number and time), the ABI,
+//!   and an `InstancePre` with every import resolved;
+//! - per invocation: a store with exactly the function's args and env, bounded stdout
+//!   and stderr pipes, a resource limiter that reports peak memory, WASI caps (random
+//!   bytes, resource table, host-call arguments), and a deadline armed once the input is
+//!   in place.
+//!
+//! # Example
+//!
+//! ```
+//! use std::collections::BTreeMap;
+//! use std::time::Duration;
+//!
+//! use bytes::Bytes;
+//! use fn_core::Config;
+//! use fn_runtime::{Invocation, Runtime};
+//!
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! let runtime = Runtime::new(&Config::default())?;
+//! let wat = r#"(module
+//!     (memory (export "memory") 1)
+//!     (data (i32.const 16) "hi")
+//!     (func (export "handle") (param i32 i32) (result i64)
+//!         i64.const 0x0000000200000010))"#;
+//! let module = runtime.compile(Bytes::from(wat)).await?;
+//! let env = BTreeMap::new();
+//! let invocation = Invocation {
+//!     name: "hi",
+//!     env: &env,
+//!     timeout: Duration::from_secs(1),
+//!     max_memory_bytes: 1 << 20,
+//! };
+//! let outcome = runtime.invoke(&module, invocation, Bytes::new()).await;
+//! assert_eq!(outcome.result?, Bytes::from("hi"));
+//! # Ok::<(), fn_core::Error>(())
+//! # }).unwrap();
+//! ```
+
+mod abi;
+mod limits;
+mod pipe;
+mod runtime;
+
+pub use crate::abi::{Abi, guest_range, unpack_result};
+pub use crate::runtime::{CompiledModule, Invocation, Outcome, Runtime};

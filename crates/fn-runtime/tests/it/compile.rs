@@ -1,0 +1,117 @@
+//! Compiling: malformed modules, unknown imports, ABI detection, size and time caps.
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use fn_core::{Cid, Error};
+
+use crate::support::*;
+
+async fn deploy_error(bytes: impl Into<Bytes>) -> String {
+    let runtime = runtime_with(|_| {});
+    let bytes = bytes.into();
+    let cid = Cid::of(&bytes);
+    match runtime.compile(bytes).await {
+        Err(Error::Deploy { cid: got, message }) => {
+            assert_eq!(got, cid);
+            message
+        }
+        other => panic!("expected a deploy error, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn malformed_wasm_keeps_the_compiler_text() {
+    let message = deploy_error(&b"\0asm\x01\0\0\0\x01\x05garbage"[..]).await;
+    assert!(
+        message.contains("failed to parse") || message.contains("unexpected"),
+        "{message}"
+    );
+    let message = deploy_error(&b"not wasm at all"[..]).await;
+    assert!(message.contains("expected"), "{message}");
+}
+
+#[tokio::test]
+async fn unknown_import_is_named() {
+    let message = deploy_error(
+        r#"(module (import "env" "launch_missiles" (func)) (func (export "_start")))"#,
+    )
+    .await;
+    assert!(message.contains("env::launch_missiles"), "{message}");
+}
+
+#[tokio::test]
+async fn wasi_import_with_wrong_signature_is_rejected() {
+    let message = deploy_error(
+        r#"(module (import "wasi_snapshot_preview1" "proc_exit" (func (param i64))) (func (export "_start")))"#,
+    )
+    .await;
+    assert!(message.contains("proc_exit"), "{message}");
+}
+
+#[tokio::test]
+async fn module_without_an_abi_names_both() {
+    let message = deploy_error("(module (memory (export \"memory\") 1))").await;
+    assert!(
+        message.contains("`_start`") && message.contains("`handle`"),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn module_size_is_capped() {
+    let runtime = runtime_with(|c| c.max_module_bytes = 1024);
+    let bytes = guest("hello");
+    let size = bytes.len() as u64;
+    match runtime.compile(bytes).await {
+        Err(Error::ModuleTooLarge {
+            size_bytes,
+            limit_bytes,
+            ..
+        }) => {
+            assert_eq!(size_bytes, size);
+            assert_eq!(limit_bytes, 1024);
+        }
+        other => panic!("expected module too large, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn slow_compile_ends_in_a_typed_error_and_is_remembered() {
+    let runtime = runtime_with(|c| c.compile_timeout = Duration::from_millis(1));
+    let bytes = guest("fib");
+    let cid = Cid::of(&bytes);
+    match runtime.compile(bytes.clone()).await {
+        Err(Error::CompileTimeout { cid: got, limit }) => {
+            assert_eq!(got, cid);
+            assert_eq!(limit, Duration::from_millis(1));
+        }
+        other => panic!("expected a compile timeout, got {other:?}"),
+    }
+    // Remembered by CID: the second attempt fails at once, without compiling again.
+    let started = Instant::now();
+    assert!(matches!(
+        runtime.compile(bytes.clone()).await,
+        Err(Error::CompileTimeout { .. })
+    ));
+    assert!(started.elapsed() < Duration::from_millis(50));
+    runtime.forget_failure(&cid);
+}
+
+#[tokio::test]
+async fn failed_compile_is_remembered_by_cid() {
+    let runtime = runtime_with(|_| {});
+    let bytes = Bytes::from_static(b"\0asm\x01\0\0\0\x01\x05garbage");
+    let first = runtime.compile(bytes.clone()).await.unwrap_err();
+    let second = runtime.compile(bytes).await.unwrap_err();
+    assert_eq!(first.to_string(), second.to_string());
+}
+
+#[tokio::test]
+async fn wat_text_is_accepted_and_the_cid_is_of_the_given_bytes() {
+    let runtime = runtime_with(|_| {});
+    let wat = r#"(module (func (export "_start")))"#;
+    let module = compile(&runtime, wat).await;
+    assert_eq!(*module.cid(), Cid::of(wat.as_bytes()));
+    assert!(module.size_bytes() > 0);
+}

@@ -1,0 +1,195 @@
+//! Hostile guests against every limit: each ends in its own typed error.
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use fn_core::{Error, OutputStream, TrapCode};
+use fn_runtime::Invocation;
+
+use crate::support::*;
+
+#[tokio::test]
+async fn infinite_loop_stops_at_its_deadline() {
+    let runtime = runtime_with(|_| {});
+    let module = compile(&runtime, guest("infinite_loop")).await;
+    let timeout = Duration::from_millis(200);
+    let started = Instant::now();
+    let out = runtime
+        .invoke(
+            &module,
+            Invocation {
+                timeout,
+                ..invocation()
+            },
+            Bytes::new(),
+        )
+        .await;
+    let elapsed = started.elapsed();
+    assert!(
+        matches!(out.result, Err(Error::Timeout { limit }) if limit == timeout),
+        "{:?}",
+        out.result
+    );
+    // Within a small margin of the timeout: never early, and not much late (the margin
+    // allows for a loaded two-core machine).
+    assert!(elapsed >= timeout, "stopped early: {elapsed:?}");
+    assert!(
+        elapsed < timeout + Duration::from_millis(150),
+        "stopped late: {elapsed:?}"
+    );
+}
+
+#[tokio::test]
+async fn timeout_is_capped_by_the_config() {
+    let runtime = runtime_with(|c| c.max_timeout = Duration::from_millis(100));
+    let module = compile(&runtime, guest("infinite_loop")).await;
+    let invocation = Invocation {
+        timeout: Duration::from_secs(60),
+        ..invocation()
+    };
+    let out = runtime.invoke(&module, invocation, Bytes::new()).await;
+    assert!(
+        matches!(out.result, Err(Error::Timeout { limit }) if limit == Duration::from_millis(100))
+    );
+}
+
+#[tokio::test]
+async fn memory_bomb_hits_the_memory_limit() {
+    let runtime = runtime_with(|_| {});
+    let module = compile(&runtime, guest("memory_bomb")).await;
+    let invocation = Invocation {
+        max_memory_bytes: 32 << 20,
+        ..invocation()
+    };
+    let out = runtime.invoke(&module, invocation, Bytes::new()).await;
+    assert!(
+        matches!(out.result, Err(Error::MemoryLimit { limit_bytes }) if limit_bytes == 32 << 20),
+        "{:?}",
+        out.result
+    );
+    assert!(out.peak_memory_bytes <= 32 << 20);
+    assert!(
+        out.peak_memory_bytes > 16 << 20,
+        "{}",
+        out.peak_memory_bytes
+    );
+}
+
+#[tokio::test]
+async fn initial_memory_over_the_limit_fails_instantiation() {
+    let runtime = runtime_with(|_| {});
+    let module = compile(&runtime, r#"(module (memory 32) (func (export "_start")))"#).await;
+    let invocation = Invocation {
+        max_memory_bytes: 1 << 20,
+        ..invocation()
+    };
+    let out = runtime.invoke(&module, invocation, Bytes::new()).await;
+    assert!(
+        matches!(
+            out.result,
+            Err(Error::MemoryLimit {
+                limit_bytes: 1048576
+            })
+        ),
+        "{:?}",
+        out.result
+    );
+}
+
+#[tokio::test]
+async fn stdout_flood_hits_the_output_limit() {
+    let runtime = runtime_with(|c| c.max_output_bytes = 64 << 10);
+    let out = run_once(&runtime, guest("stdout_flood"), b"").await;
+    assert!(
+        matches!(out.result, Err(Error::OutputTooLarge { stream: OutputStream::Stdout, limit_bytes }) if limit_bytes == 64 << 10),
+        "{:?}",
+        out.result
+    );
+}
+
+#[tokio::test]
+async fn stderr_flood_hits_the_log_limit() {
+    let runtime = runtime_with(|c| c.max_log_bytes = 16 << 10);
+    let out = run_once(&runtime, guest("stderr_flood"), b"").await;
+    assert!(
+        matches!(out.result, Err(Error::OutputTooLarge { stream: OutputStream::Stderr, limit_bytes }) if limit_bytes == 16 << 10),
+        "{:?}",
+        out.result
+    );
+    assert_eq!(out.log.len(), 16 << 10);
+}
+
+#[tokio::test]
+async fn deep_recursion_overflows_the_wasm_stack() {
+    let runtime = runtime_with(|_| {});
+    let out = run_once(&runtime, guest("deep_recursion"), b"").await;
+    assert!(
+        matches!(
+            out.result,
+            Err(Error::Trap {
+                code: TrapCode::StackOverflow,
+                ..
+            })
+        ),
+        "{:?}",
+        out.result
+    );
+}
+
+#[tokio::test]
+async fn oversized_input_is_refused() {
+    let runtime = runtime_with(|c| c.max_input_bytes = 10);
+    let module = compile(&runtime, guest("echo")).await;
+    let out = runtime
+        .invoke(&module, invocation(), Bytes::from_static(b"eleven byte"))
+        .await;
+    assert!(matches!(
+        out.result,
+        Err(Error::InputTooLarge {
+            size_bytes: 11,
+            limit_bytes: 10
+        })
+    ));
+}
+
+#[tokio::test]
+async fn table_growth_is_limited() {
+    let runtime = runtime_with(|c| c.max_table_elements = 100);
+    let wat = r#"(module
+        (table 1 funcref)
+        (func (export "_start")
+            (if (i32.eq (table.grow (ref.null func) (i32.const 1000)) (i32.const -1))
+                (then unreachable))))"#;
+    let out = run_once(&runtime, wat, b"").await;
+    assert!(
+        matches!(
+            out.result,
+            Err(Error::ResourceLimit {
+                resource: "table elements",
+                limit: 100
+            })
+        ),
+        "{:?}",
+        out.result
+    );
+}
+
+#[tokio::test]
+async fn fuel_caps_cpu_deterministically() {
+    let runtime = runtime_with(|c| c.fuel = Some(1_000_000));
+    let out = run_once(&runtime, guest("infinite_loop"), b"").await;
+    assert!(
+        matches!(
+            out.result,
+            Err(Error::Trap {
+                code: TrapCode::OutOfFuel,
+                ..
+            })
+        ),
+        "{:?}",
+        out.result
+    );
+    // A function that fits in the fuel still runs.
+    let out = run_once(&runtime, guest("hello"), b"").await;
+    assert_eq!(out.result.unwrap(), "hello, world!\n");
+}

@@ -1,0 +1,9 @@
+//! Integration tests of the sandbox, with real guests built by `cargo xtask guests` and
+//! small WAT modules.
+
+mod abi_handle;
+mod compile;
+mod limits;
+mod security;
+mod support;
+mod wasi_command;

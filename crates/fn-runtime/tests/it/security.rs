@@ -1,0 +1,220 @@
+//! What wasmtime leaves to the embedder (DESIGN.md, Security model), each tested.
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use fn_core::{Error, TrapCode};
+use fn_runtime::Invocation;
+
+use crate::support::*;
+
+#[tokio::test]
+async fn threads_proposal_is_off() {
+    let runtime = runtime_with(|_| {});
+    let wat = r#"(module (memory 1 1 shared) (func (export "_start")))"#;
+    match runtime.compile(Bytes::from(wat)).await {
+        Err(Error::Deploy { message, .. }) => assert!(message.contains("threads"), "{message}"),
+        other => panic!("expected a deploy error, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn gc_proposal_is_off() {
+    let runtime = runtime_with(|_| {});
+    let wat = r#"(module (type (struct (field i32))) (func (export "_start")))"#;
+    match runtime.compile(Bytes::from(wat)).await {
+        Err(Error::Deploy { message, .. }) => {
+            assert!(message.to_lowercase().contains("gc"), "{message}")
+        }
+        other => panic!("expected a deploy error, got {other:?}"),
+    }
+}
+
+/// A command that asks `random_get` for `len` bytes at address 0.
+fn random_get(len: u32) -> String {
+    format!(
+        r#"(module
+            (import "wasi_snapshot_preview1" "random_get" (func $random_get (param i32 i32) (result i32)))
+            (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+            (memory (export "memory") 2)
+            (func (export "_start") (call $exit (call $random_get (i32.const 0) (i32.const {len})))))"#
+    )
+}
+
+#[tokio::test]
+async fn random_bytes_are_capped() {
+    let runtime = runtime_with(|c| c.max_random_bytes = 1024);
+    let out = run_once(&runtime, random_get(1024), b"").await;
+    assert_eq!(out.result.unwrap(), "");
+    let out = run_once(&runtime, random_get(1025), b"").await;
+    match out.result {
+        Err(Error::Trap { code, message }) => {
+            assert_eq!(code, TrapCode::HostTrap);
+            assert!(message.contains("random"), "{message}");
+        }
+        other => panic!("expected a host trap, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn host_call_arguments_are_capped() {
+    // fd_write with 200 000 iovecs (1.6 MB of iovec array) is over the 1 MiB cap: WASI
+    // answers ENOMEM (48) instead of allocating for the guest.
+    let wat = r#"(module
+        (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
+        (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+        (memory (export "memory") 32)
+        (func (export "_start")
+            (call $exit (call $fd_write (i32.const 1) (i32.const 0) (i32.const 200000) (i32.const 1900000)))))"#;
+    let runtime = runtime_with(|c| c.max_hostcall_bytes = 1 << 20);
+    let out = run_once(&runtime, wat, b"").await;
+    assert!(
+        matches!(out.result, Err(Error::Exit { code: 48, .. })),
+        "{:?}",
+        out.result
+    );
+    // With a larger cap the same call goes through (0 iovecs' worth of zero-length writes).
+    let runtime = runtime_with(|c| c.max_hostcall_bytes = 4 << 20);
+    let out = run_once(&runtime, wat, b"").await;
+    assert_eq!(out.result.unwrap(), "");
+}
+
+#[tokio::test]
+async fn looping_start_function_hits_the_deadline() {
+    let runtime = runtime_with(|_| {});
+    let wat = r#"(module
+        (func $spin (loop br 0))
+        (start $spin)
+        (func (export "_start")))"#;
+    let module = compile(&runtime, wat).await;
+    let timeout = Duration::from_millis(100);
+    let started = Instant::now();
+    let out = runtime
+        .invoke(
+            &module,
+            Invocation {
+                timeout,
+                ..invocation()
+            },
+            Bytes::new(),
+        )
+        .await;
+    assert!(
+        matches!(out.result, Err(Error::Timeout { .. })),
+        "{:?}",
+        out.result
+    );
+    assert!(started.elapsed() < Duration::from_secs(2));
+}
+
+#[tokio::test]
+async fn dropped_invocation_leaves_the_pool_usable() {
+    // One slot: if a dropped invocation leaked it, the next call could not instantiate.
+    let runtime = runtime_with(|c| c.pooling.slots = 1);
+    assert!(runtime.uses_pooling());
+    let spin = compile(&runtime, guest("infinite_loop")).await;
+    let hello = compile(&runtime, guest("hello")).await;
+    for _ in 0..3 {
+        let long = Invocation {
+            timeout: Duration::from_secs(30),
+            ..invocation()
+        };
+        let cut = tokio::time::timeout(
+            Duration::from_millis(50),
+            runtime.invoke(&spin, long, Bytes::new()),
+        )
+        .await;
+        assert!(cut.is_err(), "the spinning guest cannot finish");
+        let out = runtime.invoke(&hello, invocation(), Bytes::new()).await;
+        assert_eq!(out.result.unwrap(), "hello, world!\n");
+    }
+}
+
+#[tokio::test]
+async fn exhausted_pool_is_a_retryable_error() {
+    let runtime = runtime_with(|c| c.pooling.slots = 1);
+    let spin = compile(&runtime, guest("infinite_loop")).await;
+    let hello = compile(&runtime, guest("hello")).await;
+    let busy = runtime.invoke(
+        &spin,
+        Invocation {
+            timeout: Duration::from_millis(300),
+            ..invocation()
+        },
+        Bytes::new(),
+    );
+    let second = async {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        runtime.invoke(&hello, invocation(), Bytes::new()).await
+    };
+    let (first, second) = tokio::join!(busy, second);
+    assert!(matches!(first.result, Err(Error::Timeout { .. })));
+    match second.result {
+        Err(error @ Error::Unavailable { .. }) => assert!(error.is_retryable()),
+        other => panic!("expected unavailable, got {other:?}"),
+    }
+}
+
+/// Tenant A writes a secret into memory (below and above the first page) and a global;
+/// every later invocation, of the same module or another, reads those places first.
+fn tenant(extra: &str) -> String {
+    format!(
+        r#"(module
+            (memory (export "memory") 1)
+            (global $g (mut i64) (i64.const 0))
+            (func (export "malloc") (param i32) (result i32) i32.const 4096)
+            (func (export "handle") (param $ptr i32) (param $len i32) (result i64)
+                (i64.store (i32.const 2048) (i64.load (i32.const 1024)))
+                (i64.store (i32.const 2056) (global.get $g))
+                (drop (memory.grow (i32.const 1)))
+                (i64.store (i32.const 2064) (i64.load (i32.const 70000)))
+                (if (i32.gt_u (local.get $len) (i32.const 0))
+                    (then
+                        (i64.store (i32.const 1024) (i64.const 0x5ec2e75ec2e75ec2))
+                        (global.set $g (i64.const 0x5ec2e75ec2e75ec2))
+                        (i64.store (i32.const 70000) (i64.const 0x5ec2e75ec2e75ec2))))
+                i64.const 0x0000001800000800)
+            {extra})"#
+    )
+}
+
+#[tokio::test]
+async fn tenant_b_never_sees_tenant_a_memory_or_globals() {
+    // Pooling, copy-on-write and keep-resident on, one slot: B must reuse A's slot.
+    let runtime = runtime_with(|c| {
+        c.pooling.slots = 1;
+        c.pooling.copy_on_write = true;
+        c.pooling.keep_resident_bytes = 1 << 20;
+    });
+    assert!(runtime.uses_pooling());
+    let a = compile(&runtime, tenant("")).await;
+    let b = compile(&runtime, tenant(r#"(func (export "other"))"#)).await;
+    let zeros = Bytes::from(vec![0u8; 24]);
+    for round in 0..3 {
+        let wrote = runtime
+            .invoke(&a, invocation(), Bytes::from_static(b"write the secret"))
+            .await;
+        assert_eq!(
+            wrote.result.unwrap(),
+            zeros,
+            "round {round}: A saw a previous secret"
+        );
+        let same_module = runtime.invoke(&a, invocation(), Bytes::new()).await;
+        assert_eq!(
+            same_module.result.unwrap(),
+            zeros,
+            "round {round}: A's next call saw it"
+        );
+        runtime
+            .invoke(&a, invocation(), Bytes::from_static(b"again"))
+            .await
+            .result
+            .unwrap();
+        let other_module = runtime.invoke(&b, invocation(), Bytes::new()).await;
+        assert_eq!(
+            other_module.result.unwrap(),
+            zeros,
+            "round {round}: B saw A's secret"
+        );
+    }
+}

@@ -1,0 +1,70 @@
+//! Helpers shared by the tests.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::LazyLock;
+use std::time::Duration;
+
+use bytes::Bytes;
+use fn_core::Config;
+use fn_runtime::{CompiledModule, Invocation, Outcome, Runtime};
+
+/// The bytes of a guest built by `cargo xtask guests`.
+pub(crate) fn guest(name: &str) -> Bytes {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../guests/target/wasm32-wasip1/release")
+        .join(format!("{name}.wasm"));
+    match std::fs::read(&path) {
+        Ok(bytes) => Bytes::from(bytes),
+        Err(e) => panic!(
+            "guest `{name}` is not built ({}: {e}); run `cargo xtask guests`",
+            path.display()
+        ),
+    }
+}
+
+/// A config for tests: a small pool, so tests start quickly.
+pub(crate) fn test_config() -> Config {
+    let mut config = Config::default();
+    config.pooling.slots = 32;
+    config.max_memory_bytes = 128 << 20;
+    config
+}
+
+/// A runtime with `test_config()` changed by `change`.
+pub(crate) fn runtime_with(change: impl FnOnce(&mut Config)) -> Runtime {
+    let mut config = test_config();
+    change(&mut config);
+    Runtime::new(&config).expect("test config is valid")
+}
+
+static NO_ENV: LazyLock<BTreeMap<String, String>> = LazyLock::new(BTreeMap::new);
+
+/// An invocation named `test` with no env, a 5 s timeout and 64 MiB of memory.
+pub(crate) fn invocation() -> Invocation<'static> {
+    Invocation {
+        name: "test",
+        env: &NO_ENV,
+        timeout: Duration::from_secs(5),
+        max_memory_bytes: 64 << 20,
+    }
+}
+
+pub(crate) async fn compile(runtime: &Runtime, bytes: impl Into<Bytes>) -> CompiledModule {
+    runtime
+        .compile(bytes.into())
+        .await
+        .expect("module compiles")
+}
+
+/// Compiles `bytes` and runs them once with the default invocation.
+pub(crate) async fn run_once(
+    runtime: &Runtime,
+    bytes: impl Into<Bytes>,
+    input: &'static [u8],
+) -> Outcome {
+    let module = compile(runtime, bytes).await;
+    runtime
+        .invoke(&module, invocation(), Bytes::from_static(input))
+        .await
+}
