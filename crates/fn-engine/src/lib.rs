@@ -1,0 +1,394 @@
+//! The function engine's facade: an [`Engine`] built by an [`EngineBuilder`] that runs
+//! invocations of deployed functions, each in a fresh sandbox, and records every one.
+//!
+//! It composes the crates below it and adds the contract of the Go engine it replaces:
+//! admission (rate limit) before anything is instantiated, one compile per CID even
+//! under concurrent misses, CID verification of fetched bytes, the function's timeout
+//! capped by the config, errors wrapped with the function's name and the request id, and
+//! exactly one [`InvocationRecord`] per invocation, success or failure.
+//!
+//! # Example
+//!
+//! ```
+//! use std::sync::Arc;
+//!
+//! use bytes::Bytes;
+//! use fn_core::{Config, FunctionDefinition};
+//! use fn_engine::Engine;
+//! use fn_registry::InMemoryRegistry;
+//!
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! let registry = Arc::new(InMemoryRegistry::new());
+//! let engine = Engine::builder(registry.clone()).build()?;
+//!
+//! let wat = r#"(module
+//!     (memory (export "memory") 1)
+//!     (data (i32.const 0) "pong")
+//!     (func (export "handle") (param i32 i32) (result i64) i64.const 0x0000000400000000))"#;
+//! let cid = registry.put_wasm(Bytes::from(wat));
+//! let function = registry.deploy(FunctionDefinition::new("demo", "ping"), cid, &Config::default())?;
+//!
+//! let output = engine.execute(&function, Bytes::new(), None).await?;
+//! assert_eq!(output, Bytes::from("pong"));
+//! # Ok::<(), fn_core::Error>(())
+//! # }).unwrap();
+//! ```
+
+mod cache;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Instant;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use chrono::Utc;
+use fn_core::{
+    Cid, Config, Error, Function, FunctionExecutor, FunctionRegistry, InvocationContext,
+    InvocationLogger, InvocationRecord, InvocationStatus, RateDecision, RateLimitRequest,
+    RateLimiter, Result,
+};
+use fn_runtime::{CompiledModule, Invocation, Runtime};
+use tokio::sync::OnceCell;
+
+pub use crate::cache::CacheStats;
+
+/// Builds an [`Engine`]. Every setting has a default; [`EngineBuilder::build`] validates
+/// them together.
+#[derive(Debug)]
+pub struct EngineBuilder {
+    config: Config,
+    registry: Arc<dyn FunctionRegistry>,
+    invocation_logger: Option<Arc<dyn InvocationLogger>>,
+    rate_limiter: Option<Arc<dyn RateLimiter>>,
+}
+
+impl EngineBuilder {
+    /// The engine-wide limits. Default: [`Config::default`].
+    pub fn config(mut self, config: Config) -> EngineBuilder {
+        self.config = config;
+        self
+    }
+
+    /// Where every invocation's record goes (when `config.log_invocations` is on).
+    /// Default: none.
+    pub fn invocation_logger(mut self, logger: Arc<dyn InvocationLogger>) -> EngineBuilder {
+        self.invocation_logger = Some(logger);
+        self
+    }
+
+    /// Asked before every invocation. Default: none (no rate limit).
+    pub fn rate_limiter(mut self, limiter: Arc<dyn RateLimiter>) -> EngineBuilder {
+        self.rate_limiter = Some(limiter);
+        self
+    }
+
+    /// Builds the engine: validates the config and creates the runtime.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Validation`] naming the config field that is wrong; [`Error::Internal`]
+    /// when wasmtime cannot be set up at all.
+    pub fn build(self) -> Result<Engine> {
+        let runtime = Runtime::new(&self.config)?;
+        Ok(Engine {
+            inner: Arc::new(EngineInner {
+                cache: cache::ModuleCache::new(self.config.module_cache_capacity_bytes),
+                config: self.config,
+                runtime,
+                registry: self.registry,
+                invocation_logger: self.invocation_logger,
+                rate_limiter: self.rate_limiter,
+                inflight: Mutex::default(),
+                closed: AtomicBool::new(false),
+            }),
+        })
+    }
+}
+
+/// Runs functions. Cheap to clone: clones share everything.
+#[derive(Clone, Debug)]
+pub struct Engine {
+    inner: Arc<EngineInner>,
+}
+
+type Inflight = Arc<OnceCell<Arc<CompiledModule>>>;
+
+#[derive(Debug)]
+struct EngineInner {
+    config: Config,
+    runtime: Runtime,
+    registry: Arc<dyn FunctionRegistry>,
+    invocation_logger: Option<Arc<dyn InvocationLogger>>,
+    rate_limiter: Option<Arc<dyn RateLimiter>>,
+    cache: cache::ModuleCache,
+    /// Compiles under way, by CID: concurrent misses of one CID wait for one compile.
+    inflight: Mutex<HashMap<Cid, Inflight>>,
+    closed: AtomicBool,
+}
+
+impl Engine {
+    /// A builder for an engine that fetches modules from `registry`.
+    pub fn builder(registry: Arc<dyn FunctionRegistry>) -> EngineBuilder {
+        EngineBuilder {
+            config: Config::default(),
+            registry,
+            invocation_logger: None,
+            rate_limiter: None,
+        }
+    }
+
+    /// The engine's configuration.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// Runs one invocation of `function` on `input` and returns its output.
+    ///
+    /// With no `ctx`, a fresh request id and the HTTP trigger are used. The rate limiter
+    /// (if any) is asked first; a failing limiter is logged and the call allowed. The
+    /// timeout is the function's, capped by the config. Every call, whatever its end, is
+    /// given to the invocation logger exactly once.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Execution`] naming the function and request, around the cause:
+    /// [`Error::RateLimited`], [`Error::InputTooLarge`], [`Error::NotFound`] or
+    /// [`Error::Integrity`] for the module, [`Error::Deploy`], [`Error::Timeout`],
+    /// [`Error::MemoryLimit`], [`Error::OutputTooLarge`], [`Error::Trap`],
+    /// [`Error::Exit`], [`Error::Abi`], [`Error::Unavailable`] (closed engine, full pool).
+    pub async fn execute(
+        &self,
+        function: &Function,
+        input: Bytes,
+        ctx: Option<InvocationContext>,
+    ) -> Result<Bytes> {
+        let ctx = ctx.unwrap_or_default();
+        let started = Instant::now();
+        let mut record = InvocationRecord::start(function, &ctx, input.len() as u64, Utc::now());
+        let result = self.run(function, &ctx, input, &mut record).await;
+        record.completed_at = Utc::now();
+        record.duration = started.elapsed();
+        match &result {
+            Ok(output) => {
+                record.output_size = output.len() as u64;
+                record.status = InvocationStatus::Success;
+            }
+            Err(error) => {
+                record.status = error.invocation_status();
+                record.error_message = Some(error.to_string());
+            }
+        }
+        self.log_record(record);
+        result.map_err(|error| Error::Execution {
+            function: function.definition.name.clone(),
+            request_id: ctx.request_id,
+            source: Box::new(error),
+        })
+    }
+
+    async fn run(
+        &self,
+        function: &Function,
+        ctx: &InvocationContext,
+        input: Bytes,
+        record: &mut InvocationRecord,
+    ) -> Result<Bytes> {
+        self.check_open()?;
+        let definition = &function.definition;
+        if definition.name.is_empty() {
+            return Err(Error::validation("function.name", "must not be empty"));
+        }
+        self.admit(function, ctx).await?;
+        let config = &self.inner.config;
+        if input.len() as u64 > config.max_input_bytes {
+            return Err(Error::InputTooLarge {
+                size_bytes: input.len() as u64,
+                limit_bytes: config.max_input_bytes,
+            });
+        }
+        let (module, cold_start) = self.module(&function.wasm_cid).await?;
+        record.cold_start = cold_start;
+        let invocation = Invocation {
+            name: &definition.name,
+            env: &definition.env,
+            timeout: definition.timeout.min(config.max_timeout),
+            max_memory_bytes: definition.max_memory_bytes.min(config.max_memory_bytes),
+        };
+        let outcome = self.inner.runtime.invoke(&module, invocation, input).await;
+        record.peak_memory_bytes = outcome.peak_memory_bytes;
+        if !outcome.log.is_empty() {
+            tracing::debug!(
+                function = %definition.name,
+                request_id = %ctx.request_id,
+                log = %String::from_utf8_lossy(&outcome.log),
+                "function log"
+            );
+        }
+        outcome.result
+    }
+
+    /// Asks the rate limiter, if there is one.
+    async fn admit(&self, function: &Function, ctx: &InvocationContext) -> Result<()> {
+        let Some(limiter) = &self.inner.rate_limiter else {
+            return Ok(());
+        };
+        let request = RateLimitRequest {
+            namespace: &function.definition.namespace,
+            function_id: &function.id,
+            function_name: &function.definition.name,
+            caller: ctx.caller.as_deref(),
+        };
+        match limiter.check(&request).await {
+            Ok(RateDecision::Allow) => Ok(()),
+            Ok(RateDecision::Deny { key, retry_after }) => {
+                Err(Error::RateLimited { key, retry_after })
+            }
+            Err(error) => {
+                // As the Go engine did: a broken limiter must not stop the platform.
+                tracing::warn!(%error, "rate limiter failed; allowing the call");
+                Ok(())
+            }
+        }
+    }
+
+    fn log_record(&self, record: InvocationRecord) {
+        if !self.inner.config.log_invocations {
+            return;
+        }
+        if let Some(logger) = &self.inner.invocation_logger
+            && let Err(error) = logger.log(record)
+        {
+            tracing::warn!(%error, "failed to log an invocation record");
+        }
+    }
+
+    /// The compiled module for `cid`, and whether it had to be compiled for this call.
+    async fn module(&self, cid: &Cid) -> Result<(Arc<CompiledModule>, bool)> {
+        if let Some(module) = self.inner.cache.get(cid) {
+            return Ok((module, false));
+        }
+        let mut compiled_here = false;
+        let module = self
+            .single_flight(*cid, async {
+                compiled_here = true;
+                let bytes = self.inner.registry.wasm_bytes(cid).await?;
+                cid.verify(&bytes)?;
+                self.inner.runtime.compile(bytes).await
+            })
+            .await?;
+        Ok((module, compiled_here))
+    }
+
+    /// Runs `compile` for `cid` unless a compile of it is already under way, in which
+    /// case it waits for that one. The result is cached.
+    async fn single_flight(
+        &self,
+        cid: Cid,
+        compile: impl Future<Output = Result<CompiledModule>>,
+    ) -> Result<Arc<CompiledModule>> {
+        let cell: Inflight = self
+            .inflight()
+            .entry(cid)
+            .or_insert_with(|| Arc::new(OnceCell::new()))
+            .clone();
+        let result = cell
+            .get_or_try_init(|| async {
+                let module = Arc::new(compile.await?);
+                self.inner.cache.insert(module.clone());
+                Ok::<_, Error>(module)
+            })
+            .await
+            .cloned();
+        // Whoever finishes first clears the slot; later misses find the cache (or, after
+        // an error, compile again and meet the runtime's memory of the failure).
+        let mut inflight = self.inflight();
+        if inflight.get(&cid).is_some_and(|c| Arc::ptr_eq(c, &cell)) {
+            inflight.remove(&cid);
+        }
+        result
+    }
+
+    fn inflight(&self) -> std::sync::MutexGuard<'_, HashMap<Cid, Inflight>> {
+        self.inner
+            .inflight
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn check_open(&self) -> Result<()> {
+        if self.inner.closed.load(Ordering::Acquire) {
+            return Err(Error::Unavailable {
+                reason: "the engine is closed".into(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Compiles and caches a module ahead of its first call. A no-op when it is cached.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Validation`] for empty bytes; [`Error::Integrity`] when the bytes are not
+    /// `cid`'s; [`Error::Deploy`] with the compiler's whole message;
+    /// [`Error::ModuleTooLarge`]; [`Error::CompileTimeout`]; [`Error::Unavailable`] when
+    /// the engine is closed.
+    pub async fn precompile(&self, cid: &Cid, bytes: Bytes) -> Result<()> {
+        self.check_open()?;
+        if bytes.is_empty() {
+            return Err(Error::validation("wasm_bytes", "must not be empty"));
+        }
+        cid.verify(&bytes)?;
+        if self.inner.cache.contains(cid) {
+            return Ok(());
+        }
+        self.single_flight(*cid, self.inner.runtime.compile(bytes))
+            .await
+            .map(drop)
+    }
+
+    /// Drops `cid`'s compiled module and any remembered compile failure; the next call
+    /// compiles it again. Returns whether it was cached.
+    pub fn invalidate(&self, cid: &Cid) -> bool {
+        self.inner.runtime.forget_failure(cid);
+        self.inner.cache.invalidate(cid)
+    }
+
+    /// Closes the engine: drops every cached module; every later call fails with
+    /// [`Error::Unavailable`] (and is still recorded). Invocations under way finish.
+    pub fn close(&self) {
+        self.inner.closed.store(true, Ordering::Release);
+        self.inner.cache.clear();
+    }
+
+    /// What the module cache holds and has done.
+    pub fn cache_stats(&self) -> CacheStats {
+        self.inner.cache.stats()
+    }
+}
+
+#[async_trait]
+impl FunctionExecutor for Engine {
+    async fn execute(
+        &self,
+        function: &Function,
+        input: Bytes,
+        ctx: Option<InvocationContext>,
+    ) -> Result<Bytes> {
+        Engine::execute(self, function, input, ctx).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_send_sync<T: Send + Sync>() {}
+
+    #[test]
+    fn handles_are_send_sync() {
+        assert_send_sync::<Engine>();
+        assert_send_sync::<EngineBuilder>();
+    }
+}

@@ -1,0 +1,395 @@
+//! The Go engine's contract, kept, and its defects, fixed.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use fn_core::{
+    Cid, Config, Error, Function, FunctionDefinition, FunctionExecutor, InvocationContext,
+    InvocationStatus, TrapCode, TriggerType,
+};
+use fn_engine::Engine;
+
+use crate::support::*;
+
+#[tokio::test]
+async fn default_context_has_a_fresh_request_id_and_http_trigger() {
+    let h = harness();
+    let hello = h.deploy("hello", guest("hello"));
+    let out = h.engine.execute(&hello, Bytes::new(), None).await.unwrap();
+    assert_eq!(out, "hello, world!\n");
+    let out = h.engine.execute(&hello, Bytes::new(), None).await.unwrap();
+    assert_eq!(out, "hello, world!\n");
+    let records = h.logger.records();
+    assert_eq!(records.len(), 2);
+    assert_ne!(records[0].request_id, records[1].request_id);
+    assert!(records.iter().all(|r| r.trigger == TriggerType::Http));
+}
+
+#[tokio::test]
+async fn success_record_has_every_field() {
+    let h = harness();
+    let echo = h.deploy("echo", guest("echo"));
+    let ctx = InvocationContext::new(TriggerType::Cron).with_caller("alice");
+    let request_id = ctx.request_id.clone();
+    let input = Bytes::from(vec![b'z'; 100_000]);
+    h.engine.execute(&echo, input, Some(ctx)).await.unwrap();
+    let record = h.logger.only(&request_id);
+    assert_eq!(record.function_id, echo.id);
+    assert_eq!(record.function_name, "echo");
+    assert_eq!(record.namespace, "test");
+    assert_eq!(record.version, "1");
+    assert_eq!(record.trigger, TriggerType::Cron);
+    assert_eq!(record.caller.as_deref(), Some("alice"));
+    assert_eq!(record.input_size, 100_000);
+    assert_eq!(record.output_size, 100_000);
+    assert_eq!(record.status, InvocationStatus::Success);
+    assert_eq!(record.error_message, None);
+    assert!(
+        record.peak_memory_bytes >= 100_000,
+        "{}",
+        record.peak_memory_bytes
+    );
+    assert!(record.cold_start, "the first call compiles");
+    assert!(record.completed_at >= record.started_at);
+    assert!(record.duration > Duration::ZERO);
+
+    let ctx = InvocationContext::default();
+    let request_id = ctx.request_id.clone();
+    h.engine
+        .execute(&echo, Bytes::new(), Some(ctx))
+        .await
+        .unwrap();
+    assert!(
+        !h.logger.only(&request_id).cold_start,
+        "the second call is warm"
+    );
+}
+
+/// Runs `function` with a fresh context, returns the error and the call's one record.
+async fn failing(
+    h: &Harness,
+    function: &Function,
+    input: &'static [u8],
+) -> (Error, fn_core::InvocationRecord) {
+    let ctx = InvocationContext::default();
+    let request_id = ctx.request_id.clone();
+    let error = h
+        .engine
+        .execute(function, Bytes::from_static(input), Some(ctx))
+        .await
+        .unwrap_err();
+    match &error {
+        Error::Execution {
+            function: name,
+            request_id: id,
+            ..
+        } => {
+            assert_eq!(name, function.name());
+            assert_eq!(*id, request_id);
+        }
+        other => panic!("errors are wrapped with the function and request: {other:?}"),
+    }
+    let record = h.logger.only(&request_id);
+    assert_eq!(
+        record.error_message.as_deref(),
+        Some(error.root().to_string().as_str())
+    );
+    (error, record)
+}
+
+#[tokio::test]
+async fn every_failure_is_typed_and_recorded_once() {
+    let h = harness_with(|b| {
+        let mut config = test_config();
+        config.max_output_bytes = 1 << 16;
+        b.config(config)
+    });
+    let fast = |d: &mut FunctionDefinition| d.timeout = Duration::from_millis(200);
+    let small = |d: &mut FunctionDefinition| d.max_memory_bytes = 16 << 20;
+
+    let spin = h.deploy_with("spin", guest("infinite_loop"), fast);
+    let (error, record) = failing(&h, &spin, b"").await;
+    assert!(matches!(error.root(), Error::Timeout { .. }));
+    assert_eq!(record.status, InvocationStatus::Timeout);
+
+    let bomb = h.deploy_with("bomb", guest("memory_bomb"), small);
+    let (error, record) = failing(&h, &bomb, b"").await;
+    assert!(matches!(error.root(), Error::MemoryLimit { limit_bytes } if *limit_bytes == 16 << 20));
+    assert_eq!(record.status, InvocationStatus::Error);
+    assert!(record.peak_memory_bytes > 8 << 20 && record.peak_memory_bytes <= 16 << 20);
+
+    let flood = h.deploy("flood", guest("stdout_flood"));
+    let (error, _) = failing(&h, &flood, b"").await;
+    assert!(matches!(error.root(), Error::OutputTooLarge { .. }));
+
+    let deep = h.deploy("deep", guest("deep_recursion"));
+    let (error, _) = failing(&h, &deep, b"").await;
+    assert!(matches!(
+        error.root(),
+        Error::Trap {
+            code: TrapCode::StackOverflow,
+            ..
+        }
+    ));
+
+    let trap = h.deploy("trap", guest("trap"));
+    let (error, _) = failing(&h, &trap, b"").await;
+    assert!(matches!(
+        error.root(),
+        Error::Trap {
+            code: TrapCode::UnreachableCodeReached,
+            ..
+        }
+    ));
+
+    let exit = h.deploy("exit", guest("exit_code"));
+    let (error, record) = failing(&h, &exit, b"9").await;
+    assert!(matches!(error.root(), Error::Exit { code: 9, .. }));
+    assert_eq!(record.input_size, 1);
+
+    let bad = h.deploy("bad", Bytes::from_static(b"\0asm\x01\0\0\0\x01\x05garbage"));
+    let (error, record) = failing(&h, &bad, b"").await;
+    assert!(matches!(error.root(), Error::Deploy { .. }));
+    assert_eq!(record.status, InvocationStatus::Error);
+
+    let imports = h.deploy(
+        "imports",
+        Bytes::from(r#"(module (import "env" "nope" (func)) (func (export "_start")))"#),
+    );
+    let (error, _) = failing(&h, &imports, b"").await;
+    match error.root() {
+        Error::Deploy { message, .. } => assert!(message.contains("env::nope"), "{message}"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn timeout_is_the_functions_capped_by_the_config() {
+    let h = harness_with(|b| {
+        let mut config = test_config();
+        config.max_timeout = Duration::from_millis(150);
+        b.config(config)
+    });
+    // The registry validated against the default max, so build the function by hand.
+    let cid = h.registry.put_wasm(guest("infinite_loop"));
+    let mut definition = FunctionDefinition::new("test", "spin");
+    definition.timeout = Duration::from_secs(20);
+    let spin = Function::new(definition, cid);
+    let (error, record) = failing(&h, &spin, b"").await;
+    assert!(
+        matches!(error.root(), Error::Timeout { limit } if *limit == Duration::from_millis(150))
+    );
+    assert!(record.duration < Duration::from_secs(2));
+}
+
+#[tokio::test]
+async fn oversized_input_is_refused_and_recorded_with_its_size() {
+    let h = harness_with(|b| {
+        let mut config = test_config();
+        config.max_input_bytes = 1000;
+        b.config(config)
+    });
+    let echo = h.deploy("echo", guest("echo"));
+    let (error, record) = failing(&h, &echo, &[0u8; 1001]).await;
+    assert!(matches!(
+        error.root(),
+        Error::InputTooLarge {
+            size_bytes: 1001,
+            limit_bytes: 1000
+        }
+    ));
+    assert_eq!(record.input_size, 1001);
+    assert_eq!(record.peak_memory_bytes, 0);
+}
+
+#[tokio::test]
+async fn hundred_parallel_invocations_of_one_function_all_succeed() {
+    // The Go engine named every instance after the function and collided.
+    let h = harness();
+    let echo = h.deploy("echo", guest("echo"));
+    let calls = (0..100).map(|i| {
+        let engine = h.engine.clone();
+        let echo = echo.clone();
+        tokio::spawn(async move {
+            let input = Bytes::from(format!("call {i}"));
+            let out = engine.execute(&echo, input.clone(), None).await;
+            (input, out)
+        })
+    });
+    for call in futures::future::join_all(calls).await {
+        let (input, out) = call.unwrap();
+        assert_eq!(out.unwrap(), input);
+    }
+    let records = h.logger.records();
+    assert_eq!(records.len(), 100);
+    assert!(
+        records
+            .iter()
+            .all(|r| r.status == InvocationStatus::Success)
+    );
+    // One compile for the CID, however many calls missed at once.
+    assert_eq!(records.iter().filter(|r| r.cold_start).count(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parallel_invocations_on_two_threads() {
+    let h = harness();
+    let upper = h.deploy("upper", guest("upper"));
+    let calls = (0..100).map(|i| {
+        let engine = h.engine.clone();
+        let upper = upper.clone();
+        tokio::spawn(async move {
+            (
+                i,
+                engine
+                    .execute(&upper, Bytes::from(format!("n{i}")), None)
+                    .await,
+            )
+        })
+    });
+    for call in futures::future::join_all(calls).await {
+        let (i, out) = call.unwrap();
+        assert_eq!(out.unwrap(), format!("N{i}"));
+    }
+}
+
+#[tokio::test]
+async fn rate_limited_calls_are_refused_before_running_and_recorded() {
+    let budget = Arc::new(Budget {
+        left: Mutex::new(1),
+        seen: Mutex::default(),
+    });
+    let h = harness_with(|b| b.rate_limiter(budget.clone()));
+    let hello = h.deploy("hello", guest("hello"));
+    let ctx = InvocationContext::default().with_caller("bob");
+    h.engine
+        .execute(&hello, Bytes::new(), Some(ctx))
+        .await
+        .unwrap();
+    let (error, record) = failing(&h, &hello, b"").await;
+    match error.root() {
+        Error::RateLimited { key, retry_after } => {
+            assert_eq!(*key, format!("function:{}", hello.id));
+            assert_eq!(*retry_after, Some(Duration::from_secs(2)));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(error.is_retryable());
+    assert_eq!(record.status, InvocationStatus::RateLimited);
+    assert_eq!(record.peak_memory_bytes, 0, "nothing was instantiated");
+    // The limiter saw every key, not one global one.
+    assert_eq!(
+        *budget.seen.lock().unwrap(),
+        vec!["test/hello/bob".to_string(), "test/hello/-".to_string()]
+    );
+}
+
+#[tokio::test]
+async fn a_broken_rate_limiter_lets_calls_through() {
+    let h = harness_with(|b| b.rate_limiter(Arc::new(Broken)));
+    let hello = h.deploy("hello", guest("hello"));
+    assert_eq!(
+        h.engine.execute(&hello, Bytes::new(), None).await.unwrap(),
+        "hello, world!\n"
+    );
+}
+
+#[tokio::test]
+async fn records_can_be_switched_off() {
+    let h = harness_with(|b| {
+        let mut config = test_config();
+        config.log_invocations = false;
+        b.config(config)
+    });
+    let hello = h.deploy("hello", guest("hello"));
+    h.engine.execute(&hello, Bytes::new(), None).await.unwrap();
+    assert!(h.logger.records().is_empty());
+}
+
+#[tokio::test]
+async fn fetched_bytes_are_verified_against_the_cid() {
+    let h = harness();
+    let real = h.registry.put_wasm(guest("hello"));
+    // A function claiming a CID whose bytes the registry serves differently.
+    let mut function = h
+        .registry
+        .deploy(
+            FunctionDefinition::new("test", "liar"),
+            real,
+            h.engine.config(),
+        )
+        .unwrap();
+    let forged = Cid::of(b"something else");
+    function.wasm_cid = forged;
+    let (error, _) = failing(&h, &function, b"").await;
+    assert!(matches!(
+        error.root(),
+        Error::NotFound { kind: "module", .. }
+    ));
+
+    #[derive(Debug)]
+    struct Tampered(Bytes);
+    #[async_trait::async_trait]
+    impl fn_core::FunctionRegistry for Tampered {
+        async fn function(&self, id: &str) -> fn_core::Result<Function> {
+            Err(Error::NotFound {
+                kind: "function",
+                id: id.into(),
+            })
+        }
+        async fn function_by_name(&self, _: &str, name: &str) -> fn_core::Result<Function> {
+            Err(Error::NotFound {
+                kind: "function",
+                id: name.into(),
+            })
+        }
+        async fn wasm_bytes(&self, _: &Cid) -> fn_core::Result<Bytes> {
+            Ok(self.0.clone())
+        }
+    }
+    let engine = Engine::builder(Arc::new(Tampered(guest("trap"))))
+        .config(test_config())
+        .build()
+        .unwrap();
+    let function = Function::new(
+        FunctionDefinition::new("test", "hello"),
+        Cid::of(&guest("hello")),
+    );
+    let error = engine
+        .execute(&function, Bytes::new(), None)
+        .await
+        .unwrap_err();
+    match error.root() {
+        Error::Integrity { expected, actual } => {
+            assert_eq!(*expected, function.wasm_cid);
+            assert_eq!(*actual, Cid::of(&guest("trap")));
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn engine_is_a_function_executor() {
+    let h = harness();
+    let hello = h.deploy("hello", guest("hello"));
+    let executor: Arc<dyn FunctionExecutor> = Arc::new(h.engine.clone());
+    let out = executor
+        .execute(&hello, Bytes::from_static(b"trait"), None)
+        .await
+        .unwrap();
+    assert_eq!(out, "hello, trait!\n");
+}
+
+#[test]
+fn builder_rejects_an_invalid_config() {
+    let registry = Arc::new(fn_registry::InMemoryRegistry::new());
+    let config = Config {
+        max_timeout: Duration::ZERO,
+        ..Config::default()
+    };
+    match Engine::builder(registry).config(config).build() {
+        Err(Error::Validation { field, .. }) => assert_eq!(field, "max_timeout"),
+        other => panic!("{other:?}"),
+    }
+}

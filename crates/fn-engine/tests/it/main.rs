@@ -1,0 +1,6 @@
+//! Integration tests of the engine's contract (DESIGN.md, "The contract of the Go engine
+//! being replaced"), with real guests built by `cargo xtask guests`.
+
+mod cache;
+mod contract;
+mod support;
