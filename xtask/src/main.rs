@@ -9,6 +9,9 @@ use std::process::Command;
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 
+#[cfg(test)]
+mod tidy;
+
 #[derive(Parser)]
 #[command(about = "Project automation for the function engine")]
 struct Cli {
@@ -72,6 +75,7 @@ fn guests_out(root: &Path) -> PathBuf {
 }
 
 fn guests(root: &Path) -> Result<Vec<PathBuf>> {
+    ensure_wasm_target()?;
     let dir = root.join("guests");
     // The guests' own target folder, even when CARGO_TARGET_DIR points elsewhere, so
     // that tests find them at a fixed place.
@@ -106,6 +110,31 @@ fn guests(root: &Path) -> Result<Vec<PathBuf>> {
     Ok(built)
 }
 
+/// Adds the guests' target to the pinned toolchain (a no-op when it is there), so the
+/// README's commands work on a fresh machine.
+fn ensure_wasm_target() -> Result<()> {
+    let Ok(output) = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output()
+    else {
+        // No rustup: the toolchain is managed some other way; let cargo report.
+        return Ok(());
+    };
+    if String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .any(|line| line.trim() == "wasm32-wasip1")
+    {
+        return Ok(());
+    }
+    let status = Command::new("rustup")
+        .args(["target", "add", "wasm32-wasip1"])
+        .status()?;
+    if !status.success() {
+        bail!("`rustup target add wasm32-wasip1` failed: {status}");
+    }
+    Ok(())
+}
+
 fn test() -> Result<()> {
     cargo(&["test", "--workspace"])
 }
@@ -137,7 +166,7 @@ fn demo(root: &Path) -> Result<()> {
             .arg(&wasm)
             .args(["--input", input])
             .status()?;
-        println!("(exit status: {status})\n");
+        println!("\n({status})\n");
     }
     Ok(())
 }
