@@ -346,25 +346,8 @@ impl Runtime {
         let stdout = BoundedPipe::new(to_usize(config.max_output_bytes));
         let stderr = BoundedPipe::new(to_usize(config.max_log_bytes));
 
-        let mut wasi = WasiCtxBuilder::new();
-        wasi.arg(invocation.name)
-            .stdout(stdout.clone())
-            .stderr(stderr.clone())
-            .max_random_size(config.max_random_bytes);
-        for (key, value) in invocation.env {
-            wasi.env(key, value);
-        }
-        let handle_input = match module.abi {
-            Abi::WasiCommand => {
-                wasi.stdin(MemoryInputPipe::new(input));
-                None
-            }
-            Abi::Handle { .. } => Some(input),
-        };
-        let mut wasi = wasi.build_p1();
-        wasi.ctx()
-            .table
-            .set_max_capacity(to_usize(config.max_wasi_resources));
+        let (wasi, handle_input) =
+            wasi_context(config, &invocation, module.abi, input, &stdout, &stderr);
 
         let mut store = Store::new(
             &self.inner.engine,
@@ -429,6 +412,39 @@ impl Runtime {
             log: stderr.take(),
         }
     }
+}
+
+/// The WASI context of one invocation: exactly the function's name as argv\[0\] and its
+/// env, the bounded pipes, no preopens, and every WASI cap set from the config. Returns
+/// the input when the handle ABI takes it in memory instead of on stdin.
+fn wasi_context(
+    config: &Config,
+    invocation: &Invocation<'_>,
+    abi: Abi,
+    input: Bytes,
+    stdout: &BoundedPipe,
+    stderr: &BoundedPipe,
+) -> (WasiP1Ctx, Option<Bytes>) {
+    let mut wasi = WasiCtxBuilder::new();
+    wasi.arg(invocation.name)
+        .stdout(stdout.clone())
+        .stderr(stderr.clone())
+        .max_random_size(config.max_random_bytes);
+    for (key, value) in invocation.env {
+        wasi.env(key, value);
+    }
+    let handle_input = match abi {
+        Abi::WasiCommand => {
+            wasi.stdin(MemoryInputPipe::new(input));
+            None
+        }
+        Abi::Handle { .. } => Some(input),
+    };
+    let mut wasi = wasi.build_p1();
+    wasi.ctx()
+        .table
+        .set_max_capacity(to_usize(config.max_wasi_resources));
+    (wasi, handle_input)
 }
 
 /// Why a run stopped before producing output.

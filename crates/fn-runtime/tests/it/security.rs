@@ -218,3 +218,50 @@ async fn tenant_b_never_sees_tenant_a_memory_or_globals() {
         );
     }
 }
+
+/// Set in the child process of `pool_reservation_failure_falls_back_to_on_demand`.
+const FALLBACK_CHILD: &str = "FN_RUNTIME_POOL_FALLBACK_CHILD";
+
+#[test]
+fn pool_reservation_failure_falls_back_to_on_demand() {
+    // Run the child test below in a process whose address space is capped at 16 GiB
+    // (util-linux `prlimit`): 32 pool slots of 4 GiB reservations cannot fit, so the
+    // runtime must fall back to on-demand allocation and still run functions.
+    let output = std::process::Command::new("prlimit")
+        .arg(format!("--as={}", 16u64 << 30))
+        .arg(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "security::pool_fallback_child",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(FALLBACK_CHILD, "1")
+        .output()
+        .expect("prlimit (util-linux) runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success() && stdout.contains("1 passed"),
+        "child failed: {}\n{stdout}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("fell back to on-demand"), "{stdout}");
+}
+
+#[test]
+#[allow(clippy::print_stdout, reason = "the parent test reads this line")]
+fn pool_fallback_child() {
+    if std::env::var_os(FALLBACK_CHILD).is_none() {
+        return; // Only meaningful inside the address-space-capped child above.
+    }
+    let runtime = runtime_with(|c| c.pooling.slots = 32);
+    assert!(!runtime.uses_pooling());
+    println!("fell back to on-demand allocation");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let out = rt.block_on(run_once(&runtime, guest("hello"), b""));
+    assert_eq!(out.result.unwrap(), "hello, world!\n");
+}
