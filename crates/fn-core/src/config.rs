@@ -1,5 +1,6 @@
 //! Engine-wide configuration: the caps every function lives under.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -64,6 +65,9 @@ pub struct Config {
     pub max_hostcall_bytes: u64,
     /// The pooling instance allocator.
     pub pooling: PoolingConfig,
+    /// Host folders under which a function's definition may name preopened folders
+    /// (absolute, without `..`). Default empty: no function gets a filesystem.
+    pub preopen_roots: Vec<PathBuf>,
 }
 
 /// How instances are allocated: from a pool of pre-reserved slots (fast) or on demand.
@@ -109,6 +113,7 @@ impl Default for Config {
             max_wasi_resources: 256,
             max_hostcall_bytes: 32 << 20,
             pooling: PoolingConfig::default(),
+            preopen_roots: Vec::new(),
         }
     }
 }
@@ -209,6 +214,19 @@ impl Config {
             if self.pooling.slots > 10_000 {
                 return Err(Error::validation("pooling.slots", "must be at most 10000"));
             }
+        }
+        if let Some(root) = self
+            .preopen_roots
+            .iter()
+            .find(|root| !crate::function::is_plain_absolute(root))
+        {
+            return Err(Error::validation(
+                "preopen_roots",
+                format!(
+                    "`{}` must be an absolute path without `.` or `..`",
+                    root.display()
+                ),
+            ));
         }
         Ok(())
     }

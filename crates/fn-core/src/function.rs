@@ -1,6 +1,7 @@
 //! Functions: what a platform deploys.
 
 use std::collections::BTreeMap;
+use std::path::{Component, Path, PathBuf};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -13,6 +14,28 @@ pub const MAX_NAME_LEN: usize = 64;
 pub const MAX_ENV_VARS: usize = 256;
 /// The most bytes all of a function's environment variables may take together.
 pub const MAX_ENV_BYTES: usize = 64 * 1024;
+/// The most arguments (after argv\[0\]) a function may have.
+pub const MAX_ARGS: usize = 256;
+/// The most bytes all of a function's arguments may take together.
+pub const MAX_ARGS_BYTES: usize = 64 * 1024;
+/// The most folders a function may have preopened.
+pub const MAX_PREOPENS: usize = 16;
+
+/// A host folder a function sees as one of its WASI preopened directories.
+///
+/// Deny by default: a definition with a preopen is only valid when the folder lies
+/// under one of the engine's [`Config::preopen_roots`], which is empty unless the
+/// operator sets it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Preopen {
+    /// The folder on the host: absolute, without `..`, under an allowed root.
+    pub host: PathBuf,
+    /// The name the guest sees it under, such as `/` or `/data`.
+    pub guest: String,
+    /// Whether the guest may create, write, rename and remove in it. Read-only when false.
+    #[serde(default)]
+    pub writable: bool,
+}
 
 /// What a platform deploys alongside a module: the function's name and its limits.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -37,11 +60,17 @@ pub struct FunctionDefinition {
     /// Whether anyone may invoke it without a token.
     #[serde(default)]
     pub public: bool,
+    /// Arguments a WASI command gets after argv\[0\] (its name). Default none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub args: Vec<String>,
+    /// Host folders preopened for the guest. Default none; see [`Preopen`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub preopens: Vec<Preopen>,
 }
 
 impl FunctionDefinition {
     /// A definition with the given name and namespace, version `1`, 64 MiB of memory, a
-    /// 5 s timeout, no environment, not public.
+    /// 5 s timeout, no environment, arguments or preopens, not public.
     pub fn new(namespace: impl Into<String>, name: impl Into<String>) -> FunctionDefinition {
         FunctionDefinition {
             name: name.into(),
@@ -51,6 +80,8 @@ impl FunctionDefinition {
             timeout: Duration::from_secs(5),
             env: BTreeMap::new(),
             public: false,
+            args: Vec::new(),
+            preopens: Vec::new(),
         }
     }
 
@@ -93,8 +124,95 @@ impl FunctionDefinition {
                 ),
             ));
         }
-        validate_env(&self.env)
+        validate_env(&self.env)?;
+        validate_args(&self.args)?;
+        validate_preopens(&self.preopens, &config.preopen_roots)
     }
+}
+
+fn validate_args(args: &[String]) -> Result<()> {
+    if args.len() > MAX_ARGS {
+        return Err(Error::validation(
+            "args",
+            format!("{} arguments, more than {MAX_ARGS}", args.len()),
+        ));
+    }
+    if let Some(i) = args.iter().position(|arg| arg.contains('\0')) {
+        return Err(Error::validation(
+            "args",
+            format!("argument {} contains NUL", i + 1),
+        ));
+    }
+    let total: usize = args.iter().map(|arg| arg.len() + 1).sum();
+    if total > MAX_ARGS_BYTES {
+        return Err(Error::validation(
+            "args",
+            format!("{total} bytes in all, more than {MAX_ARGS_BYTES}"),
+        ));
+    }
+    Ok(())
+}
+
+fn validate_preopens(preopens: &[Preopen], roots: &[PathBuf]) -> Result<()> {
+    if preopens.is_empty() {
+        return Ok(());
+    }
+    if roots.is_empty() {
+        return Err(Error::validation(
+            "preopens",
+            "the engine allows no preopened folders (its config's preopen_roots is empty)",
+        ));
+    }
+    if preopens.len() > MAX_PREOPENS {
+        return Err(Error::validation(
+            "preopens",
+            format!("{} folders, more than {MAX_PREOPENS}", preopens.len()),
+        ));
+    }
+    for preopen in preopens {
+        let host = &preopen.host;
+        if !is_plain_absolute(host) {
+            return Err(Error::validation(
+                "preopens.host",
+                format!(
+                    "`{}` must be an absolute path without `.` or `..`",
+                    host.display()
+                ),
+            ));
+        }
+        if !roots.iter().any(|root| host.starts_with(root)) {
+            return Err(Error::validation(
+                "preopens.host",
+                format!(
+                    "`{}` is not under any of the engine's preopen_roots",
+                    host.display()
+                ),
+            ));
+        }
+        let guest = &preopen.guest;
+        if guest.is_empty() || guest.len() > 4096 || guest.contains('\0') {
+            return Err(Error::validation(
+                "preopens.guest",
+                format!(
+                    "`{}` must be 1 to 4096 bytes without NUL",
+                    guest.escape_debug()
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Whether `path` is absolute and has no `.` or `..` component: a path whose prefix check
+/// against a root means what it says.
+pub(crate) fn is_plain_absolute(path: &Path) -> bool {
+    path.is_absolute()
+        && path.components().all(|c| {
+            matches!(
+                c,
+                Component::RootDir | Component::Prefix(_) | Component::Normal(_)
+            )
+        })
 }
 
 fn validate_name(field: &str, value: &str) -> Result<()> {

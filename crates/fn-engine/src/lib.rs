@@ -54,6 +54,26 @@ use tokio::sync::OnceCell;
 
 pub use crate::cache::CacheStats;
 
+/// Everything one invocation produced: see [`Engine::execute_detailed`].
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Execution {
+    /// The output, or the error, exactly as [`Engine::execute`] returns them.
+    pub result: Result<Bytes>,
+    /// What the guest wrote to stdout that is not in the output: everything a WASI
+    /// command wrote before it failed, or what a handle-ABI guest printed.
+    pub stdout: Bytes,
+    /// What the guest wrote to stderr (at most the config's `max_log_bytes`).
+    pub log: Bytes,
+}
+
+/// The streams of one run, filled in once the sandbox has finished.
+#[derive(Default)]
+struct Streams {
+    stdout: Bytes,
+    log: Bytes,
+}
+
 /// Builds an [`Engine`]. Every setting has a default; [`EngineBuilder::build`] validates
 /// them together.
 #[derive(Debug)]
@@ -157,17 +177,34 @@ impl Engine {
     /// [`Error::RateLimited`], [`Error::InputTooLarge`], [`Error::NotFound`] or
     /// [`Error::Integrity`] for the module, [`Error::Deploy`], [`Error::Timeout`],
     /// [`Error::MemoryLimit`], [`Error::OutputTooLarge`], [`Error::Trap`],
-    /// [`Error::Exit`], [`Error::Abi`], [`Error::Unavailable`] (closed engine, full pool).
+    /// [`Error::Exit`], [`Error::Abi`], [`Error::Unavailable`] (closed engine, full pool,
+    /// a preopened folder that cannot be opened).
     pub async fn execute(
         &self,
         function: &Function,
         input: Bytes,
         ctx: Option<InvocationContext>,
     ) -> Result<Bytes> {
+        self.execute_detailed(function, input, ctx).await.result
+    }
+
+    /// Runs one invocation as [`Engine::execute`] does, and also returns what the guest
+    /// wrote besides its output: its log (stderr), and its stdout when that is not the
+    /// output (a WASI command that failed, a handle-ABI guest that printed). For callers
+    /// such as test runners and debuggers that must see a failed run's streams.
+    pub async fn execute_detailed(
+        &self,
+        function: &Function,
+        input: Bytes,
+        ctx: Option<InvocationContext>,
+    ) -> Execution {
         let ctx = ctx.unwrap_or_default();
         let started = Instant::now();
         let mut record = InvocationRecord::start(function, &ctx, input.len() as u64, Utc::now());
-        let result = self.run(function, &ctx, input, &mut record).await;
+        let mut streams = Streams::default();
+        let result = self
+            .run(function, &ctx, input, &mut record, &mut streams)
+            .await;
         record.completed_at = Utc::now();
         record.duration = started.elapsed();
         match &result {
@@ -181,11 +218,15 @@ impl Engine {
             }
         }
         self.log_record(record);
-        result.map_err(|error| Error::Execution {
-            function: function.definition.name.clone(),
-            request_id: ctx.request_id,
-            source: Box::new(error),
-        })
+        Execution {
+            result: result.map_err(|error| Error::Execution {
+                function: function.definition.name.clone(),
+                request_id: ctx.request_id,
+                source: Box::new(error),
+            }),
+            stdout: streams.stdout,
+            log: streams.log,
+        }
     }
 
     async fn run(
@@ -194,6 +235,7 @@ impl Engine {
         ctx: &InvocationContext,
         input: Bytes,
         record: &mut InvocationRecord,
+        streams: &mut Streams,
     ) -> Result<Bytes> {
         self.check_open()?;
         let definition = &function.definition;
@@ -213,6 +255,8 @@ impl Engine {
         let invocation = Invocation {
             name: &definition.name,
             env: &definition.env,
+            args: &definition.args,
+            preopens: &definition.preopens,
             timeout: definition.timeout.min(config.max_timeout),
             max_memory_bytes: definition.max_memory_bytes.min(config.max_memory_bytes),
         };
@@ -226,6 +270,8 @@ impl Engine {
                 "function log"
             );
         }
+        streams.stdout = outcome.stdout;
+        streams.log = outcome.log;
         outcome.result
     }
 

@@ -37,6 +37,8 @@
 //! let invocation = Invocation {
 //!     name: "hi",
 //!     env: &env,
+//!     args: &[],
+//!     preopens: &[],
 //!     timeout: Duration::from_secs(1),
 //!     max_memory_bytes: 1 << 20,
 //! };

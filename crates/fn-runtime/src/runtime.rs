@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use fn_core::{Cid, Config, Error, OutputStream, Result, TrapCode};
+use fn_core::{Cid, Config, Error, OutputStream, Preopen, Result, TrapCode};
 use tokio::sync::Semaphore;
 use wasmtime::{
     Enabled, Engine, InstanceAllocationStrategy, InstancePre, Linker, Module,
@@ -15,7 +15,7 @@ use wasmtime::{
 };
 use wasmtime_wasi::p1::{self, WasiP1Ctx};
 use wasmtime_wasi::p2::pipe::MemoryInputPipe;
-use wasmtime_wasi::{I32Exit, WasiCtxBuilder, WasiView};
+use wasmtime_wasi::{FsPerms, I32Exit, WasiCtxBuilder, WasiView};
 
 use crate::abi::{self, Abi, Entry};
 use crate::limits::Limits;
@@ -113,6 +113,11 @@ pub struct Invocation<'a> {
     pub name: &'a str,
     /// The function's environment, exactly.
     pub env: &'a BTreeMap<String, String>,
+    /// A WASI command's arguments after argv\[0\].
+    pub args: &'a [String],
+    /// Host folders to preopen. Each must lie under one of the config's `preopen_roots`
+    /// once symbolic links are resolved; none is the default and the norm.
+    pub preopens: &'a [Preopen],
     /// How long the invocation may run, instantiation included. Capped by the config's
     /// `max_timeout`.
     pub timeout: Duration,
@@ -129,6 +134,20 @@ pub struct Outcome {
     pub peak_memory_bytes: u64,
     /// What the guest wrote to stderr: its log (at most `max_log_bytes`).
     pub log: Bytes,
+    /// What the guest wrote to stdout that is not in the output: everything a WASI
+    /// command wrote before it failed, or what a handle-ABI guest printed.
+    pub stdout: Bytes,
+}
+
+impl Outcome {
+    fn failed(error: Error) -> Outcome {
+        Outcome {
+            result: Err(error),
+            peak_memory_bytes: 0,
+            log: Bytes::new(),
+            stdout: Bytes::new(),
+        }
+    }
 }
 
 /// Per-invocation store data.
@@ -332,14 +351,10 @@ impl Runtime {
         let config = &self.inner.config;
         let input_size = input.len() as u64;
         if input_size > config.max_input_bytes {
-            return Outcome {
-                result: Err(Error::InputTooLarge {
-                    size_bytes: input_size,
-                    limit_bytes: config.max_input_bytes,
-                }),
-                peak_memory_bytes: 0,
-                log: Bytes::new(),
-            };
+            return Outcome::failed(Error::InputTooLarge {
+                size_bytes: input_size,
+                limit_bytes: config.max_input_bytes,
+            });
         }
         let timeout = invocation.timeout.min(config.max_timeout);
         let max_memory_bytes = invocation.max_memory_bytes.min(config.max_memory_bytes);
@@ -347,7 +362,10 @@ impl Runtime {
         let stderr = BoundedPipe::new(to_usize(config.max_log_bytes));
 
         let (wasi, handle_input) =
-            wasi_context(config, &invocation, module.abi, input, &stdout, &stderr);
+            match wasi_context(config, &invocation, module.abi, input, &stdout, &stderr) {
+                Ok(context) => context,
+                Err(error) => return Outcome::failed(error),
+            };
 
         let mut store = Store::new(
             &self.inner.engine,
@@ -410,13 +428,15 @@ impl Runtime {
             result,
             peak_memory_bytes,
             log: stderr.take(),
+            stdout: stdout.take(),
         }
     }
 }
 
 /// The WASI context of one invocation: exactly the function's name as argv\[0\] and its
-/// env, the bounded pipes, no preopens, and every WASI cap set from the config. Returns
-/// the input when the handle ABI takes it in memory instead of on stdin.
+/// arguments, its env, the bounded pipes, its preopens (none unless it names some), and
+/// every WASI cap set from the config. Returns the input when the handle ABI takes it in
+/// memory instead of on stdin.
 fn wasi_context(
     config: &Config,
     invocation: &Invocation<'_>,
@@ -424,14 +444,32 @@ fn wasi_context(
     input: Bytes,
     stdout: &BoundedPipe,
     stderr: &BoundedPipe,
-) -> (WasiP1Ctx, Option<Bytes>) {
+) -> Result<(WasiP1Ctx, Option<Bytes>)> {
     let mut wasi = WasiCtxBuilder::new();
     wasi.arg(invocation.name)
+        .args(invocation.args)
         .stdout(stdout.clone())
         .stderr(stderr.clone())
         .max_random_size(config.max_random_bytes);
     for (key, value) in invocation.env {
         wasi.env(key, value);
+    }
+    for preopen in invocation.preopens {
+        let host = checked_preopen(config, preopen)?;
+        let perms = if preopen.writable {
+            FsPerms::ReadWrite
+        } else {
+            FsPerms::ReadOnly
+        };
+        // wasmtime-wasi opens the folder as a cap-std `Dir`: the guest cannot reach out
+        // of it by `..` or by a symbolic link.
+        wasi.preopened_dir(&host, &preopen.guest, perms)
+            .map_err(|error| Error::Unavailable {
+                reason: format!(
+                    "the preopened folder `{}` cannot be opened: {error}",
+                    preopen.host.display()
+                ),
+            })?;
     }
     let handle_input = match abi {
         Abi::WasiCommand => {
@@ -444,7 +482,31 @@ fn wasi_context(
     wasi.ctx()
         .table
         .set_max_capacity(to_usize(config.max_wasi_resources));
-    (wasi, handle_input)
+    Ok((wasi, handle_input))
+}
+
+/// The preopen's host folder with its symbolic links resolved, once it is known to lie
+/// under one of the config's `preopen_roots` (also resolved). The definition's check is
+/// lexical; this one sees the filesystem as it is now.
+fn checked_preopen(config: &Config, preopen: &Preopen) -> Result<std::path::PathBuf> {
+    let unavailable = |why: String| Error::Unavailable {
+        reason: format!("the preopened folder `{}` {why}", preopen.host.display()),
+    };
+    let host = preopen
+        .host
+        .canonicalize()
+        .map_err(|error| unavailable(format!("cannot be opened: {error}")))?;
+    let allowed = config
+        .preopen_roots
+        .iter()
+        .filter_map(|root| root.canonicalize().ok())
+        .any(|root| host.starts_with(root));
+    if !allowed {
+        return Err(unavailable(
+            "is not under any of the engine's preopen_roots".into(),
+        ));
+    }
+    Ok(host)
 }
 
 /// Why a run stopped before producing output.

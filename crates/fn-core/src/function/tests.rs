@@ -57,6 +57,23 @@ fn names_the_wrong_field() {
                 d.env.insert("BIG".into(), "x".repeat(MAX_ENV_BYTES));
             }),
         ),
+        (
+            "args",
+            Box::new(|d| d.args = vec!["ok".into(), "a\0b".into()]),
+        ),
+        (
+            "args",
+            Box::new(|d| d.args = vec![String::new(); MAX_ARGS + 1]),
+        ),
+        (
+            "args",
+            Box::new(|d| d.args = vec!["x".repeat(MAX_ARGS_BYTES)]),
+        ),
+        // The default config allows no preopened folder at all.
+        (
+            "preopens",
+            Box::new(|d| d.preopens = vec![preopen("/srv/data")]),
+        ),
     ];
     for (expected, mutate) in cases {
         let mut def = valid();
@@ -75,4 +92,71 @@ fn serde_round_trip_flattens_the_definition() {
     assert_eq!(json["timeout"], 5000);
     let back: Function = serde_json::from_value(json).unwrap();
     assert_eq!(back, function);
+}
+
+fn preopen(host: &str) -> Preopen {
+    Preopen {
+        host: host.into(),
+        guest: "/".into(),
+        writable: false,
+    }
+}
+
+#[test]
+fn preopens_must_lie_under_an_allowed_root() {
+    let config = Config {
+        preopen_roots: vec!["/srv/functions".into()],
+        ..Config::default()
+    };
+    let check = |preopens: Vec<Preopen>| {
+        let mut def = valid();
+        def.preopens = preopens;
+        def.validate(&config)
+    };
+    check(vec![preopen("/srv/functions/acme/data")]).unwrap();
+    check(vec![preopen("/srv/functions")]).unwrap();
+    for (host, why) in [
+        ("/srv/functions-evil", "not under"),
+        ("/srv/functions/../../etc", "without `.` or `..`"),
+        ("srv/functions/x", "absolute"),
+        ("/etc", "not under"),
+    ] {
+        match check(vec![preopen(host)]) {
+            Err(Error::Validation { field, reason }) => {
+                assert_eq!(field, "preopens.host", "{host}");
+                assert!(reason.contains(why), "{host}: {reason}");
+            }
+            other => panic!("{host}: expected a validation error, got {other:?}"),
+        }
+    }
+    let mut empty_guest = preopen("/srv/functions/a");
+    empty_guest.guest = String::new();
+    assert!(matches!(
+        check(vec![empty_guest]),
+        Err(Error::Validation { field, .. }) if field == "preopens.guest"
+    ));
+    assert!(matches!(
+        check(vec![preopen("/srv/functions/a"); MAX_PREOPENS + 1]),
+        Err(Error::Validation { field, .. }) if field == "preopens"
+    ));
+}
+
+#[test]
+fn config_refuses_a_relative_preopen_root() {
+    let config = Config {
+        preopen_roots: vec!["srv".into()],
+        ..Config::default()
+    };
+    assert!(matches!(
+        config.validate(),
+        Err(Error::Validation { field, .. }) if field == "preopen_roots"
+    ));
+}
+
+#[test]
+fn args_and_preopens_are_left_out_of_json_when_empty() {
+    let json = serde_json::to_value(valid()).unwrap();
+    assert!(json.get("args").is_none() && json.get("preopens").is_none());
+    let back: FunctionDefinition = serde_json::from_value(json).unwrap();
+    assert_eq!(back, valid());
 }

@@ -393,3 +393,65 @@ fn builder_rejects_an_invalid_config() {
         other => panic!("{other:?}"),
     }
 }
+
+#[tokio::test]
+async fn execute_detailed_keeps_a_failed_runs_streams_and_one_record() {
+    let h = harness();
+    let exit = h.deploy("exit_code", guest("exit_code"));
+    let ctx = InvocationContext::default();
+    let request_id = ctx.request_id.clone();
+    let run = h
+        .engine
+        .execute_detailed(&exit, Bytes::from_static(b"9"), Some(ctx))
+        .await;
+    assert!(
+        matches!(
+            run.result.as_ref().map_err(Error::root),
+            Err(Error::Exit { code: 9, .. })
+        ),
+        "{:?}",
+        run.result
+    );
+    assert_eq!(run.log, "giving up with code 9\n");
+    assert_eq!(h.logger.only(&request_id).status, InvocationStatus::Error);
+}
+
+#[tokio::test]
+async fn preopens_are_refused_unless_the_config_allows_their_folder() {
+    let root = tempfile::tempdir().unwrap();
+    std::fs::write(root.path().join("greeting"), "hi from a file").unwrap();
+    let mut definition = FunctionDefinition::new("test", "files");
+    definition.args = vec!["cat".into(), "/greeting".into()];
+    definition.preopens = vec![fn_core::Preopen {
+        host: root.path().to_path_buf(),
+        guest: "/".into(),
+        writable: false,
+    }];
+
+    // The default config allows no preopened folder: the deploy names the field.
+    let h = harness();
+    let cid = h.registry.put_wasm(guest("files"));
+    match h
+        .registry
+        .deploy(definition.clone(), cid, h.engine.config())
+    {
+        Err(Error::Validation { field, .. }) => assert_eq!(field, "preopens"),
+        other => panic!("expected a validation error, got {other:?}"),
+    }
+
+    let root_path = root.path().to_path_buf();
+    let h = harness_with(|builder| {
+        builder.config(Config {
+            preopen_roots: vec![root_path],
+            ..test_config()
+        })
+    });
+    let cid = h.registry.put_wasm(guest("files"));
+    let files = h
+        .registry
+        .deploy(definition, cid, h.engine.config())
+        .unwrap();
+    let run = h.engine.execute_detailed(&files, Bytes::new(), None).await;
+    assert_eq!(run.result.unwrap(), "hi from a file");
+    assert_eq!(run.stdout, "", "a command's stdout is its output");
+}

@@ -18,6 +18,8 @@ fn wasi_resource_table_is_capped_from_the_config() {
     let invocation = Invocation {
         name: "f",
         env: &env,
+        args: &[],
+        preopens: &[],
         timeout: Duration::from_secs(1),
         max_memory_bytes: 1 << 20,
     };
@@ -29,7 +31,8 @@ fn wasi_resource_table_is_capped_from_the_config() {
         Bytes::from_static(b"in"),
         &pipe,
         &pipe,
-    );
+    )
+    .expect("no preopens to fail");
     assert_eq!(wasi.ctx().table.max_capacity(), 7);
     assert!(handle_input.is_none(), "a command takes its input on stdin");
     let (_, handle_input) = wasi_context(
@@ -42,6 +45,7 @@ fn wasi_resource_table_is_capped_from_the_config() {
         Bytes::from_static(b"in"),
         &pipe,
         &pipe,
-    );
+    )
+    .expect("no preopens to fail");
     assert_eq!(handle_input.as_deref(), Some(&b"in"[..]));
 }

@@ -4,6 +4,7 @@
 mod abi_handle;
 mod compile;
 mod limits;
+mod preopens;
 mod security;
 mod support;
 mod wasi_command;

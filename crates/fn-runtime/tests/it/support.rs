@@ -45,6 +45,8 @@ pub(crate) fn invocation() -> Invocation<'static> {
     Invocation {
         name: "test",
         env: &NO_ENV,
+        args: &[],
+        preopens: &[],
         timeout: Duration::from_secs(5),
         max_memory_bytes: 64 << 20,
     }

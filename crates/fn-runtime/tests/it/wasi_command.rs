@@ -58,6 +58,8 @@ async fn argv0_is_the_name_and_env_is_exactly_the_functions() {
     let invocation = Invocation {
         name: "resize",
         env: &env,
+        args: &[],
+        preopens: &[],
         ..invocation()
     };
     let out = runtime.invoke(&module, invocation, Bytes::new()).await;
