@@ -175,6 +175,34 @@ impl Error {
         }
     }
 
+    /// A stable, machine-readable name for the kind of the innermost error, in
+    /// `snake_case`: `validation`, `deploy`, `module_too_large`, `compile_timeout`,
+    /// `not_found`, `integrity`, `rate_limited`, `timeout`, `memory_limit`,
+    /// `resource_limit`, `input_too_large`, `output_too_large`, `trap`, `exit`, `abi`,
+    /// `host_call`, `unavailable` or `internal`. For reports, API bodies and metrics.
+    pub fn kind(&self) -> &'static str {
+        match self.root() {
+            Error::Validation { .. } => "validation",
+            Error::Deploy { .. } => "deploy",
+            Error::ModuleTooLarge { .. } => "module_too_large",
+            Error::CompileTimeout { .. } => "compile_timeout",
+            Error::NotFound { .. } => "not_found",
+            Error::Integrity { .. } => "integrity",
+            Error::RateLimited { .. } => "rate_limited",
+            Error::Timeout { .. } => "timeout",
+            Error::MemoryLimit { .. } => "memory_limit",
+            Error::ResourceLimit { .. } => "resource_limit",
+            Error::InputTooLarge { .. } => "input_too_large",
+            Error::OutputTooLarge { .. } => "output_too_large",
+            Error::Trap { .. } => "trap",
+            Error::Exit { .. } => "exit",
+            Error::Abi { .. } => "abi",
+            Error::HostCall { .. } => "host_call",
+            Error::Unavailable { .. } => "unavailable",
+            Error::Internal { .. } | Error::Execution { .. } => "internal",
+        }
+    }
+
     /// The status an invocation that failed with this error is recorded with.
     pub fn invocation_status(&self) -> InvocationStatus {
         match self.root() {

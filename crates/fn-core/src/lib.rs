@@ -71,6 +71,7 @@ mod tests {
             source: Box::new(timeout),
         };
         assert_eq!(wrapped.invocation_status(), InvocationStatus::Timeout);
+        assert_eq!(wrapped.kind(), "timeout", "the kind is the root's");
         assert!(matches!(wrapped.root(), Error::Timeout { .. }));
         assert_eq!(
             wrapped.to_string(),
@@ -81,6 +82,7 @@ mod tests {
             retry_after: Some(std::time::Duration::from_secs(1)),
         };
         assert_eq!(limited.invocation_status(), InvocationStatus::RateLimited);
+        assert_eq!(limited.kind(), "rate_limited");
         assert!(limited.is_retryable());
         assert!(limited.is_client_error());
     }

@@ -681,14 +681,64 @@ fn classify(
         };
     }
     if let Some(trap) = error.downcast_ref::<wasmtime::Trap>() {
+        let description = trap.to_string();
+        let description = description
+            .strip_prefix("wasm trap: ")
+            .unwrap_or(&description);
         return Error::Trap {
             code: trap_code(*trap),
-            message: format!("{error:?}"),
+            message: with_backtrace(description.to_string(), &error),
         };
     }
+    let mut message = format!("{error:#}");
+    truncate_at_char(&mut message, MAX_HOST_TRAP_MESSAGE_BYTES);
     Error::Trap {
         code: TrapCode::HostTrap,
-        message: format!("{error:?}"),
+        message: with_backtrace(message, &error),
+    }
+}
+
+/// How many frames of a guest's backtrace an error message shows: a deep recursion has
+/// hundreds of thousands, and a message goes into records, logs and responses.
+const BACKTRACE_FRAMES: usize = 12;
+/// The most bytes of a host error's message a trap carries.
+const MAX_HOST_TRAP_MESSAGE_BYTES: usize = 2048;
+
+/// `message` with the first [`BACKTRACE_FRAMES`] frames of the wasm backtrace, if any.
+fn with_backtrace(mut message: String, error: &wasmtime::Error) -> String {
+    use std::fmt::Write as _;
+    let Some(backtrace) = error.downcast_ref::<wasmtime::WasmBacktrace>() else {
+        return message;
+    };
+    let frames = backtrace.frames();
+    for (i, frame) in frames.iter().take(BACKTRACE_FRAMES).enumerate() {
+        let name = frame.func_name().map_or_else(
+            || format!("<wasm function {}>", frame.func_index()),
+            str::to_string,
+        );
+        let _ = match frame.module_offset() {
+            Some(offset) => write!(message, "\n  {i}: {name} at {offset:#x}"),
+            None => write!(message, "\n  {i}: {name}"),
+        };
+    }
+    if frames.len() > BACKTRACE_FRAMES {
+        let _ = write!(
+            message,
+            "\n  … {} more frames",
+            frames.len() - BACKTRACE_FRAMES
+        );
+    }
+    message
+}
+
+fn truncate_at_char(text: &mut String, max: usize) {
+    if text.len() > max {
+        let mut end = max;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+        text.push('…');
     }
 }
 
@@ -738,7 +788,18 @@ fn compile_blocking(
     bytes: &[u8],
 ) -> Result<CompiledModule> {
     let deploy = |message: String| Error::Deploy { cid, message };
-    let module = Module::new(engine, bytes).map_err(|e| deploy(format!("{e:?}")))?;
+    let module = Module::new(engine, bytes).map_err(|e| {
+        if bytes.starts_with(b"\0asm") {
+            deploy(format!("{e:?}"))
+        } else {
+            // wasmtime read it as the text format; say so, or a binary with a broken
+            // header gets a puzzling complaint about text.
+            deploy(format!(
+                "not a wasm binary (it does not start with the `\\0asm` magic) and not \
+                 valid WAT text either: {e:?}"
+            ))
+        }
+    })?;
     let (abi, entry) = abi::detect(&module).map_err(deploy)?;
     let pre = linker
         .instantiate_pre(&module)

@@ -28,7 +28,12 @@ async fn malformed_wasm_keeps_the_compiler_text() {
         "{message}"
     );
     let message = deploy_error(&b"not wasm at all"[..]).await;
-    assert!(message.contains("expected"), "{message}");
+    assert!(
+        message.starts_with("not a wasm binary") && message.contains("expected"),
+        "{message}"
+    );
+    let message = deploy_error(&b"\x7fELF\x02\x01\x01\0"[..]).await;
+    assert!(message.starts_with("not a wasm binary"), "{message}");
 }
 
 #[tokio::test]

@@ -1,0 +1,613 @@
+//! Runs suites through the engine: each case is deployed to an in-memory registry as a
+//! function of its own and run with [`Engine::execute_detailed`], the path every
+//! invocation takes, with a logger that keeps the records to check them.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use chrono::Utc;
+use fn_core::{
+    Error, Function, FunctionDefinition, InvocationContext, InvocationLogger, InvocationRecord,
+    InvocationStatus, Preopen,
+};
+use fn_engine::{Engine, Execution};
+use fn_registry::InMemoryRegistry;
+use serde_json::Value;
+
+use crate::fresh;
+use crate::report::{CaseReport, Report, SuiteReport, Verdict};
+use crate::spec::{self, CaseSpec, Expectations, Manifest};
+
+/// The namespace every case is deployed in.
+pub const NAMESPACE: &str = "conformance";
+/// A case's timeout when its specification gives none.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+/// A case's memory limit when its specification gives none, in MiB.
+pub const DEFAULT_MEMORY_MIB: u64 = 64;
+/// How long past its own timeout the runner waits for a case before giving up on the
+/// engine (which should have stopped it long before).
+const GRACE: Duration = Duration::from_secs(30);
+
+/// Runs suites and reports on them.
+#[derive(Debug)]
+pub struct Runner {
+    expectations: Expectations,
+    work_dir: PathBuf,
+    filter: Option<String>,
+}
+
+impl Runner {
+    /// A runner that judges failures by `expectations` and makes its fresh folders in
+    /// `work_dir` (emptied first).
+    pub fn new(expectations: Expectations, work_dir: impl Into<PathBuf>) -> Runner {
+        Runner {
+            expectations,
+            work_dir: work_dir.into(),
+            filter: None,
+        }
+    }
+
+    /// Runs only the cases whose name contains `filter`.
+    pub fn with_filter(mut self, filter: Option<String>) -> Runner {
+        self.filter = filter;
+        self
+    }
+
+    /// Runs every suite at or under each of `paths`, in order.
+    ///
+    /// # Errors
+    ///
+    /// Only when the work folder cannot be made, or a path cannot be searched; every
+    /// problem of a suite or a case is in the report.
+    pub async fn run(&self, paths: &[PathBuf]) -> anyhow::Result<Report> {
+        let started_at = Utc::now();
+        if self.work_dir.exists() {
+            std::fs::remove_dir_all(&self.work_dir)?;
+        }
+        std::fs::create_dir_all(&self.work_dir)?;
+        let mut suites = Vec::new();
+        for path in paths {
+            let found = spec::find_suites(path)?;
+            if found.is_empty() {
+                suites.push(SuiteReport {
+                    name: path.display().to_string(),
+                    version: None,
+                    path: path.display().to_string(),
+                    error: Some("no folder here holds a manifest.json".into()),
+                    notes: vec![],
+                    stale_expectations: vec![],
+                    cases: vec![],
+                });
+            }
+            for dir in found {
+                let work = self.work_dir.join(format!("suite-{}", suites.len()));
+                suites.push(self.run_suite(&dir, &work).await);
+            }
+        }
+        Ok(Report::new(started_at, suites))
+    }
+
+    /// Runs the suite in `dir`, making its fresh folders under `work`.
+    pub async fn run_suite(&self, dir: &Path, work: &Path) -> SuiteReport {
+        let mut report = SuiteReport {
+            name: dir.display().to_string(),
+            version: None,
+            path: dir.display().to_string(),
+            error: None,
+            notes: vec![],
+            stale_expectations: vec![],
+            cases: vec![],
+        };
+        let suite = match Suite::open(dir, work) {
+            Ok(suite) => suite,
+            Err(error) => {
+                report.error = Some(format!("{error:#}"));
+                return report;
+            }
+        };
+        report.name.clone_from(&suite.manifest.name);
+        report.version.clone_from(&suite.manifest.version);
+        report.notes = fresh::remove_cleanup_files(dir)
+            .into_iter()
+            .map(|problem| format!("a leftover could not be deleted: {problem}"))
+            .collect();
+        let names = match spec::case_names(dir) {
+            Ok(names) => names,
+            Err(error) => {
+                report.error = Some(format!("{error:#}"));
+                return report;
+            }
+        };
+        for entry in &self.expectations.expected_failure {
+            if entry.suite == report.name && !names.contains(&entry.case) {
+                report.stale_expectations.push(format!(
+                    "`{}` is listed as an expected failure but the suite has no such case",
+                    entry.case
+                ));
+            }
+        }
+        for name in names {
+            if self.filter.as_ref().is_some_and(|f| !name.contains(f)) {
+                continue;
+            }
+            let mut case = suite.run_case(&name).await;
+            case.expected_reason = self
+                .expectations
+                .reason(&report.name, &name)
+                .map(str::to_string);
+            case.verdict = match (case.problems.is_empty(), &case.expected_reason) {
+                (true, None) => Verdict::Pass,
+                (true, Some(_)) => Verdict::UnexpectedPass,
+                (false, None) => Verdict::Fail,
+                (false, Some(_)) => Verdict::ExpectedFail,
+            };
+            if case.verdict == Verdict::UnexpectedPass {
+                case.problems.push(
+                    "passed, but the expectations file says it fails: remove the entry".into(),
+                );
+            }
+            report.cases.push(case);
+        }
+        report
+    }
+}
+
+/// Keeps every record the engine gives it.
+#[derive(Debug, Default)]
+struct Records(Mutex<Vec<InvocationRecord>>);
+
+impl Records {
+    /// Takes the records of `request_id` out.
+    fn take(&self, request_id: &str) -> Vec<InvocationRecord> {
+        let mut records = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let (mine, others) = records
+            .drain(..)
+            .partition(|r: &InvocationRecord| r.request_id == request_id);
+        *records = others;
+        mine
+    }
+}
+
+impl InvocationLogger for Records {
+    fn log(&self, record: InvocationRecord) -> fn_core::Result<()> {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(record);
+        Ok(())
+    }
+}
+
+/// A suite ready to run: its engine, registry and records.
+struct Suite {
+    dir: PathBuf,
+    work: PathBuf,
+    manifest: Manifest,
+    engine: Engine,
+    registry: Arc<InMemoryRegistry>,
+    records: Arc<Records>,
+}
+
+/// What one run produced.
+struct Observed {
+    execution: Option<Execution>,
+    deploy_error: Option<Error>,
+    records: Vec<InvocationRecord>,
+    function: Option<Function>,
+    input_size: u64,
+}
+
+impl Suite {
+    fn open(dir: &Path, work: &Path) -> anyhow::Result<Suite> {
+        let manifest = Manifest::load(dir)?;
+        std::fs::create_dir_all(work)?;
+        let work = work.canonicalize()?;
+        let mut config = manifest.engine_config()?;
+        config.log_invocations = true;
+        config.preopen_roots = vec![work.clone()];
+        let registry = Arc::new(InMemoryRegistry::new());
+        let records = Arc::new(Records::default());
+        let engine = Engine::builder(registry.clone())
+            .config(config)
+            .invocation_logger(records.clone())
+            .build()?;
+        Ok(Suite {
+            dir: dir.to_path_buf(),
+            work,
+            manifest,
+            engine,
+            registry,
+            records,
+        })
+    }
+
+    async fn run_case(&self, name: &str) -> CaseReport {
+        let started = Instant::now();
+        let mut report = CaseReport {
+            name: name.to_string(),
+            verdict: Verdict::Fail,
+            problems: vec![],
+            expected_reason: None,
+            exit_code: None,
+            error_kind: None,
+            error: None,
+            duration_ms: 0.0,
+        };
+        match self.observe(name).await {
+            Ok((spec, observed)) => {
+                report.problems = judge(&spec, &observed);
+                let error = observed.error();
+                report.exit_code = exit_code(observed.result());
+                report.error_kind = error.map(|e| e.kind().to_string());
+                report.error = error.map(ToString::to_string);
+            }
+            Err(problem) => report.problems.push(problem),
+        }
+        report.duration_ms = started.elapsed().as_secs_f64() * 1000.0;
+        report
+    }
+
+    /// Sets the case up and runs it. An `Err` is a case that could not be run (a bad
+    /// specification, a missing module): a failed case, never a failed runner.
+    async fn observe(&self, name: &str) -> Result<(CaseSpec, Observed), String> {
+        let json = self.dir.join(format!("{name}.json"));
+        let spec = if json.is_file() {
+            CaseSpec::load(&json).map_err(|e| format!("{e:#}"))?
+        } else {
+            CaseSpec::default()
+        };
+        let module_path = match &spec.module {
+            Some(module) => self.dir.join(module),
+            None => self.dir.join(format!("{name}.wasm")),
+        };
+        let bytes = std::fs::read(&module_path)
+            .map_err(|e| format!("the module {} cannot be read: {e}", module_path.display()))?;
+        let input = Bytes::from(spec.input_bytes());
+
+        let mut definition = FunctionDefinition::new(NAMESPACE, function_name(name));
+        definition.args.clone_from(&spec.args);
+        definition.env.clone_from(&spec.env);
+        definition.timeout = spec
+            .timeout_ms
+            .map_or(DEFAULT_TIMEOUT, Duration::from_millis);
+        definition.max_memory_bytes = spec.memory_mib.unwrap_or(DEFAULT_MEMORY_MIB) << 20;
+        if let Some(root) = &spec.root {
+            let source = self.dir.join(root);
+            if !source.is_dir() {
+                return Err(format!("the root folder {} is missing", source.display()));
+            }
+            let copy = self.work.join(name).join("root");
+            if copy.exists() {
+                std::fs::remove_dir_all(&copy)
+                    .map_err(|e| format!("{} cannot be emptied: {e}", copy.display()))?;
+            }
+            fresh::copy_tree(&source, &copy)
+                .map_err(|e| format!("the root folder cannot be copied: {e}"))?;
+            definition.preopens.push(Preopen {
+                host: copy,
+                guest: "/".into(),
+                writable: true,
+            });
+        }
+
+        let mut observed = Observed {
+            execution: None,
+            deploy_error: None,
+            records: vec![],
+            function: None,
+            input_size: input.len() as u64,
+        };
+        let cid = self.registry.put_wasm(Bytes::from(bytes));
+        let function = match self.registry.deploy(definition, cid, self.engine.config()) {
+            Ok(function) => function,
+            Err(error) => {
+                observed.deploy_error = Some(error);
+                return Ok((spec, observed));
+            }
+        };
+        let ctx = InvocationContext::default();
+        let request_id = ctx.request_id.clone();
+        let limit = function.definition.timeout + GRACE;
+        // On a task of its own, so that a panic anywhere below is this case's failure.
+        let engine = self.engine.clone();
+        let task = {
+            let function = function.clone();
+            tokio::spawn(async move { engine.execute_detailed(&function, input, Some(ctx)).await })
+        };
+        let execution = match tokio::time::timeout(limit, task).await {
+            Ok(Ok(execution)) => execution,
+            Ok(Err(join_error)) => {
+                return Err(format!(
+                    "the engine panicked running the case: {join_error}"
+                ));
+            }
+            Err(_) => {
+                return Err(format!(
+                    "the engine did not return within {} s; the runner gave up on it",
+                    limit.as_secs()
+                ));
+            }
+        };
+        observed.execution = Some(execution);
+        observed.records = self.records.take(&request_id);
+        observed.function = Some(function);
+        Ok((spec, observed))
+    }
+}
+
+impl Observed {
+    fn result(&self) -> Result<&Bytes, &Error> {
+        match (&self.execution, &self.deploy_error) {
+            (Some(execution), _) => execution.result.as_ref(),
+            (None, Some(error)) => Err(error),
+            (None, None) => unreachable!("a case is observed after it ran or failed to deploy"),
+        }
+    }
+
+    fn error(&self) -> Option<&Error> {
+        self.result().err()
+    }
+
+    /// A command's whole stdout, or what a function returned, when it succeeded; what it
+    /// wrote to stdout otherwise.
+    fn stdout(&self) -> &[u8] {
+        match (&self.execution, self.result()) {
+            (_, Ok(output)) => output,
+            (Some(execution), Err(_)) => &execution.stdout,
+            (None, Err(_)) => &[],
+        }
+    }
+
+    fn stderr(&self) -> &[u8] {
+        self.execution.as_ref().map_or(&[], |e| &e.log)
+    }
+}
+
+/// The exit status a result stands for: 0 for output, the code of a non-zero exit.
+fn exit_code(result: Result<&Bytes, &Error>) -> Option<i32> {
+    match result {
+        Ok(_) => Some(0),
+        Err(error) => match error.root() {
+            Error::Exit { code, .. } => Some(*code),
+            _ => None,
+        },
+    }
+}
+
+/// Every way `observed` differs from `spec` and from the engine's record contract.
+fn judge(spec: &CaseSpec, observed: &Observed) -> Vec<String> {
+    let mut problems = Vec::new();
+    let result = observed.result();
+    let actual_exit = exit_code(result);
+    match (&spec.error, result) {
+        (Some(kind), Ok(_)) => problems.push(format!("succeeded, expected a `{kind}` error")),
+        (Some(kind), Err(error)) if error.kind() != kind => problems.push(format!(
+            "ended with a `{}` error, expected `{kind}`: {error}",
+            error.kind()
+        )),
+        (Some(_), Err(_)) => {
+            if let (Some(expected), Some(actual)) = (spec.exit_code, actual_exit)
+                && expected != actual
+            {
+                problems.push(format!("exit code {actual}, expected {expected}"));
+            }
+        }
+        (None, result) => {
+            let expected = spec.exit_code.unwrap_or(0);
+            match (actual_exit, result) {
+                (Some(actual), _) if actual == expected => {}
+                (Some(actual), Err(error)) => {
+                    problems.push(format!("exit code {actual}, expected {expected}: {error}"));
+                }
+                (Some(actual), Ok(_)) => {
+                    problems.push(format!("exit code {actual}, expected {expected}"));
+                }
+                (None, Err(error)) => problems.push(format!(
+                    "ended with a `{}` error instead of exit code {expected}: {error}",
+                    error.kind()
+                )),
+                (None, Ok(_)) => unreachable!("output always has an exit code"),
+            }
+        }
+    }
+    if let Some(expected) = &spec.stdout {
+        compare(
+            "stdout",
+            expected.as_bytes(),
+            observed.stdout(),
+            &mut problems,
+        );
+    }
+    if let Some(expected) = &spec.stderr {
+        compare(
+            "stderr",
+            expected.as_bytes(),
+            observed.stderr(),
+            &mut problems,
+        );
+    }
+    if observed.execution.is_some() {
+        check_record(spec, observed, &mut problems);
+    } else if spec.record.is_some() {
+        problems.push("the function was not deployed, so there is no record to check".into());
+    }
+    problems
+}
+
+/// The record contract, for every case: exactly one record, agreeing with the run.
+fn check_record(spec: &CaseSpec, observed: &Observed, problems: &mut Vec<String>) {
+    let [record] = observed.records.as_slice() else {
+        problems.push(format!(
+            "the engine logged {} records for the invocation, expected exactly one",
+            observed.records.len()
+        ));
+        return;
+    };
+    let function = observed
+        .function
+        .as_ref()
+        .expect("a function that ran was deployed");
+    let result = observed.result();
+    let status = result.map_or_else(Error::invocation_status, |_| InvocationStatus::Success);
+    let mut wrong = |field: &str, detail: String| {
+        problems.push(format!("record `{field}`: {detail}"));
+    };
+    if record.function_id != function.id {
+        wrong(
+            "function_id",
+            format!("{}, not {}", record.function_id, function.id),
+        );
+    }
+    if record.function_name != function.definition.name {
+        wrong("function_name", record.function_name.clone());
+    }
+    if record.namespace != function.definition.namespace {
+        wrong("namespace", record.namespace.clone());
+    }
+    if record.status != status {
+        wrong(
+            "status",
+            format!("{}, the run says {status}", record.status),
+        );
+    }
+    if record.input_size != observed.input_size {
+        wrong(
+            "input_size",
+            format!(
+                "{}, the input was {}",
+                record.input_size, observed.input_size
+            ),
+        );
+    }
+    match result {
+        Ok(output) => {
+            if record.output_size != output.len() as u64 {
+                wrong(
+                    "output_size",
+                    format!("{}, the output was {}", record.output_size, output.len()),
+                );
+            }
+            if record.error_message.is_some() {
+                wrong("error_message", "set on a success".into());
+            }
+        }
+        Err(_) => {
+            if record.error_message.as_deref().is_none_or(str::is_empty) {
+                wrong("error_message", "missing on a failure".into());
+            }
+        }
+    }
+    if record.completed_at < record.started_at {
+        wrong("completed_at", "before started_at".into());
+    }
+    let Some(expected) = &spec.record else {
+        return;
+    };
+    let actual = match serde_json::to_value(record) {
+        Ok(Value::Object(fields)) => fields,
+        other => {
+            problems.push(format!(
+                "the record does not serialize to an object: {other:?}"
+            ));
+            return;
+        }
+    };
+    for (field, value) in expected {
+        match actual.get(field) {
+            Some(actual) if actual == value => {}
+            Some(actual) => {
+                problems.push(format!("record `{field}` is {actual}, expected {value}"))
+            }
+            None => problems.push(format!("the record has no field `{field}`")),
+        }
+    }
+}
+
+/// Notes a difference between two byte strings, showing where they part.
+fn compare(stream: &str, expected: &[u8], actual: &[u8], problems: &mut Vec<String>) {
+    if expected == actual {
+        return;
+    }
+    let at = expected
+        .iter()
+        .zip(actual)
+        .position(|(a, b)| a != b)
+        .unwrap_or(expected.len().min(actual.len()));
+    problems.push(format!(
+        "{stream} differs at byte {at}: expected {} bytes {}, got {} bytes {}",
+        expected.len(),
+        preview(expected, at),
+        actual.len(),
+        preview(actual, at)
+    ));
+}
+
+fn preview(bytes: &[u8], at: usize) -> String {
+    const CONTEXT: usize = 40;
+    let start = at.saturating_sub(CONTEXT / 2);
+    let end = (start + CONTEXT).min(bytes.len());
+    let text = String::from_utf8_lossy(&bytes[start.min(end)..end]);
+    let ellipsis = |show: bool| if show { "…" } else { "" };
+    format!(
+        "\"{}{}{}\"",
+        ellipsis(start > 0),
+        text.escape_debug(),
+        ellipsis(end < bytes.len())
+    )
+}
+
+/// A valid function name for a case: lower case, other characters as `-`, at most the
+/// engine's name length.
+pub fn function_name(case: &str) -> String {
+    let mut name: String = case
+        .chars()
+        .map(|c| c.to_ascii_lowercase())
+        .map(|c| {
+            if c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    if !name.starts_with(|c: char| c.is_ascii_alphanumeric()) {
+        name.insert(0, 'c');
+    }
+    name.truncate(fn_core::MAX_NAME_LEN);
+    name
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn function_names_are_valid() {
+        assert_eq!(
+            function_name("clock_getres-monotonic"),
+            "clock_getres-monotonic"
+        );
+        assert_eq!(function_name("Path.Open"), "path-open");
+        assert_eq!(function_name("_x"), "c_x");
+        assert_eq!(function_name(&"a".repeat(100)).len(), fn_core::MAX_NAME_LEN);
+    }
+
+    #[test]
+    fn a_difference_shows_where_it_starts() {
+        let mut problems = vec![];
+        compare("stdout", b"hello world\n", b"hello there\n", &mut problems);
+        assert_eq!(
+            problems,
+            [
+                "stdout differs at byte 6: expected 12 bytes \"hello world\\n\", got 12 bytes \"hello there\\n\""
+            ]
+        );
+        problems.clear();
+        compare("stderr", b"abc", b"abc", &mut problems);
+        assert!(problems.is_empty());
+        compare("stderr", b"abc", b"ab", &mut problems);
+        assert!(problems[0].contains("at byte 2"), "{problems:?}");
+    }
+}

@@ -1,0 +1,326 @@
+//! The on-disk format: suites (a folder with a `manifest.json`), their cases (`NAME.wasm`
+//! with an optional `NAME.json`), and the repository's expectations file.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use fn_core::Config;
+use serde::Deserialize;
+use serde_json::Value;
+
+/// A suite's `manifest.json`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Manifest {
+    /// The suite's name, as reports and the expectations file know it.
+    pub name: String,
+    /// The suite's version, free-form.
+    #[serde(default)]
+    pub version: Option<String>,
+    /// Engine settings this suite runs under, as fields of [`Config`] to change from
+    /// its defaults (an extension of this project's: the engine suite uses it to make
+    /// limits small enough to hit quickly).
+    #[serde(default)]
+    pub config: Option<serde_json::Map<String, Value>>,
+}
+
+impl Manifest {
+    /// Reads the manifest in `dir`.
+    ///
+    /// # Errors
+    ///
+    /// When it cannot be read or is not a manifest.
+    pub fn load(dir: &Path) -> anyhow::Result<Manifest> {
+        let path = dir.join("manifest.json");
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
+        let manifest: Manifest = serde_json::from_str(&text)
+            .with_context(|| format!("{} is not a suite manifest", path.display()))?;
+        if manifest.name.trim().is_empty() {
+            bail!("{}: `name` must not be empty", path.display());
+        }
+        Ok(manifest)
+    }
+
+    /// The engine config this suite runs under: the defaults with the manifest's
+    /// changes applied.
+    ///
+    /// # Errors
+    ///
+    /// When the manifest names a field [`Config`] does not have, or gives one a value of
+    /// the wrong type.
+    pub fn engine_config(&self) -> anyhow::Result<Config> {
+        let mut config = serde_json::to_value(Config::default())?;
+        if let Some(changes) = &self.config {
+            let Value::Object(fields) = &mut config else {
+                unreachable!("a struct serializes to an object")
+            };
+            for (key, value) in changes {
+                if !fields.contains_key(key) {
+                    bail!("manifest `config` names `{key}`, which the engine config does not have");
+                }
+                fields.insert(key.clone(), value.clone());
+            }
+        }
+        serde_json::from_value(config).context("manifest `config` is not a valid engine config")
+    }
+}
+
+/// One case's specification: `NAME.json`. Every field is optional.
+///
+/// The first six fields are the WASI test suite's format. The others are this project's
+/// extensions, used by the engine's own suite to pin its contract.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CaseSpec {
+    /// Arguments after argv\[0\].
+    #[serde(default)]
+    pub args: Vec<String>,
+    /// The environment, exactly.
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// A folder, relative to the `.json` file, of which a fresh copy is preopened as `/`.
+    #[serde(default)]
+    pub root: Option<PathBuf>,
+    /// The exit status expected. Default 0.
+    #[serde(default)]
+    pub exit_code: Option<i32>,
+    /// The exact bytes expected on stdout: a command's whole stdout, or what the
+    /// function returned when it succeeded. Not checked when absent.
+    #[serde(default)]
+    pub stdout: Option<String>,
+    /// The exact bytes expected on stderr (the function's log). Not checked when absent.
+    #[serde(default)]
+    pub stderr: Option<String>,
+
+    /// The module to run, relative to the `.json` file, when it is not `NAME.wasm` beside
+    /// it (`.wasm`, or `.wat` text).
+    #[serde(default)]
+    pub module: Option<PathBuf>,
+    /// The input (a command's stdin, a handle function's argument).
+    #[serde(default)]
+    pub input: Option<String>,
+    /// An input of this many `x` bytes, instead of `input`.
+    #[serde(default)]
+    pub input_size: Option<u64>,
+    /// The function's timeout in milliseconds. Default 10 000.
+    #[serde(default)]
+    pub timeout_ms: Option<u64>,
+    /// The function's memory limit in MiB. Default 64.
+    #[serde(default)]
+    pub memory_mib: Option<u64>,
+    /// The kind of error the run must end with ([`fn_core::Error::kind`]): `timeout`,
+    /// `memory_limit`, `trap`, `exit`, `deploy`, … With `exit`, `exit_code` is checked too.
+    #[serde(default)]
+    pub error: Option<String>,
+    /// Fields the invocation record must have, with these exact values (JSON as the
+    /// record serializes).
+    #[serde(default)]
+    pub record: Option<serde_json::Map<String, Value>>,
+}
+
+impl CaseSpec {
+    /// Reads `NAME.json`.
+    ///
+    /// # Errors
+    ///
+    /// When it cannot be read, is not JSON, or has a field the format does not know.
+    pub fn load(path: &Path) -> anyhow::Result<CaseSpec> {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let spec: CaseSpec = serde_json::from_str(&text)
+            .with_context(|| format!("{} is not a case specification", path.display()))?;
+        if spec.input.is_some() && spec.input_size.is_some() {
+            bail!("{}: give `input` or `input_size`, not both", path.display());
+        }
+        Ok(spec)
+    }
+
+    /// The input bytes.
+    pub fn input_bytes(&self) -> Vec<u8> {
+        match (&self.input, self.input_size) {
+            (Some(input), _) => input.as_bytes().to_vec(),
+            (None, Some(size)) => vec![b'x'; usize::try_from(size).unwrap_or(usize::MAX)],
+            (None, None) => Vec::new(),
+        }
+    }
+}
+
+/// One case named in the expectations file: a failure that is known and explained.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectedFailure {
+    /// The suite's name, as in its manifest.
+    pub suite: String,
+    /// The case's name.
+    pub case: String,
+    /// Why it fails, and what would fix it.
+    pub reason: String,
+}
+
+/// The expectations file: the cases known to fail, each with its reason.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Expectations {
+    /// The known failures.
+    #[serde(default)]
+    pub expected_failure: Vec<ExpectedFailure>,
+}
+
+impl Expectations {
+    /// Reads an expectations file (TOML).
+    ///
+    /// # Errors
+    ///
+    /// When it cannot be read or parsed, when an entry has an empty reason, or when a
+    /// case is listed twice.
+    pub fn load(path: &Path) -> anyhow::Result<Expectations> {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        Expectations::parse(&text).with_context(|| format!("in {}", path.display()))
+    }
+
+    /// Parses an expectations file's text.
+    ///
+    /// # Errors
+    ///
+    /// As [`Expectations::load`].
+    pub fn parse(text: &str) -> anyhow::Result<Expectations> {
+        let expectations: Expectations = toml::from_str(text)?;
+        let mut seen = std::collections::BTreeSet::new();
+        for entry in &expectations.expected_failure {
+            if entry.reason.trim().is_empty() {
+                bail!(
+                    "the expected failure of `{}` in `{}` gives no reason",
+                    entry.case,
+                    entry.suite
+                );
+            }
+            if !seen.insert((&entry.suite, &entry.case)) {
+                bail!("`{}` in `{}` is listed twice", entry.case, entry.suite);
+            }
+        }
+        Ok(expectations)
+    }
+
+    /// The reason `case` of `suite` is expected to fail, if it is.
+    pub fn reason(&self, suite: &str, case: &str) -> Option<&str> {
+        self.expected_failure
+            .iter()
+            .find(|e| e.suite == suite && e.case == case)
+            .map(|e| e.reason.as_str())
+    }
+}
+
+/// Every folder at or under `path` that holds a `manifest.json`, sorted. Folders named
+/// `target` and hidden folders are not searched.
+///
+/// # Errors
+///
+/// When `path` cannot be read.
+pub fn find_suites(path: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let mut found = Vec::new();
+    let mut stack = vec![path.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        if dir.join("manifest.json").is_file() {
+            found.push(dir.clone());
+        }
+        let entries =
+            std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))?;
+        for entry in entries {
+            let entry = entry?;
+            let name = entry.file_name();
+            let hidden = name.to_string_lossy().starts_with('.');
+            if entry.file_type()?.is_dir() && !hidden && name != "target" {
+                stack.push(entry.path());
+            }
+        }
+    }
+    found.sort();
+    Ok(found)
+}
+
+/// The case names of the suite in `dir`: every `NAME.wasm`, and every `NAME.json` other
+/// than the manifest (a case that names its module, or one whose module is missing and
+/// will fail saying so). Sorted.
+///
+/// # Errors
+///
+/// When `dir` cannot be read.
+pub fn case_names(dir: &Path) -> anyhow::Result<Vec<String>> {
+    let mut names = std::collections::BTreeSet::new();
+    for entry in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
+        let path = entry?.path();
+        if !path.is_file() {
+            continue;
+        }
+        let (Some(stem), Some(ext)) = (path.file_stem(), path.extension()) else {
+            continue;
+        };
+        if (ext == "wasm" || ext == "json") && path.file_name() != Some("manifest.json".as_ref()) {
+            names.insert(stem.to_string_lossy().into_owned());
+        }
+    }
+    Ok(names.into_iter().collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_case_fields_are_refused() {
+        let error = serde_json::from_str::<CaseSpec>(r#"{"arg": ["x"]}"#).unwrap_err();
+        assert!(error.to_string().contains("unknown field `arg`"), "{error}");
+    }
+
+    #[test]
+    fn manifest_config_changes_the_defaults_and_names_unknown_fields() {
+        let manifest: Manifest =
+            serde_json::from_str(r#"{"name": "s", "config": {"max_input_bytes": 1024}}"#).unwrap();
+        let config = manifest.engine_config().unwrap();
+        assert_eq!(config.max_input_bytes, 1024);
+        assert_eq!(config.max_output_bytes, Config::default().max_output_bytes);
+
+        let manifest: Manifest =
+            serde_json::from_str(r#"{"name": "s", "config": {"max_inputs": 1}}"#).unwrap();
+        let error = manifest.engine_config().unwrap_err().to_string();
+        assert!(error.contains("`max_inputs`"), "{error}");
+    }
+
+    #[test]
+    fn expectations_need_a_reason_and_no_repeats() {
+        let ok = Expectations::parse(
+            "[[expected_failure]]\nsuite = \"s\"\ncase = \"c\"\nreason = \"known bug\"\n",
+        )
+        .unwrap();
+        assert_eq!(ok.reason("s", "c"), Some("known bug"));
+        assert_eq!(ok.reason("s", "d"), None);
+
+        let no_reason = Expectations::parse(
+            "[[expected_failure]]\nsuite = \"s\"\ncase = \"c\"\nreason = \" \"\n",
+        );
+        assert!(
+            no_reason
+                .unwrap_err()
+                .to_string()
+                .contains("gives no reason")
+        );
+        let twice = "[[expected_failure]]\nsuite = \"s\"\ncase = \"c\"\nreason = \"r\"\n".repeat(2);
+        assert!(
+            Expectations::parse(&twice)
+                .unwrap_err()
+                .to_string()
+                .contains("listed twice")
+        );
+    }
+
+    #[test]
+    fn input_size_makes_that_many_bytes() {
+        let spec = CaseSpec {
+            input_size: Some(3),
+            ..CaseSpec::default()
+        };
+        assert_eq!(spec.input_bytes(), b"xxx");
+    }
+}
