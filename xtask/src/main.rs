@@ -9,6 +9,7 @@ use std::process::Command;
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 
+mod dist;
 #[cfg(test)]
 mod tidy;
 
@@ -23,13 +24,31 @@ struct Cli {
 enum Task {
     /// Build the guests in guests/ for wasm32-wasip1.
     Guests,
-    /// Build the guests, then run the whole test suite.
+    /// The whole test suite: build the guests, run every crate's tests, then the
+    /// conformance suites (the WASI test suites and the engine's contract suite).
     Test,
-    /// Run what CI runs: fmt check, clippy with -D warnings, guests, tests.
+    /// Run conformance suites through the engine and write target/conformance/report.{json,md}.
+    Conformance {
+        /// Folders holding suites (default: ../shared/conformance and conformance/engine).
+        paths: Vec<PathBuf>,
+        /// Run only the cases whose name contains this.
+        #[arg(long)]
+        filter: Option<String>,
+    },
+    /// Format check and clippy with -D warnings.
+    Lint,
+    /// `cargo deny check licenses bans sources` with deny.toml (installs cargo-deny if missing).
+    Deny,
+    /// Run what CI (.ci/run) runs: lint, test, deny.
     Ci,
+    /// A release build of `fnd` in target/dist/ with SHA256SUMS and a manifest of versions.
+    Dist,
     /// Build the guests and run each example function through the engine.
     Demo,
 }
+
+/// The version of cargo-deny installed when it is missing.
+const CARGO_DENY_VERSION: &str = "0.20.2";
 
 fn main() -> Result<()> {
     let cli = Cli::parse();
@@ -37,23 +56,20 @@ fn main() -> Result<()> {
     std::env::set_current_dir(&root)?;
     match cli.task {
         Task::Guests => guests(&root).map(drop),
-        Task::Test => {
+        Task::Test => test(&root),
+        Task::Conformance { paths, filter } => {
             guests(&root)?;
-            test()
+            conformance(&root, paths, filter.as_deref())
         }
+        Task::Lint => lint(),
+        Task::Deny => deny(),
         Task::Ci => {
-            cargo(&["fmt", "--all", "--", "--check"])?;
-            cargo(&[
-                "clippy",
-                "--workspace",
-                "--all-targets",
-                "--",
-                "-D",
-                "warnings",
-            ])?;
-            guests(&root)?;
-            test()
+            // Keep in step with .ci/run.
+            lint()?;
+            test(&root)?;
+            deny()
         }
+        Task::Dist => dist::dist(&root),
         Task::Demo => {
             guests(&root)?;
             demo(&root)
@@ -135,8 +151,77 @@ fn ensure_wasm_target() -> Result<()> {
     Ok(())
 }
 
-fn test() -> Result<()> {
-    cargo(&["test", "--workspace"])
+/// The README's test command: guests, every crate's tests, then conformance.
+fn test(root: &Path) -> Result<()> {
+    guests(root)?;
+    cargo(&["test", "--workspace"])?;
+    conformance(root, Vec::new(), None)
+}
+
+fn lint() -> Result<()> {
+    cargo(&["fmt", "--all", "--", "--check"])?;
+    cargo(&[
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ])
+}
+
+/// Runs the conformance runner (crates/fn-conformance) on `paths`, by default the shared
+/// WASI test suites and this repository's engine suite, with the repository's
+/// expectations file. Fails when the report is not green.
+fn conformance(root: &Path, mut paths: Vec<PathBuf>, filter: Option<&str>) -> Result<()> {
+    if paths.is_empty() {
+        let shared = root.join("../shared/conformance");
+        if !shared.is_dir() {
+            bail!(
+                "{} is missing: the WASI test suites live in ../shared/conformance beside \
+                 the clone; pass the folder as `cargo xtask conformance PATH`",
+                shared.display()
+            );
+        }
+        paths = vec![shared.canonicalize()?, root.join("conformance/engine")];
+    }
+    let out = root.join("target/conformance");
+    let mut args: Vec<String> = ["run", "-p", "fn-conformance", "--"]
+        .map(String::from)
+        .to_vec();
+    args.extend(paths.iter().map(|p| p.display().to_string()));
+    args.extend([
+        "--out".into(),
+        out.display().to_string(),
+        "--expectations".into(),
+        root.join("conformance/expectations.toml")
+            .display()
+            .to_string(),
+    ]);
+    if let Some(filter) = filter {
+        args.extend(["--filter".into(), filter.into()]);
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    cargo(&args).context("conformance is not green (see target/conformance/report.md)")
+}
+
+/// The dependency policy: licenses, bans and sources, as deny.toml sets them.
+fn deny() -> Result<()> {
+    let installed = Command::new(cargo_bin())
+        .args(["deny", "--version"])
+        .output()
+        .is_ok_and(|out| out.status.success());
+    if !installed {
+        println!("cargo-deny is not installed; installing {CARGO_DENY_VERSION} from crates.io");
+        cargo(&[
+            "install",
+            "--locked",
+            "cargo-deny",
+            "--version",
+            CARGO_DENY_VERSION,
+        ])?;
+    }
+    cargo(&["deny", "check", "licenses", "bans", "sources"])
 }
 
 fn demo(root: &Path) -> Result<()> {
@@ -171,7 +256,7 @@ fn demo(root: &Path) -> Result<()> {
     Ok(())
 }
 
-fn cargo(args: &[&str]) -> Result<()> {
+pub(crate) fn cargo(args: &[&str]) -> Result<()> {
     println!("$ cargo {}", args.join(" "));
     let status = Command::new(cargo_bin()).args(args).status()?;
     if !status.success() {
@@ -180,6 +265,6 @@ fn cargo(args: &[&str]) -> Result<()> {
     Ok(())
 }
 
-fn cargo_bin() -> String {
+pub(crate) fn cargo_bin() -> String {
     std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())
 }

@@ -117,3 +117,38 @@ fn every_guest_has_a_test() {
         );
     }
 }
+
+#[test]
+fn ci_runs_the_readmes_commands() {
+    let root = crate::project_root();
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let block = readme
+        .split("```sh\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("README.md opens with a sh block of commands");
+    let commands: Vec<&str> = block
+        .lines()
+        .map(|line| line.split('#').next().unwrap_or_default().trim())
+        .filter(|line| !line.is_empty())
+        .collect();
+    assert_eq!(
+        commands.len(),
+        2,
+        "the main job and the test suite: {commands:?}"
+    );
+    let ci = std::fs::read_to_string(root.join(".ci/run")).unwrap();
+    assert!(
+        ci.lines().any(|line| line.trim() == commands[1]),
+        ".ci/run must run the README's test command `{}`",
+        commands[1]
+    );
+    let xtask = std::fs::read_to_string(root.join("xtask/src/main.rs")).unwrap();
+    for step in ["cargo xtask lint", "cargo xtask test", "cargo xtask deny"] {
+        assert!(ci.contains(step), ".ci/run must run `{step}`");
+    }
+    assert!(
+        xtask.contains("lint()?;\n            test(&root)?;\n            deny()"),
+        "`cargo xtask ci` must run what .ci/run runs: lint, test, deny"
+    );
+}
