@@ -1,8 +1,9 @@
 //! `fnd`, the function engine's command-line program.
 //!
-//! `fnd run MODULE` runs one invocation of a WebAssembly module (binary or text) through
-//! the engine, exactly as a deployed function would run: same sandbox, same limits, same
-//! record. The HTTP gateway (`fnd serve`) comes with the server issue.
+//! `fnd run MODULE [-- ARGS…]` runs one invocation of a WebAssembly module (binary or
+//! text) through the engine, exactly as a deployed function would run: same sandbox, same
+//! limits, same record. Nothing of the host is visible unless given: `--env` for
+//! variables, `--dir`/`--dir-rw` for folders. The HTTP gateway (`fnd serve`) comes with the server issue.
 
 #![allow(
     clippy::print_stdout,
@@ -21,7 +22,7 @@ use bytes::Bytes;
 use clap::{Parser, Subcommand};
 use fn_core::{
     Config, Error, FunctionDefinition, InvocationContext, InvocationLogger, InvocationRecord,
-    TriggerType,
+    Preopen, TriggerType,
 };
 use fn_engine::Engine;
 use fn_registry::InMemoryRegistry;
@@ -66,9 +67,18 @@ struct RunArgs {
     /// The function's memory limit in MiB.
     #[arg(long, default_value_t = 64)]
     memory_mib: u64,
+    /// Preopen a host folder, read-only, as GUEST (default `/`); repeat for more.
+    #[arg(long = "dir", value_name = "HOST[::GUEST]")]
+    dirs: Vec<String>,
+    /// Preopen a host folder the function may write to, as GUEST (default `/`).
+    #[arg(long = "dir-rw", value_name = "HOST[::GUEST]")]
+    writable_dirs: Vec<String>,
     /// Print the invocation record as JSON on stderr.
     #[arg(long)]
     record: bool,
+    /// Arguments for the function, after argv[0] (its name): `fnd run m.wasm -- a b`.
+    #[arg(last = true, value_name = "ARGS")]
+    args: Vec<String>,
 }
 
 /// Keeps the one record of the run, to print it.
@@ -129,7 +139,21 @@ async fn run(args: RunArgs) -> Result<ExitCode> {
         env.insert(key.to_string(), value.to_string());
     }
 
-    let config = Config::default();
+    let mut preopens = Vec::new();
+    for (spec, writable) in args
+        .dirs
+        .iter()
+        .map(|d| (d, false))
+        .chain(args.writable_dirs.iter().map(|d| (d, true)))
+    {
+        preopens.push(preopen(spec, writable)?);
+    }
+
+    // This run may see exactly the folders it was given.
+    let config = Config {
+        preopen_roots: preopens.iter().map(|p| p.host.clone()).collect(),
+        ..Config::default()
+    };
     let registry = Arc::new(InMemoryRegistry::new());
     let records = Arc::new(LastRecord::default());
     let engine = Engine::builder(registry.clone())
@@ -141,6 +165,8 @@ async fn run(args: RunArgs) -> Result<ExitCode> {
     definition.timeout = Duration::from_millis(args.timeout_ms);
     definition.max_memory_bytes = args.memory_mib << 20;
     definition.env = env;
+    definition.args = args.args.clone();
+    definition.preopens = preopens;
     let function = registry.deploy(definition, cid, &config)?;
 
     let ctx = InvocationContext::new(TriggerType::Job);
@@ -166,6 +192,21 @@ async fn run(args: RunArgs) -> Result<ExitCode> {
             })
         }
     }
+}
+
+/// `HOST[::GUEST]` as a preopen of the resolved host folder, as GUEST or `/`.
+fn preopen(spec: &str, writable: bool) -> Result<Preopen> {
+    let (host, guest) = spec.split_once("::").unwrap_or((spec, "/"));
+    let host = std::fs::canonicalize(host)
+        .with_context(|| format!("--dir `{spec}`: the folder `{host}` cannot be opened"))?;
+    if !host.is_dir() {
+        bail!("--dir `{spec}`: `{}` is not a folder", host.display());
+    }
+    Ok(Preopen {
+        host,
+        guest: guest.to_string(),
+        writable,
+    })
 }
 
 fn read_input(args: &RunArgs) -> Result<Bytes> {
