@@ -186,23 +186,52 @@ fn conformance(root: &Path, mut paths: Vec<PathBuf>, filter: Option<&str>) -> Re
         paths = vec![shared.canonicalize()?, root.join("conformance/engine")];
     }
     let out = root.join("target/conformance");
-    let mut args: Vec<String> = ["run", "-p", "fn-conformance", "--"]
-        .map(String::from)
-        .to_vec();
-    args.extend(paths.iter().map(|p| p.display().to_string()));
-    args.extend([
-        "--out".into(),
-        out.display().to_string(),
-        "--expectations".into(),
-        root.join("conformance/expectations.toml")
-            .display()
-            .to_string(),
-    ]);
+    // Build the runner as `cargo test --workspace` builds it (one feature resolution for
+    // the whole workspace, so wasmtime is compiled once, not once more for `cargo run`),
+    // then run that binary. After `cargo test --workspace` this builds nothing.
+    cargo(&["test", "--workspace", "--no-run"])?;
+    let runner = target_dir()?.join("debug").join("fn-conformance");
+    let mut command = Command::new(&runner);
+    command
+        .args(&paths)
+        .arg("--out")
+        .arg(&out)
+        .arg("--expectations")
+        .arg(root.join("conformance/expectations.toml"));
     if let Some(filter) = filter {
-        args.extend(["--filter".into(), filter.into()]);
+        command.args(["--filter", filter]);
     }
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    cargo(&args).context("conformance is not green (see target/conformance/report.md)")
+    println!("$ {command:?}");
+    let status = command
+        .status()
+        .with_context(|| format!("running {}", runner.display()))?;
+    match status.code() {
+        Some(0) => Ok(()),
+        Some(1) => bail!(
+            "conformance is not green; see {}",
+            out.join("report.md").display()
+        ),
+        _ => bail!("the conformance runner could not run ({status}); its error is above"),
+    }
+}
+
+/// Cargo's build folder for this workspace (CARGO_TARGET_DIR or `target/`).
+pub(crate) fn target_dir() -> Result<PathBuf> {
+    let out = Command::new(cargo_bin())
+        .args(["metadata", "--format-version", "1", "--no-deps"])
+        .output()
+        .context("running cargo metadata")?;
+    if !out.status.success() {
+        bail!(
+            "cargo metadata failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let metadata: serde_json::Value = serde_json::from_slice(&out.stdout)?;
+    metadata["target_directory"]
+        .as_str()
+        .map(PathBuf::from)
+        .context("cargo metadata gave no target_directory")
 }
 
 /// The dependency policy: licenses, bans and sources, as deny.toml sets them.
