@@ -48,7 +48,8 @@ pub(crate) fn dist(root: &Path) -> Result<()> {
             .as_str()
             .context("cargo metadata gave no target_directory")?,
     );
-    let built = target_dir.join(PROFILE).join(BINARY);
+    let exe = format!("{BINARY}{}", std::env::consts::EXE_SUFFIX);
+    let built = target_dir.join(PROFILE).join(&exe);
     let out = root
         .join("target/dist")
         .join(format!("{BINARY}-{version}-{}", host.triple));
@@ -56,7 +57,7 @@ pub(crate) fn dist(root: &Path) -> Result<()> {
         std::fs::remove_dir_all(&out)?;
     }
     std::fs::create_dir_all(&out)?;
-    let shipped = out.join(BINARY);
+    let shipped = out.join(&exe);
     std::fs::copy(&built, &shipped)
         .with_context(|| format!("copying {} into {}", built.display(), out.display()))?;
 

@@ -51,8 +51,15 @@ enum Task {
 const CARGO_DENY_VERSION: &str = "0.20.2";
 
 fn main() -> Result<()> {
-    let cli = Cli::parse();
+    let mut cli = Cli::parse();
     let root = project_root();
+    // Paths given on the command line are relative to where it was typed.
+    if let Task::Conformance { paths, .. } = &mut cli.task {
+        let here = std::env::current_dir()?;
+        for path in paths.iter_mut() {
+            *path = here.join(&*path);
+        }
+    }
     std::env::set_current_dir(&root)?;
     match cli.task {
         Task::Guests => guests(&root).map(drop),
@@ -190,7 +197,9 @@ fn conformance(root: &Path, mut paths: Vec<PathBuf>, filter: Option<&str>) -> Re
     // the whole workspace, so wasmtime is compiled once, not once more for `cargo run`),
     // then run that binary. After `cargo test --workspace` this builds nothing.
     cargo(&["test", "--workspace", "--no-run"])?;
-    let runner = target_dir()?.join("debug").join("fn-conformance");
+    let runner = target_dir()?
+        .join("debug")
+        .join(format!("fn-conformance{}", std::env::consts::EXE_SUFFIX));
     let mut command = Command::new(&runner);
     command
         .args(&paths)

@@ -16,7 +16,8 @@ pub fn is_cleanup(name: &std::ffi::OsStr) -> bool {
 
 /// Copies the folder `source` into `dest` (created, must not exist): files with their
 /// contents (fresh, writable files, whatever the source's permissions), folders, and
-/// symbolic links as links with the same contents. `*.cleanup` files are left out.
+/// symbolic links as links with the same contents. `*.cleanup` files are left out; a
+/// pipe, socket or device is an error.
 ///
 /// # Errors
 ///
@@ -47,9 +48,22 @@ fn copy_dir(from: &Dir, to: &Dir, shown: &Path) -> io::Result<()> {
                 .map_err(|e| at(path.clone(), e))?;
             to.symlink_contents(target, &name)
                 .map_err(|e| at(path.clone(), e))?;
-        } else if !is_cleanup(&name) {
-            let bytes = from.read(&name).map_err(|e| at(path.clone(), e))?;
-            to.write(&name, bytes).map_err(|e| at(path.clone(), e))?;
+        } else if kind.is_file() {
+            if is_cleanup(&name) {
+                continue;
+            }
+            // Streamed, and a fresh file: writable whatever the source's permissions.
+            let mut source = from.open(&name).map_err(|e| at(path.clone(), e))?;
+            let mut dest = to.create(&name).map_err(|e| at(path.clone(), e))?;
+            io::copy(&mut source, &mut dest).map_err(|e| at(path.clone(), e))?;
+        } else {
+            return Err(at(
+                path,
+                io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "neither a file, a folder nor a link (a pipe or device cannot be copied)",
+                ),
+            ));
         }
     }
     Ok(())
@@ -145,5 +159,18 @@ mod tests {
         assert!(!dir.path().join("y.cleanup").exists());
         assert!(!dir.path().join("z.cleanup").exists());
         assert!(dir.path().join("keep.txt").exists());
+    }
+
+    #[test]
+    fn a_pipe_in_a_root_is_an_error_not_a_hang() {
+        let src = tempfile::tempdir().unwrap();
+        let status = std::process::Command::new("mkfifo")
+            .arg(src.path().join("pipe"))
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let dst = tempfile::tempdir().unwrap();
+        let error = copy_tree(src.path(), &dst.path().join("copy")).unwrap_err();
+        assert!(error.to_string().contains("pipe"), "{error}");
     }
 }

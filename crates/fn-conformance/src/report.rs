@@ -90,6 +90,19 @@ pub struct SuiteReport {
 }
 
 impl SuiteReport {
+    /// A suite at `path` that could not run, and why.
+    pub fn broken(path: &Path, error: String) -> SuiteReport {
+        SuiteReport {
+            name: path.display().to_string(),
+            version: None,
+            path: path.display().to_string(),
+            error: Some(error),
+            notes: vec![],
+            stale_expectations: vec![],
+            cases: vec![],
+        }
+    }
+
     /// How many cases ended each way.
     pub fn totals(&self) -> Totals {
         let mut totals = Totals::default();
@@ -170,24 +183,38 @@ pub struct Report {
     pub suites: Vec<SuiteReport>,
     /// The totals over every suite.
     pub totals: Totals,
+    /// Problems of the run as a whole, which fail it (a filter that matched no case).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub problems: Vec<String>,
+    /// Things worth knowing that do not fail the run (expectations for suites that did
+    /// not run).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
     /// Whether the run succeeded: every case passed or failed as expected, every suite
-    /// ran, and no expectation is stale.
+    /// ran, no expectation is stale, and the run has no problem of its own.
     pub ok: bool,
 }
 
 impl Report {
     /// A report of `suites`, with totals and the overall result worked out.
-    pub fn new(started_at: DateTime<Utc>, suites: Vec<SuiteReport>) -> Report {
+    pub fn new(
+        started_at: DateTime<Utc>,
+        suites: Vec<SuiteReport>,
+        problems: Vec<String>,
+        notes: Vec<String>,
+    ) -> Report {
         let mut totals = Totals::default();
         for suite in &suites {
             totals.merge(suite.totals());
         }
-        let ok = !suites.is_empty() && suites.iter().all(SuiteReport::is_ok);
+        let ok = !suites.is_empty() && problems.is_empty() && suites.iter().all(SuiteReport::is_ok);
         Report {
             started_at,
             engine_version: env!("CARGO_PKG_VERSION").to_string(),
             suites,
             totals,
+            problems,
+            notes,
             ok,
         }
     }
@@ -216,6 +243,15 @@ impl Report {
             if self.ok { "green" } else { "red" },
             self.totals
         );
+        for problem in &self.problems {
+            let _ = writeln!(md, "- **problem:** {}", escape(problem));
+        }
+        for note in &self.notes {
+            let _ = writeln!(md, "- note: {}", escape(note));
+        }
+        if !self.problems.is_empty() || !self.notes.is_empty() {
+            md.push('\n');
+        }
         for suite in &self.suites {
             let _ = writeln!(md, "## {}\n", escape(&suite.name));
             let _ = writeln!(md, "`{}` — {}\n", suite.path, suite.totals());
@@ -296,6 +332,12 @@ impl Report {
             }
             let _ = writeln!(out, "  {}", suite.totals());
         }
+        for problem in &self.problems {
+            let _ = writeln!(out, "\nproblem: {problem}");
+        }
+        for note in &self.notes {
+            let _ = writeln!(out, "\nnote: {note}");
+        }
         let _ = writeln!(
             out,
             "\nconformance: {} — {}",
@@ -354,6 +396,8 @@ mod tests {
                 case("a", Verdict::Pass),
                 case("b", Verdict::ExpectedFail),
             ])],
+            vec![],
+            vec!["a note does not fail the run".into()],
         );
         assert!(green.ok);
         assert_eq!(
@@ -361,18 +405,34 @@ mod tests {
             "1 of 2 passed, 1 expected failures"
         );
         for bad in [Verdict::Fail, Verdict::UnexpectedPass] {
-            let red = Report::new(Utc::now(), vec![suite(vec![case("a", bad)])]);
+            let red = Report::new(
+                Utc::now(),
+                vec![suite(vec![case("a", bad)])],
+                vec![],
+                vec![],
+            );
             assert!(!red.ok, "{bad:?}");
         }
-        assert!(!Report::new(Utc::now(), vec![]).ok, "no suite is not green");
+        assert!(
+            !Report::new(Utc::now(), vec![], vec![], vec![]).ok,
+            "no suite is not green"
+        );
         let mut stale = suite(vec![case("a", Verdict::Pass)]);
         stale.stale_expectations.push("`gone`".into());
-        assert!(!Report::new(Utc::now(), vec![stale]).ok);
+        assert!(!Report::new(Utc::now(), vec![stale], vec![], vec![]).ok);
+        let fine = suite(vec![case("a", Verdict::Pass)]);
+        let problem = vec!["the filter `x` matched no case".to_string()];
+        assert!(!Report::new(Utc::now(), vec![fine], problem, vec![]).ok);
     }
 
     #[test]
     fn markdown_cells_cannot_break_the_table() {
-        let report = Report::new(Utc::now(), vec![suite(vec![case("a", Verdict::Fail)])]);
+        let report = Report::new(
+            Utc::now(),
+            vec![suite(vec![case("a", Verdict::Fail)])],
+            vec![],
+            vec![],
+        );
         let md = report.to_markdown();
         assert!(md.contains("| a | FAIL | 1 | 1.5 | exit code 1, expected 0 \\| with a pipe |"));
     }

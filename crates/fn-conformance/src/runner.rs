@@ -29,6 +29,8 @@ pub const DEFAULT_MEMORY_MIB: u64 = 64;
 /// How long past its own timeout the runner waits for a case before giving up on the
 /// engine (which should have stopped it long before).
 const GRACE: Duration = Duration::from_secs(30);
+/// The file that marks a work folder as this runner's to empty.
+const WORK_MARKER: &str = ".fn-conformance-work";
 
 /// Runs suites and reports on them.
 #[derive(Debug)]
@@ -63,43 +65,74 @@ impl Runner {
     /// problem of a suite or a case is in the report.
     pub async fn run(&self, paths: &[PathBuf]) -> anyhow::Result<Report> {
         let started_at = Utc::now();
-        if self.work_dir.exists() {
-            std::fs::remove_dir_all(&self.work_dir)?;
-        }
-        std::fs::create_dir_all(&self.work_dir)?;
+        self.prepare_work_dir()?;
         let mut suites = Vec::new();
         for path in paths {
-            let found = spec::find_suites(path)?;
+            let (found, problems) = spec::find_suites(path)?;
             if found.is_empty() {
-                suites.push(SuiteReport {
-                    name: path.display().to_string(),
-                    version: None,
-                    path: path.display().to_string(),
-                    error: Some("no folder here holds a manifest.json".into()),
-                    notes: vec![],
-                    stale_expectations: vec![],
-                    cases: vec![],
-                });
+                suites.push(SuiteReport::broken(
+                    path,
+                    "no folder here holds a manifest.json".into(),
+                ));
+            }
+            for problem in problems {
+                suites.push(SuiteReport::broken(path, problem));
             }
             for dir in found {
                 let work = self.work_dir.join(format!("suite-{}", suites.len()));
                 suites.push(self.run_suite(&dir, &work).await);
             }
         }
-        Ok(Report::new(started_at, suites))
+        let mut problems = Vec::new();
+        if let Some(filter) = &self.filter
+            && suites.iter().all(|suite| suite.cases.is_empty())
+        {
+            problems.push(format!("the filter `{filter}` matched no case"));
+        }
+        // Entries for suites that did not run are not checked, which is right when only
+        // some suites were asked for; say so, so a misspelt suite name is noticed.
+        let notes = self
+            .expectations
+            .expected_failure
+            .iter()
+            .filter(|entry| !suites.iter().any(|suite| suite.name == entry.suite))
+            .map(|entry| {
+                format!(
+                    "the expected failure of `{}` in `{}` was not checked: no such suite ran",
+                    entry.case, entry.suite
+                )
+            })
+            .collect();
+        Ok(Report::new(started_at, suites, problems, notes))
+    }
+
+    /// Empties the work folder, which must be one this runner made (it holds a marker)
+    /// or not exist: a mistyped `--out` must not cost anyone a folder.
+    fn prepare_work_dir(&self) -> anyhow::Result<()> {
+        let marker = self.work_dir.join(WORK_MARKER);
+        if self.work_dir.exists() {
+            let empty = std::fs::read_dir(&self.work_dir)?.next().is_none();
+            if !empty && !marker.is_file() {
+                anyhow::bail!(
+                    "{} exists and was not made by fn-conformance (no {WORK_MARKER} in it); \
+                     refusing to empty it",
+                    self.work_dir.display()
+                );
+            }
+            std::fs::remove_dir_all(&self.work_dir)?;
+        }
+        std::fs::create_dir_all(&self.work_dir)?;
+        std::fs::write(
+            marker,
+            "fn-conformance's work folder: emptied at the start of every run\n",
+        )?;
+        Ok(())
     }
 
     /// Runs the suite in `dir`, making its fresh folders under `work`.
     pub async fn run_suite(&self, dir: &Path, work: &Path) -> SuiteReport {
-        let mut report = SuiteReport {
-            name: dir.display().to_string(),
-            version: None,
-            path: dir.display().to_string(),
-            error: None,
-            notes: vec![],
-            stale_expectations: vec![],
-            cases: vec![],
-        };
+        let mut report = SuiteReport::broken(dir, String::new());
+        report.error = None;
         let suite = match Suite::open(dir, work) {
             Ok(suite) => suite,
             Err(error) => {
@@ -114,7 +147,10 @@ impl Runner {
             .map(|problem| format!("a leftover could not be deleted: {problem}"))
             .collect();
         let names = match spec::case_names(dir) {
-            Ok(names) => names,
+            Ok((names, skipped)) => {
+                report.notes.extend(skipped);
+                names
+            }
             Err(error) => {
                 report.error = Some(format!("{error:#}"));
                 return report;
@@ -185,6 +221,7 @@ struct Suite {
     dir: PathBuf,
     work: PathBuf,
     manifest: Manifest,
+    max_module_bytes: u64,
     engine: Engine,
     registry: Arc<InMemoryRegistry>,
     records: Arc<Records>,
@@ -207,6 +244,7 @@ impl Suite {
         let mut config = manifest.engine_config()?;
         config.log_invocations = true;
         config.preopen_roots = vec![work.clone()];
+        let max_module_bytes = config.max_module_bytes;
         let registry = Arc::new(InMemoryRegistry::new());
         let records = Arc::new(Records::default());
         let engine = Engine::builder(registry.clone())
@@ -217,6 +255,7 @@ impl Suite {
             dir: dir.to_path_buf(),
             work,
             manifest,
+            max_module_bytes,
             engine,
             registry,
             records,
@@ -262,8 +301,8 @@ impl Suite {
             Some(module) => self.dir.join(module),
             None => self.dir.join(format!("{name}.wasm")),
         };
-        let bytes = std::fs::read(&module_path)
-            .map_err(|e| format!("the module {} cannot be read: {e}", module_path.display()))?;
+        let bytes = spec::read_bounded(&module_path, self.max_module_bytes)
+            .map_err(|e| format!("the module cannot be read: {e:#}"))?;
         let input = Bytes::from(spec.input_bytes());
 
         let mut definition = FunctionDefinition::new(NAMESPACE, function_name(name));
@@ -312,11 +351,11 @@ impl Suite {
         let limit = function.definition.timeout + GRACE;
         // On a task of its own, so that a panic anywhere below is this case's failure.
         let engine = self.engine.clone();
-        let task = {
+        let mut task = {
             let function = function.clone();
             tokio::spawn(async move { engine.execute_detailed(&function, input, Some(ctx)).await })
         };
-        let execution = match tokio::time::timeout(limit, task).await {
+        let execution = match tokio::time::timeout(limit, &mut task).await {
             Ok(Ok(execution)) => execution,
             Ok(Err(join_error)) => {
                 return Err(format!(
@@ -324,6 +363,7 @@ impl Suite {
                 ));
             }
             Err(_) => {
+                task.abort();
                 return Err(format!(
                     "the engine did not return within {} s; the runner gave up on it",
                     limit.as_secs()

@@ -9,6 +9,41 @@ use fn_core::Config;
 use serde::Deserialize;
 use serde_json::Value;
 
+/// The largest `manifest.json`, `NAME.json` or expectations file read.
+pub const MAX_SPEC_BYTES: u64 = 1 << 20;
+/// The largest `input_size` a case may ask for: far over any sane input limit, far under
+/// what would strain the runner.
+pub const MAX_INPUT_SIZE: u64 = 256 << 20;
+
+/// Reads the regular file at `path`, refusing anything else (a pipe, a device, a
+/// folder) and anything over `limit` bytes, so a suite cannot hang or exhaust the runner.
+///
+/// # Errors
+///
+/// When the file is not a regular file, is larger than `limit`, or cannot be read.
+pub fn read_bounded(path: &Path, limit: u64) -> anyhow::Result<Vec<u8>> {
+    use std::io::Read as _;
+    let metadata =
+        std::fs::metadata(path).with_context(|| format!("reading {}", path.display()))?;
+    if !metadata.is_file() {
+        bail!("{} is not a regular file", path.display());
+    }
+    let file = std::fs::File::open(path).with_context(|| format!("reading {}", path.display()))?;
+    let mut bytes = Vec::new();
+    file.take(limit + 1)
+        .read_to_end(&mut bytes)
+        .with_context(|| format!("reading {}", path.display()))?;
+    if bytes.len() as u64 > limit {
+        bail!("{} is larger than {limit} bytes", path.display());
+    }
+    Ok(bytes)
+}
+
+fn read_text(path: &Path) -> anyhow::Result<String> {
+    String::from_utf8(read_bounded(path, MAX_SPEC_BYTES)?)
+        .with_context(|| format!("{} is not UTF-8", path.display()))
+}
+
 /// A suite's `manifest.json`.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Manifest {
@@ -126,12 +161,34 @@ impl CaseSpec {
     ///
     /// When it cannot be read, is not JSON, or has a field the format does not know.
     pub fn load(path: &Path) -> anyhow::Result<CaseSpec> {
-        let text =
-            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let text = read_text(path)?;
         let spec: CaseSpec = serde_json::from_str(&text)
             .with_context(|| format!("{} is not a case specification", path.display()))?;
         if spec.input.is_some() && spec.input_size.is_some() {
             bail!("{}: give `input` or `input_size`, not both", path.display());
+        }
+        if spec.input_size.is_some_and(|size| size > MAX_INPUT_SIZE) {
+            bail!(
+                "{}: `input_size` is over the runner's {MAX_INPUT_SIZE} bytes",
+                path.display()
+            );
+        }
+        if spec.memory_mib.is_some_and(|mib| mib > u64::MAX >> 20) {
+            bail!("{}: `memory_mib` is out of range", path.display());
+        }
+        if let Some(root) = &spec.root
+            && (root.is_absolute()
+                || root.components().any(|c| {
+                    !matches!(
+                        c,
+                        std::path::Component::Normal(_) | std::path::Component::CurDir
+                    )
+                }))
+        {
+            bail!(
+                "{}: `root` must be a folder inside the suite (relative, without `..`)",
+                path.display()
+            );
         }
         Ok(spec)
     }
@@ -175,8 +232,7 @@ impl Expectations {
     /// When it cannot be read or parsed, when an entry has an empty reason, or when a
     /// case is listed twice.
     pub fn load(path: &Path) -> anyhow::Result<Expectations> {
-        let text =
-            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let text = read_text(path)?;
         Expectations::parse(&text).with_context(|| format!("in {}", path.display()))
     }
 
@@ -212,56 +268,79 @@ impl Expectations {
     }
 }
 
-/// Every folder at or under `path` that holds a `manifest.json`, sorted. Folders named
-/// `target` and hidden folders are not searched.
+/// Every folder at or under `path` that holds a `manifest.json`, sorted, and the folders
+/// below `path` that could not be searched (with why). Folders named `target` and
+/// hidden folders are not searched; links to folders are not followed.
 ///
 /// # Errors
 ///
-/// When `path` cannot be read.
-pub fn find_suites(path: &Path) -> anyhow::Result<Vec<PathBuf>> {
+/// When `path` itself cannot be read.
+pub fn find_suites(path: &Path) -> anyhow::Result<(Vec<PathBuf>, Vec<String>)> {
     let mut found = Vec::new();
+    let mut problems = Vec::new();
+    std::fs::read_dir(path).with_context(|| format!("reading {}", path.display()))?;
     let mut stack = vec![path.to_path_buf()];
     while let Some(dir) = stack.pop() {
         if dir.join("manifest.json").is_file() {
             found.push(dir.clone());
         }
-        let entries =
-            std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))?;
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) => {
+                problems.push(format!("{} cannot be searched: {e}", dir.display()));
+                continue;
+            }
+        };
         for entry in entries {
-            let entry = entry?;
+            let entry = match entry {
+                Ok(entry) => entry,
+                Err(e) => {
+                    problems.push(format!("{} cannot be searched: {e}", dir.display()));
+                    continue;
+                }
+            };
             let name = entry.file_name();
             let hidden = name.to_string_lossy().starts_with('.');
-            if entry.file_type()?.is_dir() && !hidden && name != "target" {
+            let is_dir = entry.file_type().is_ok_and(|kind| kind.is_dir());
+            if is_dir && !hidden && name != "target" {
                 stack.push(entry.path());
             }
         }
     }
     found.sort();
-    Ok(found)
+    Ok((found, problems))
 }
 
 /// The case names of the suite in `dir`: every `NAME.wasm`, and every `NAME.json` other
 /// than the manifest (a case that names its module, or one whose module is missing and
-/// will fail saying so). Sorted.
+/// will fail saying so), sorted; and the files skipped because their names are not
+/// UTF-8.
 ///
 /// # Errors
 ///
 /// When `dir` cannot be read.
-pub fn case_names(dir: &Path) -> anyhow::Result<Vec<String>> {
+pub fn case_names(dir: &Path) -> anyhow::Result<(Vec<String>, Vec<String>)> {
     let mut names = std::collections::BTreeSet::new();
+    let mut skipped = Vec::new();
     for entry in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
         let path = entry?.path();
-        if !path.is_file() {
-            continue;
-        }
         let (Some(stem), Some(ext)) = (path.file_stem(), path.extension()) else {
             continue;
         };
-        if (ext == "wasm" || ext == "json") && path.file_name() != Some("manifest.json".as_ref()) {
-            names.insert(stem.to_string_lossy().into_owned());
+        if !(ext == "wasm" || ext == "json") || path.file_name() == Some("manifest.json".as_ref()) {
+            continue;
+        }
+        match stem.to_str() {
+            Some(stem) => {
+                names.insert(stem.to_string());
+            }
+            None => skipped.push(format!(
+                "{} was skipped: its name is not UTF-8",
+                path.display()
+            )),
         }
     }
-    Ok(names.into_iter().collect())
+    Ok((names.into_iter().collect(), skipped))
 }
 
 #[cfg(test)]
@@ -313,6 +392,45 @@ mod tests {
                 .to_string()
                 .contains("listed twice")
         );
+    }
+
+    #[test]
+    fn files_that_are_not_regular_or_too_large_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let big = dir.path().join("big.json");
+        std::fs::write(&big, vec![b' '; 11]).unwrap();
+        assert!(
+            read_bounded(&big, 10)
+                .unwrap_err()
+                .to_string()
+                .contains("larger than 10")
+        );
+        assert_eq!(read_bounded(&big, 11).unwrap().len(), 11);
+        let error = read_bounded(Path::new("/dev/zero"), 10)
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("not a regular file"), "{error}");
+        let error = read_bounded(dir.path(), 10).unwrap_err().to_string();
+        assert!(error.contains("not a regular file"), "{error}");
+    }
+
+    #[test]
+    fn out_of_range_and_escaping_fields_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let spec = dir.path().join("c.json");
+        for (json, why) in [
+            (r#"{"input_size": 18446744073709551615}"#, "input_size"),
+            (r#"{"memory_mib": 18446744073709551615}"#, "memory_mib"),
+            (r#"{"root": "/"}"#, "`root` must be"),
+            (r#"{"root": "../elsewhere"}"#, "`root` must be"),
+            (r#"{"input": "a", "input_size": 1}"#, "not both"),
+        ] {
+            std::fs::write(&spec, json).unwrap();
+            let error = format!("{:#}", CaseSpec::load(&spec).unwrap_err());
+            assert!(error.contains(why), "{json}: {error}");
+        }
+        std::fs::write(&spec, r#"{"root": "./fs-tests.dir"}"#).unwrap();
+        CaseSpec::load(&spec).unwrap();
     }
 
     #[test]

@@ -340,8 +340,9 @@ impl Runtime {
     /// Never panics on guest behaviour: every failure is a typed error in
     /// [`Outcome::result`] — [`Error::Timeout`], [`Error::MemoryLimit`],
     /// [`Error::ResourceLimit`], [`Error::OutputTooLarge`], [`Error::InputTooLarge`],
-    /// [`Error::Trap`], [`Error::Exit`], [`Error::Abi`], or [`Error::Unavailable`] when
-    /// the pool has no free slot.
+    /// [`Error::Trap`], [`Error::Exit`], [`Error::Abi`], [`Error::Unavailable`] when the
+    /// pool has no free slot or a preopened folder cannot be opened, or
+    /// [`Error::Validation`] for a preopened folder outside the config's `preopen_roots`.
     pub async fn invoke(
         &self,
         module: &CompiledModule,
@@ -488,6 +489,10 @@ fn wasi_context(
 /// The preopen's host folder with its symbolic links resolved, once it is known to lie
 /// under one of the config's `preopen_roots` (also resolved). The definition's check is
 /// lexical; this one sees the filesystem as it is now.
+///
+/// wasmtime-wasi opens the folder by path right after this check, so a process that can
+/// rename folders above it could swap in a link in between: operators must not place
+/// one function's preopen inside a folder another function may write (docs/abi.md).
 fn checked_preopen(config: &Config, preopen: &Preopen) -> Result<std::path::PathBuf> {
     let unavailable = |why: String| Error::Unavailable {
         reason: format!("the preopened folder `{}` {why}", preopen.host.display()),
@@ -502,8 +507,13 @@ fn checked_preopen(config: &Config, preopen: &Preopen) -> Result<std::path::Path
         .filter_map(|root| root.canonicalize().ok())
         .any(|root| host.starts_with(root));
     if !allowed {
-        return Err(unavailable(
-            "is not under any of the engine's preopen_roots".into(),
+        // A policy refusal, not a passing condition: retrying will not help.
+        return Err(Error::validation(
+            "preopens.host",
+            format!(
+                "`{}` is not under any of the engine's preopen_roots",
+                preopen.host.display()
+            ),
         ));
     }
     Ok(host)
@@ -781,6 +791,15 @@ fn ticks_until(duration: Duration, tick: Duration) -> u64 {
     u64::try_from(ticks).unwrap_or(u64::MAX).max(1)
 }
 
+/// Whether `bytes` look like the WebAssembly text format: UTF-8 opening with `(` or a
+/// comment. Such a module's error is wasmtime's own; anything else is not a module.
+fn looks_like_text(bytes: &[u8]) -> bool {
+    std::str::from_utf8(bytes).is_ok_and(|text| {
+        let text = text.trim_start();
+        text.starts_with('(') || text.starts_with(";;")
+    })
+}
+
 fn compile_blocking(
     engine: &Engine,
     linker: &Linker<StoreState>,
@@ -789,7 +808,7 @@ fn compile_blocking(
 ) -> Result<CompiledModule> {
     let deploy = |message: String| Error::Deploy { cid, message };
     let module = Module::new(engine, bytes).map_err(|e| {
-        if bytes.starts_with(b"\0asm") {
+        if bytes.starts_with(b"\0asm") || looks_like_text(bytes) {
             deploy(format!("{e:?}"))
         } else {
             // wasmtime read it as the text format; say so, or a binary with a broken

@@ -27,6 +27,11 @@ use fn_core::{
 use fn_engine::Engine;
 use fn_registry::InMemoryRegistry;
 
+/// The exit status when `fnd` itself could not run the function (an unreadable module
+/// or input, a bad flag value, an invalid definition): apart from the statuses a guest
+/// passes on, as `env` and container runtimes do.
+const FND_FAILED: u8 = 125;
+
 #[derive(Parser)]
 #[command(
     name = "fnd",
@@ -108,7 +113,7 @@ fn main() -> ExitCode {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("error: starting the async runtime: {e}");
-            return ExitCode::from(2);
+            return ExitCode::from(FND_FAILED);
         }
     };
     let result = match cli.command {
@@ -118,7 +123,7 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(error) => {
             eprintln!("error: {error:#}");
-            ExitCode::from(2)
+            ExitCode::from(FND_FAILED)
         }
     }
 }
@@ -170,20 +175,23 @@ async fn run(args: RunArgs) -> Result<ExitCode> {
     let function = registry.deploy(definition, cid, &config)?;
 
     let ctx = InvocationContext::new(TriggerType::Job);
-    let result = engine.execute(&function, input, Some(ctx)).await;
+    let execution = engine.execute_detailed(&function, input, Some(ctx)).await;
     if args.record
         && let Some(record) = records.0.lock().ok().and_then(|mut r| r.take())
     {
         eprintln!("{}", serde_json::to_string(&record)?);
     }
-    match result {
+    let mut stdout = std::io::stdout().lock();
+    match execution.result {
         Ok(output) => {
-            let mut stdout = std::io::stdout().lock();
             stdout.write_all(&output)?;
             stdout.flush()?;
             Ok(ExitCode::SUCCESS)
         }
         Err(error) => {
+            // What a failed command wrote before it failed is still its output to show.
+            stdout.write_all(&execution.stdout)?;
+            stdout.flush()?;
             eprintln!("error: {error}");
             // A guest's own exit status is passed on; every other failure is 1.
             Ok(match error.root() {
@@ -196,11 +204,12 @@ async fn run(args: RunArgs) -> Result<ExitCode> {
 
 /// `HOST[::GUEST]` as a preopen of the resolved host folder, as GUEST or `/`.
 fn preopen(spec: &str, writable: bool) -> Result<Preopen> {
+    let flag = if writable { "--dir-rw" } else { "--dir" };
     let (host, guest) = spec.split_once("::").unwrap_or((spec, "/"));
     let host = std::fs::canonicalize(host)
-        .with_context(|| format!("--dir `{spec}`: the folder `{host}` cannot be opened"))?;
+        .with_context(|| format!("{flag} `{spec}`: the folder `{host}` cannot be opened"))?;
     if !host.is_dir() {
-        bail!("--dir `{spec}`: `{}` is not a folder", host.display());
+        bail!("{flag} `{spec}`: `{}` is not a folder", host.display());
     }
     Ok(Preopen {
         host,

@@ -261,7 +261,7 @@ async fn hostile_and_malformed_cases_are_failed_cases_not_a_crashed_runner() {
     expect("bomb", Some("memory_limit"), "memory limit");
     expect("flood", Some("output_too_large"), "output limit");
     expect("recursion", Some("trap"), "wasm trap: call stack exhausted");
-    expect("missing_module", None, "missing_module.wasm cannot be read");
+    expect("missing_module", None, "missing_module.wasm: No such file");
     expect("unknown_field", None, "unknown field `argz`");
     expect("bad_env", Some("validation"), "invalid env");
     expect("not_json", None, "not a case specification");
@@ -381,4 +381,87 @@ async fn the_report_is_written_as_json_and_markdown() {
     assert_eq!(json["totals"]["pass"], 1);
     let md = std::fs::read_to_string(out.join("report.md")).unwrap();
     assert!(md.contains("| hello | PASS | 0 |"), "{md}");
+}
+
+#[tokio::test]
+async fn cases_that_would_hang_or_exhaust_the_runner_fail_instead() {
+    let suite = SuiteDir::new("setup");
+    let fifo = suite.dir.join("pipe.wasm");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    suite
+        .case("pipe", json!({}))
+        .case("device", json!({ "module": "/dev/zero" }))
+        .case(
+            "huge_input",
+            json!({ "module": module(&guest("echo")), "input_size": u64::MAX }),
+        )
+        .case(
+            "root_outside",
+            json!({ "module": module(&guest("files")), "root": "/" }),
+        );
+    let report = tokio::time::timeout(std::time::Duration::from_secs(60), suite.run(""))
+        .await
+        .expect("the runner does not hang");
+    for (name, text) in [
+        ("pipe", "not a regular file"),
+        ("device", "not a regular file"),
+        ("huge_input", "`input_size` is over"),
+        ("root_outside", "`root` must be a folder inside the suite"),
+    ] {
+        let case = case(&report, name);
+        assert_eq!(case.verdict, Verdict::Fail, "{case:#?}");
+        assert!(case.problems.join("; ").contains(text), "{case:#?}");
+    }
+}
+
+#[tokio::test]
+async fn a_filter_that_matches_nothing_is_not_green() {
+    let suite = SuiteDir::new("filtered");
+    suite.case("hello", json!({ "module": module(&guest("hello")) }));
+    let work = suite.dir.parent().unwrap().join("work");
+    let runner = Runner::new(Expectations::default(), &work).with_filter(Some("nope".into()));
+    let report = runner.run(std::slice::from_ref(&suite.dir)).await.unwrap();
+    assert!(!report.ok);
+    assert_eq!(report.problems, ["the filter `nope` matched no case"]);
+    let runner = Runner::new(Expectations::default(), &work).with_filter(Some("hel".into()));
+    let report = runner.run(std::slice::from_ref(&suite.dir)).await.unwrap();
+    assert!(report.ok, "{}", report.to_text());
+}
+
+#[tokio::test]
+async fn a_work_folder_it_did_not_make_is_never_emptied() {
+    let tmp = tempfile::tempdir().unwrap();
+    let precious = tmp.path().join("work");
+    std::fs::create_dir(&precious).unwrap();
+    std::fs::write(precious.join("thesis.txt"), "years of work").unwrap();
+    let runner = Runner::new(Expectations::default(), &precious);
+    let error = runner.run(&[tmp.path().into()]).await.unwrap_err();
+    assert!(
+        error.to_string().contains("refusing to empty it"),
+        "{error}"
+    );
+    assert!(precious.join("thesis.txt").exists());
+}
+
+#[tokio::test]
+async fn expectations_for_suites_that_did_not_run_are_noted() {
+    let suite = SuiteDir::new("ran");
+    suite.case("hello", json!({ "module": module(&guest("hello")) }));
+    let report = suite
+        .run("[[expected_failure]]\nsuite = \"rann\"\ncase = \"hello\"\nreason = \"typo\"\n")
+        .await;
+    assert!(
+        report.ok,
+        "a subset run may leave other suites' entries unchecked"
+    );
+    assert_eq!(
+        report.notes,
+        ["the expected failure of `hello` in `rann` was not checked: no such suite ran"]
+    );
 }

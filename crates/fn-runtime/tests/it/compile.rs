@@ -34,6 +34,10 @@ async fn malformed_wasm_keeps_the_compiler_text() {
     );
     let message = deploy_error(&b"\x7fELF\x02\x01\x01\0"[..]).await;
     assert!(message.starts_with("not a wasm binary"), "{message}");
+    // Text that is a module, but an invalid one, gets wasmtime's own words.
+    let message = deploy_error("(module (func (result i32)))").await;
+    assert!(!message.starts_with("not a wasm binary"), "{message}");
+    assert!(message.contains("type mismatch"), "{message}");
 }
 
 #[tokio::test]

@@ -161,10 +161,14 @@ async fn a_folder_outside_the_roots_is_refused_even_through_a_link() {
     for host in [elsewhere.path(), link.as_path()] {
         let out = files(&runtime, &["ls", "/"], &[preopen(host, false)], "").await;
         match out.result {
-            Err(Error::Unavailable { reason }) => {
+            Err(Error::Validation { field, reason }) => {
+                assert_eq!(field, "preopens.host");
                 assert!(reason.contains("not under any"), "{reason}");
             }
-            other => panic!("{}: expected unavailable, got {other:?}", host.display()),
+            other => panic!(
+                "{}: expected a validation error, got {other:?}",
+                host.display()
+            ),
         }
     }
     let missing = root.path().join("missing");

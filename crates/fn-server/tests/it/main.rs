@@ -73,6 +73,11 @@ fn arguments_and_folders_are_only_what_is_given() {
         "run", files, "--dir", host, "--input", "x", "--", "write", "/new.txt",
     ]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("exited with code 2: write /new.txt: "),
+        "the guest's own refusal: {}",
+        text(&out.stderr)
+    );
     assert!(!dir.path().join("new.txt").exists());
     let guest_path = format!("{host}::/data");
     let out = fnd(&[
@@ -95,11 +100,29 @@ fn arguments_and_folders_are_only_what_is_given() {
     // Without --dir there is no filesystem at all.
     let out = fnd(&["run", files, "--", "cat", "/note.txt"]);
     assert_eq!(out.status.code(), Some(2));
-
-    let out = fnd(&["run", files, "--dir", "/no/such/folder", "--", "ls", "/"]);
-    assert_eq!(out.status.code(), Some(2));
     assert!(
-        text(&out.stderr).contains("/no/such/folder"),
+        text(&out.stderr).contains("cat /note.txt: "),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let out = fnd(&["run", files, "--dir-rw", "/no/such/folder", "--", "ls", "/"]);
+    assert_eq!(out.status.code(), Some(125), "fnd's own failure");
+    assert!(
+        text(&out.stderr).contains("--dir-rw `/no/such/folder`"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn a_failed_commands_stdout_is_still_shown() {
+    let trap = guest("trap");
+    let out = fnd(&["run", trap.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(text(&out.stdout), "about to trap\n");
+    assert!(
+        text(&out.stderr).contains("wasm trap: wasm `unreachable`"),
         "{}",
         text(&out.stderr)
     );
