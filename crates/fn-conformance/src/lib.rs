@@ -12,8 +12,8 @@
 //! case in the report, never a failed runner.
 //!
 //! Known failures live in an expectations file (TOML), each with a reason; a listed case
-//! that passes, or a listed case that does not exist, fails the run so the file stays
-//! true. `cargo xtask conformance` runs this crate's binary; the format and the suites
+//! that passes, or a listed case its suite does not have, fails the run so the file
+//! stays true. `cargo xtask conformance` runs this crate's binary; the format and the suites
 //! are described in `docs/conformance.md`.
 //!
 //! ```no_run
