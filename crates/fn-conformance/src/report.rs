@@ -90,16 +90,25 @@ pub struct SuiteReport {
 }
 
 impl SuiteReport {
-    /// A suite at `path` that could not run, and why.
-    pub fn broken(path: &Path, error: String) -> SuiteReport {
+    /// An empty report of the suite at `path`, named by its path until its manifest is
+    /// read.
+    pub fn new(path: &Path) -> SuiteReport {
         SuiteReport {
             name: path.display().to_string(),
             version: None,
             path: path.display().to_string(),
-            error: Some(error),
+            error: None,
             notes: vec![],
             stale_expectations: vec![],
             cases: vec![],
+        }
+    }
+
+    /// A suite at `path` that could not run, and why.
+    pub fn broken(path: &Path, error: String) -> SuiteReport {
+        SuiteReport {
+            error: Some(error),
+            ..SuiteReport::new(path)
         }
     }
 

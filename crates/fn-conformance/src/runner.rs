@@ -131,8 +131,7 @@ impl Runner {
 
     /// Runs the suite in `dir`, making its fresh folders under `work`.
     pub async fn run_suite(&self, dir: &Path, work: &Path) -> SuiteReport {
-        let mut report = SuiteReport::broken(dir, String::new());
-        report.error = None;
+        let mut report = SuiteReport::new(dir);
         let suite = match Suite::open(dir, work) {
             Ok(suite) => suite,
             Err(error) => {
