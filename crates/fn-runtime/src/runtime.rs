@@ -48,6 +48,9 @@ struct Inner {
     /// Compiles that failed, by CID, so a bad module is not compiled again and again.
     failed: Mutex<HashMap<Cid, FailedCompile>>,
     ticker_stop: Arc<AtomicBool>,
+    /// The config's `preopen_roots`, resolved once when the runtime is built (a root
+    /// that does not exist yet is kept as written).
+    preopen_roots: Vec<std::path::PathBuf>,
 }
 
 #[derive(Clone)]
@@ -196,6 +199,11 @@ impl Runtime {
                 compile_permits: Arc::new(Semaphore::new(config.max_concurrent_compiles)),
                 failed: Mutex::new(HashMap::new()),
                 ticker_stop,
+                preopen_roots: config
+                    .preopen_roots
+                    .iter()
+                    .map(|root| root.canonicalize().unwrap_or_else(|_| root.clone()))
+                    .collect(),
             }),
         })
     }
@@ -362,11 +370,18 @@ impl Runtime {
         let stdout = BoundedPipe::new(to_usize(config.max_output_bytes));
         let stderr = BoundedPipe::new(to_usize(config.max_log_bytes));
 
-        let (wasi, handle_input) =
-            match wasi_context(config, &invocation, module.abi, input, &stdout, &stderr) {
-                Ok(context) => context,
-                Err(error) => return Outcome::failed(error),
-            };
+        let (wasi, handle_input) = match wasi_context(
+            config,
+            &self.inner.preopen_roots,
+            &invocation,
+            module.abi,
+            input,
+            &stdout,
+            &stderr,
+        ) {
+            Ok(context) => context,
+            Err(error) => return Outcome::failed(error),
+        };
 
         let mut store = Store::new(
             &self.inner.engine,
@@ -382,6 +397,8 @@ impl Runtime {
                     memory_denied: false,
                     table_denied: false,
                 },
+                // Armed here, with the input already in place, so it covers
+                // instantiation and nothing before it.
                 deadline: Instant::now() + timeout,
                 tick: config.epoch_tick,
             },
@@ -394,8 +411,6 @@ impl Runtime {
                 .expect("fuel is enabled in the engine when the config sets it");
         }
 
-        // Arm the deadline now that the input is in place.
-        store.data_mut().deadline = Instant::now() + timeout;
         store.epoch_deadline_callback(on_epoch_deadline);
         store.set_epoch_deadline(ticks_until(timeout, config.epoch_tick).min(YIELD_EVERY_TICKS));
 
@@ -440,6 +455,7 @@ impl Runtime {
 /// memory instead of on stdin.
 fn wasi_context(
     config: &Config,
+    preopen_roots: &[std::path::PathBuf],
     invocation: &Invocation<'_>,
     abi: Abi,
     input: Bytes,
@@ -456,7 +472,7 @@ fn wasi_context(
         wasi.env(key, value);
     }
     for preopen in invocation.preopens {
-        let host = checked_preopen(config, preopen)?;
+        let host = checked_preopen(preopen_roots, preopen)?;
         let perms = if preopen.writable {
             FsPerms::ReadWrite
         } else {
@@ -487,13 +503,13 @@ fn wasi_context(
 }
 
 /// The preopen's host folder with its symbolic links resolved, once it is known to lie
-/// under one of the config's `preopen_roots` (also resolved). The definition's check is
+/// under one of `roots` (the config's `preopen_roots`, resolved). The definition's check is
 /// lexical; this one sees the filesystem as it is now.
 ///
 /// wasmtime-wasi opens the folder by path right after this check, so a process that can
 /// rename folders above it could swap in a link in between: operators must not place
 /// one function's preopen inside a folder another function may write (docs/abi.md).
-fn checked_preopen(config: &Config, preopen: &Preopen) -> Result<std::path::PathBuf> {
+fn checked_preopen(roots: &[std::path::PathBuf], preopen: &Preopen) -> Result<std::path::PathBuf> {
     let unavailable = |why: String| Error::Unavailable {
         reason: format!("the preopened folder `{}` {why}", preopen.host.display()),
     };
@@ -501,11 +517,7 @@ fn checked_preopen(config: &Config, preopen: &Preopen) -> Result<std::path::Path
         .host
         .canonicalize()
         .map_err(|error| unavailable(format!("cannot be opened: {error}")))?;
-    let allowed = config
-        .preopen_roots
-        .iter()
-        .filter_map(|root| root.canonicalize().ok())
-        .any(|root| host.starts_with(root));
+    let allowed = roots.iter().any(|root| host.starts_with(root));
     if !allowed {
         // A policy refusal, not a passing condition: retrying will not help.
         return Err(Error::validation(

@@ -26,6 +26,7 @@ fn wasi_resource_table_is_capped_from_the_config() {
     let pipe = BoundedPipe::new(16);
     let (mut wasi, handle_input) = wasi_context(
         &config,
+        &[],
         &invocation,
         Abi::WasiCommand,
         Bytes::from_static(b"in"),
@@ -37,6 +38,7 @@ fn wasi_resource_table_is_capped_from_the_config() {
     assert!(handle_input.is_none(), "a command takes its input on stdin");
     let (_, handle_input) = wasi_context(
         &config,
+        &[],
         &invocation,
         Abi::Handle {
             has_malloc: true,
