@@ -600,22 +600,7 @@ fn preview(bytes: &[u8], at: usize) -> String {
 /// A valid function name for a case: lower case, other characters as `-`, at most the
 /// engine's name length.
 pub fn function_name(case: &str) -> String {
-    let mut name: String = case
-        .chars()
-        .map(|c| c.to_ascii_lowercase())
-        .map(|c| {
-            if c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-' {
-                c
-            } else {
-                '-'
-            }
-        })
-        .collect();
-    if !name.starts_with(|c: char| c.is_ascii_alphanumeric()) {
-        name.insert(0, 'c');
-    }
-    name.truncate(fn_core::MAX_NAME_LEN);
-    name
+    fn_core::name_from(case, "c")
 }
 
 #[cfg(test)]

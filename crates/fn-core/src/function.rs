@@ -215,6 +215,24 @@ pub(crate) fn is_plain_absolute(path: &Path) -> bool {
         })
 }
 
+/// A valid function name made from any text (a file name, a test case's name): ASCII
+/// lower-cased, every other character `-`, `prefix` put in front when the result would
+/// not start with a letter or digit, cut to [`MAX_NAME_LEN`].
+pub fn name_from(text: &str, prefix: &str) -> String {
+    let mut name: String = text
+        .chars()
+        .map(|c| match c.to_ascii_lowercase() {
+            c @ ('a'..='z' | '0'..='9' | '_' | '-') => c,
+            _ => '-',
+        })
+        .collect();
+    if !name.starts_with(|c: char| c.is_ascii_alphanumeric()) {
+        name.insert_str(0, prefix);
+    }
+    name.truncate(MAX_NAME_LEN);
+    name
+}
+
 fn validate_name(field: &str, value: &str) -> Result<()> {
     let ok_char = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_';
     let first_ok = value

@@ -34,7 +34,7 @@ pub use crate::config::{Config, MEMORY_CEILING_BYTES, PoolingConfig};
 pub use crate::error::{Error, OutputStream, Result, TrapCode};
 pub use crate::function::{
     Function, FunctionDefinition, MAX_ARGS, MAX_ARGS_BYTES, MAX_ENV_BYTES, MAX_ENV_VARS,
-    MAX_NAME_LEN, MAX_PREOPENS, Preopen,
+    MAX_NAME_LEN, MAX_PREOPENS, Preopen, name_from,
 };
 pub use crate::invocation::{
     InvocationContext, InvocationRecord, InvocationStatus, TriggerType, new_id,

@@ -240,27 +240,6 @@ fn read_input(args: &RunArgs) -> Result<Bytes> {
 
 /// The module's file stem, made into a valid function name.
 fn default_name(path: &std::path::Path) -> String {
-    let stem = path
-        .file_stem()
-        .map(|s| s.to_string_lossy().to_lowercase())
-        .unwrap_or_default();
-    let name: String = stem
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '-'
-            }
-        })
-        .take(fn_core::MAX_NAME_LEN)
-        .collect();
-    if name.is_empty() || !name.starts_with(|c: char| c.is_ascii_alphanumeric()) {
-        format!("fn-{name}")
-            .chars()
-            .take(fn_core::MAX_NAME_LEN)
-            .collect()
-    } else {
-        name
-    }
+    let stem = path.file_stem().unwrap_or_default().to_string_lossy();
+    fn_core::name_from(&stem, "fn-")
 }

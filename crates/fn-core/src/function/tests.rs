@@ -160,3 +160,20 @@ fn args_and_preopens_are_left_out_of_json_when_empty() {
     let back: FunctionDefinition = serde_json::from_value(json).unwrap();
     assert_eq!(back, valid());
 }
+
+#[test]
+fn name_from_always_makes_a_valid_name() {
+    for (text, prefix, want) in [
+        ("Hello World", "fn-", "hello-world"),
+        ("_x", "fn-", "fn-_x"),
+        ("", "fn-", "fn-"),
+        ("émoji✓", "c", "c-moji-"),
+    ] {
+        let name = name_from(text, prefix);
+        assert_eq!(name, want, "{text:?}");
+        let mut def = valid();
+        def.name = name;
+        def.validate(&Config::default()).unwrap();
+    }
+    assert_eq!(name_from(&"a".repeat(100), "c").len(), MAX_NAME_LEN);
+}
