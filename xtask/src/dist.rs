@@ -2,14 +2,14 @@
 //! what went into it.
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::{cargo, cargo_bin};
+use crate::{cargo, cargo_metadata, target_dir};
 
 /// The package and binary shipped.
 const PACKAGE: &str = "fn-server";
@@ -32,7 +32,7 @@ pub(crate) fn dist(root: &Path) -> Result<()> {
         BINARY,
     ])?;
     let host = rustc_host()?;
-    let metadata = cargo_metadata(&host)?;
+    let metadata = cargo_metadata(&["--locked", "--filter-platform", &host.triple])?;
     let packages = Packages::new(&metadata)?;
     let server = packages.workspace_member(PACKAGE)?;
     let version = server.version.clone();
@@ -43,11 +43,7 @@ pub(crate) fn dist(root: &Path) -> Result<()> {
         .map(|p| p.version.clone())
         .context("wasmtime is not among fnd's dependencies")?;
 
-    let target_dir = PathBuf::from(
-        metadata["target_directory"]
-            .as_str()
-            .context("cargo metadata gave no target_directory")?,
-    );
+    let target_dir = target_dir(&metadata)?;
     let exe = format!("{BINARY}{}", std::env::consts::EXE_SUFFIX);
     let built = target_dir.join(PROFILE).join(&exe);
     let out = root
@@ -130,21 +126,6 @@ fn rustc_host() -> Result<Host> {
         triple: field("host:").context("rustc -vV gave no host")?,
         rustc: text.lines().next().unwrap_or_default().to_string(),
     })
-}
-
-fn cargo_metadata(host: &Host) -> Result<Value> {
-    let out = Command::new(cargo_bin())
-        .args(["metadata", "--format-version", "1", "--locked"])
-        .args(["--filter-platform", &host.triple])
-        .output()
-        .context("running cargo metadata")?;
-    if !out.status.success() {
-        bail!(
-            "cargo metadata failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    serde_json::from_slice(&out.stdout).context("parsing cargo metadata")
 }
 
 /// One package of the build graph.

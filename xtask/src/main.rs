@@ -197,7 +197,7 @@ fn conformance(root: &Path, mut paths: Vec<PathBuf>, filter: Option<&str>) -> Re
     // the whole workspace, so wasmtime is compiled once, not once more for `cargo run`),
     // then run that binary. After `cargo test --workspace` this builds nothing.
     cargo(&["test", "--workspace", "--no-run"])?;
-    let runner = target_dir()?
+    let runner = target_dir(&cargo_metadata(&["--no-deps"])?)?
         .join("debug")
         .join(format!("fn-conformance{}", std::env::consts::EXE_SUFFIX));
     let mut command = Command::new(&runner);
@@ -224,10 +224,11 @@ fn conformance(root: &Path, mut paths: Vec<PathBuf>, filter: Option<&str>) -> Re
     }
 }
 
-/// Cargo's build folder for this workspace (CARGO_TARGET_DIR or `target/`).
-pub(crate) fn target_dir() -> Result<PathBuf> {
+/// `cargo metadata --format-version 1` with `args`, parsed.
+pub(crate) fn cargo_metadata(args: &[&str]) -> Result<serde_json::Value> {
     let out = Command::new(cargo_bin())
-        .args(["metadata", "--format-version", "1", "--no-deps"])
+        .args(["metadata", "--format-version", "1"])
+        .args(args)
         .output()
         .context("running cargo metadata")?;
     if !out.status.success() {
@@ -236,7 +237,11 @@ pub(crate) fn target_dir() -> Result<PathBuf> {
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    let metadata: serde_json::Value = serde_json::from_slice(&out.stdout)?;
+    serde_json::from_slice(&out.stdout).context("parsing cargo metadata")
+}
+
+/// Cargo's build folder in `metadata` (CARGO_TARGET_DIR or `target/`).
+pub(crate) fn target_dir(metadata: &serde_json::Value) -> Result<PathBuf> {
     metadata["target_directory"]
         .as_str()
         .map(PathBuf::from)
