@@ -7,15 +7,7 @@ use fn_conformance::{CaseReport, Expectations, Report, Runner, Verdict};
 use serde_json::json;
 
 fn guest(name: &str) -> PathBuf {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../guests/target/wasm32-wasip1/release")
-        .join(format!("{name}.wasm"));
-    assert!(
-        path.is_file(),
-        "guest `{name}` is not built ({}); run `cargo xtask guests`",
-        path.display()
-    );
-    path
+    fn_guests::path(name)
 }
 
 /// A suite folder being written.

@@ -1,7 +1,6 @@
 //! Helpers shared by the tests: an engine over an in-memory registry, a recording
 //! invocation logger, and rate limiters.
 
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -16,16 +15,7 @@ use fn_registry::InMemoryRegistry;
 
 /// The bytes of a guest built by `cargo xtask guests`.
 pub(crate) fn guest(name: &str) -> Bytes {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../guests/target/wasm32-wasip1/release")
-        .join(format!("{name}.wasm"));
-    match std::fs::read(&path) {
-        Ok(bytes) => Bytes::from(bytes),
-        Err(e) => panic!(
-            "guest `{name}` is not built ({}: {e}); run `cargo xtask guests`",
-            path.display()
-        ),
-    }
+    Bytes::from(fn_guests::bytes(name))
 }
 
 /// Keeps every record it is given.

@@ -1,7 +1,6 @@
 //! Helpers shared by the tests.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::sync::LazyLock;
 use std::time::Duration;
 
@@ -11,16 +10,7 @@ use fn_runtime::{CompiledModule, Invocation, Outcome, Runtime};
 
 /// The bytes of a guest built by `cargo xtask guests`.
 pub(crate) fn guest(name: &str) -> Bytes {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../guests/target/wasm32-wasip1/release")
-        .join(format!("{name}.wasm"));
-    match std::fs::read(&path) {
-        Ok(bytes) => Bytes::from(bytes),
-        Err(e) => panic!(
-            "guest `{name}` is not built ({}: {e}); run `cargo xtask guests`",
-            path.display()
-        ),
-    }
+    Bytes::from(fn_guests::bytes(name))
 }
 
 /// A config for tests: a small pool, so tests start quickly.

@@ -5,15 +5,7 @@ use std::path::PathBuf;
 use std::process::{Command, Output};
 
 fn guest(name: &str) -> PathBuf {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../guests/target/wasm32-wasip1/release")
-        .join(format!("{name}.wasm"));
-    assert!(
-        path.is_file(),
-        "run `cargo xtask guests` first ({})",
-        path.display()
-    );
-    path
+    fn_guests::path(name)
 }
 
 fn fnd(args: &[&str]) -> Output {
