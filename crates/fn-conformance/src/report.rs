@@ -56,7 +56,7 @@ pub struct CaseReport {
     pub exit_code: Option<i32>,
     /// The kind of error it ended with, if any ([`fn_core::Error::kind`]).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub error_kind: Option<String>,
+    pub error_kind: Option<fn_core::ErrorKind>,
     /// The error's message, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -291,7 +291,11 @@ impl Report {
                     detail.push_str(reason);
                 }
                 let exit = case.exit_code.map_or_else(
-                    || case.error_kind.clone().unwrap_or_default(),
+                    || {
+                        case.error_kind
+                            .map(|kind| kind.to_string())
+                            .unwrap_or_default()
+                    },
                     |c| c.to_string(),
                 );
                 let _ = writeln!(

@@ -3,14 +3,14 @@
 //! invocation takes, with a logger that keeps the records to check them.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use chrono::Utc;
 use fn_core::{
-    Error, Function, FunctionDefinition, InvocationContext, InvocationLogger, InvocationRecord,
-    InvocationStatus, Preopen,
+    Error, Function, FunctionDefinition, InvocationContext, InvocationRecord, InvocationStatus,
+    MemoryLogger, Preopen,
 };
 use fn_engine::{Engine, Execution};
 use fn_registry::InMemoryRegistry;
@@ -189,32 +189,6 @@ impl Runner {
     }
 }
 
-/// Keeps every record the engine gives it.
-#[derive(Debug, Default)]
-struct Records(Mutex<Vec<InvocationRecord>>);
-
-impl Records {
-    /// Takes the records of `request_id` out.
-    fn take(&self, request_id: &str) -> Vec<InvocationRecord> {
-        let mut records = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        let (mine, others) = records
-            .drain(..)
-            .partition(|r: &InvocationRecord| r.request_id == request_id);
-        *records = others;
-        mine
-    }
-}
-
-impl InvocationLogger for Records {
-    fn log(&self, record: InvocationRecord) -> fn_core::Result<()> {
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(record);
-        Ok(())
-    }
-}
-
 /// A suite ready to run: its engine, registry and records.
 struct Suite {
     dir: PathBuf,
@@ -223,7 +197,7 @@ struct Suite {
     max_module_bytes: u64,
     engine: Engine,
     registry: Arc<InMemoryRegistry>,
-    records: Arc<Records>,
+    records: Arc<MemoryLogger>,
 }
 
 /// What one run produced.
@@ -245,7 +219,7 @@ impl Suite {
         config.preopen_roots = vec![work.clone()];
         let max_module_bytes = config.max_module_bytes;
         let registry = Arc::new(InMemoryRegistry::new());
-        let records = Arc::new(Records::default());
+        let records = Arc::new(MemoryLogger::new());
         let engine = Engine::builder(registry.clone())
             .config(config)
             .invocation_logger(records.clone())
@@ -278,7 +252,7 @@ impl Suite {
                 report.problems = judge(&spec, &observed);
                 let error = observed.error();
                 report.exit_code = exit_code(observed.result());
-                report.error_kind = error.map(|e| e.kind().to_string());
+                report.error_kind = error.map(Error::kind);
                 report.error = error.map(ToString::to_string);
             }
             Err(problem) => report.problems.push(problem),
@@ -422,7 +396,7 @@ fn judge(spec: &CaseSpec, observed: &Observed) -> Vec<String> {
     let actual_exit = exit_code(result);
     match (&spec.error, result) {
         (Some(kind), Ok(_)) => problems.push(format!("succeeded, expected a `{kind}` error")),
-        (Some(kind), Err(error)) if error.kind() != kind => problems.push(format!(
+        (Some(kind), Err(error)) if error.kind() != *kind => problems.push(format!(
             "ended with a `{}` error, expected `{kind}`: {error}",
             error.kind()
         )),

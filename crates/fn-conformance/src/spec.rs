@@ -147,7 +147,7 @@ pub struct CaseSpec {
     /// The kind of error the run must end with ([`fn_core::Error::kind`]): `timeout`,
     /// `memory_limit`, `trap`, `exit`, `deploy`, … With `exit`, `exit_code` is checked too.
     #[serde(default)]
-    pub error: Option<String>,
+    pub error: Option<fn_core::ErrorKind>,
     /// Fields the invocation record must have, with these exact values (JSON as the
     /// record serializes).
     #[serde(default)]

@@ -27,6 +27,12 @@ pub struct Config {
     /// [`Error::CompileTimeout`]. Default 30 s.
     #[serde(with = "crate::serde_duration::millis")]
     pub compile_timeout: Duration,
+    /// How long a module whose compile timed out is refused at once, with
+    /// [`Error::CompileTimeout`], before a later call may try to compile it again: a
+    /// timeout depends on the machine's load, unlike a module that does not compile (that
+    /// one is refused for good). Zero retries at the next call. At most 24 h. Default 60 s.
+    #[serde(with = "crate::serde_duration::millis")]
+    pub compile_timeout_retry_after: Duration,
     /// How many modules may compile at once. Default: the number of cores.
     pub max_concurrent_compiles: usize,
     /// The largest input accepted, in bytes. Default 6 MiB.
@@ -97,6 +103,7 @@ impl Default for Config {
             module_cache_capacity_bytes: 512 << 20,
             max_module_bytes: 32 << 20,
             compile_timeout: Duration::from_secs(30),
+            compile_timeout_retry_after: Duration::from_secs(60),
             max_concurrent_compiles: std::thread::available_parallelism().map_or(2, |n| n.get()),
             max_input_bytes: 6 << 20,
             max_output_bytes: 6 << 20,
@@ -156,6 +163,12 @@ impl Config {
             return Err(Error::validation(
                 "compile_timeout",
                 "must be greater than zero",
+            ));
+        }
+        if self.compile_timeout_retry_after > Duration::from_secs(24 * 60 * 60) {
+            return Err(Error::validation(
+                "compile_timeout_retry_after",
+                "must be at most 24 h",
             ));
         }
         nonzero("max_memory_bytes", self.max_memory_bytes)?;
@@ -257,6 +270,9 @@ mod tests {
             ("fuel", |c| c.fuel = Some(0)),
             ("pooling.slots", |c| c.pooling.slots = 0),
             ("max_concurrent_compiles", |c| c.max_concurrent_compiles = 0),
+            ("compile_timeout_retry_after", |c| {
+                c.compile_timeout_retry_after = Duration::from_secs(2 * 24 * 60 * 60);
+            }),
         ];
         for (expected, mutate) in cases {
             let mut config = Config::default();

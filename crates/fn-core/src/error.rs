@@ -148,6 +148,14 @@ pub enum Error {
         /// Why.
         reason: String,
     },
+    /// The caller stopped waiting (dropped the invocation's future: a client that went
+    /// away, a caller's own timeout) before the invocation ended. Nobody receives this
+    /// error: it is what the invocation's record says.
+    #[error("cancelled by its caller after {} ms", after.as_millis())]
+    Cancelled {
+        /// How long the invocation had run when it was cancelled.
+        after: Duration,
+    },
     /// A failure of the engine itself, not of the guest or the caller.
     #[error("internal error: {message}")]
     Internal {
@@ -175,31 +183,29 @@ impl Error {
         }
     }
 
-    /// A stable, machine-readable name for the kind of the innermost error, in
-    /// `snake_case`: `validation`, `deploy`, `module_too_large`, `compile_timeout`,
-    /// `not_found`, `integrity`, `rate_limited`, `timeout`, `memory_limit`,
-    /// `resource_limit`, `input_too_large`, `output_too_large`, `trap`, `exit`, `abi`,
-    /// `host_call`, `unavailable` or `internal`. For reports, API bodies and metrics.
-    pub fn kind(&self) -> &'static str {
+    /// The kind of the innermost error: a stable, machine-readable name for records,
+    /// API bodies, metrics' `error.type` and reports.
+    pub fn kind(&self) -> ErrorKind {
         match self.root() {
-            Error::Validation { .. } => "validation",
-            Error::Deploy { .. } => "deploy",
-            Error::ModuleTooLarge { .. } => "module_too_large",
-            Error::CompileTimeout { .. } => "compile_timeout",
-            Error::NotFound { .. } => "not_found",
-            Error::Integrity { .. } => "integrity",
-            Error::RateLimited { .. } => "rate_limited",
-            Error::Timeout { .. } => "timeout",
-            Error::MemoryLimit { .. } => "memory_limit",
-            Error::ResourceLimit { .. } => "resource_limit",
-            Error::InputTooLarge { .. } => "input_too_large",
-            Error::OutputTooLarge { .. } => "output_too_large",
-            Error::Trap { .. } => "trap",
-            Error::Exit { .. } => "exit",
-            Error::Abi { .. } => "abi",
-            Error::HostCall { .. } => "host_call",
-            Error::Unavailable { .. } => "unavailable",
-            Error::Internal { .. } | Error::Execution { .. } => "internal",
+            Error::Validation { .. } => ErrorKind::Validation,
+            Error::Deploy { .. } => ErrorKind::Deploy,
+            Error::ModuleTooLarge { .. } => ErrorKind::ModuleTooLarge,
+            Error::CompileTimeout { .. } => ErrorKind::CompileTimeout,
+            Error::NotFound { .. } => ErrorKind::NotFound,
+            Error::Integrity { .. } => ErrorKind::Integrity,
+            Error::RateLimited { .. } => ErrorKind::RateLimited,
+            Error::Timeout { .. } => ErrorKind::Timeout,
+            Error::MemoryLimit { .. } => ErrorKind::MemoryLimit,
+            Error::ResourceLimit { .. } => ErrorKind::ResourceLimit,
+            Error::InputTooLarge { .. } => ErrorKind::InputTooLarge,
+            Error::OutputTooLarge { .. } => ErrorKind::OutputTooLarge,
+            Error::Trap { .. } => ErrorKind::Trap,
+            Error::Exit { .. } => ErrorKind::Exit,
+            Error::Abi { .. } => ErrorKind::Abi,
+            Error::HostCall { .. } => ErrorKind::HostCall,
+            Error::Unavailable { .. } => ErrorKind::Unavailable,
+            Error::Cancelled { .. } => ErrorKind::Cancelled,
+            Error::Internal { .. } | Error::Execution { .. } => ErrorKind::Internal,
         }
     }
 
@@ -208,6 +214,7 @@ impl Error {
         match self.root() {
             Error::Timeout { .. } => InvocationStatus::Timeout,
             Error::RateLimited { .. } => InvocationStatus::RateLimited,
+            Error::Cancelled { .. } => InvocationStatus::Cancelled,
             _ => InvocationStatus::Error,
         }
     }
@@ -241,14 +248,140 @@ impl Error {
     }
 }
 
-/// One of a guest's output streams.
+/// The kind of an [`Error`], without its details: what records, HTTP error bodies,
+/// metrics' `error.type` and conformance reports name. The names are stable
+/// `snake_case` (`Display`, `serde`, [`ErrorKind::as_str`]), one per [`Error`] variant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// [`Error::Validation`].
+    Validation,
+    /// [`Error::Deploy`].
+    Deploy,
+    /// [`Error::ModuleTooLarge`].
+    ModuleTooLarge,
+    /// [`Error::CompileTimeout`].
+    CompileTimeout,
+    /// [`Error::NotFound`].
+    NotFound,
+    /// [`Error::Integrity`].
+    Integrity,
+    /// [`Error::RateLimited`].
+    RateLimited,
+    /// [`Error::Timeout`].
+    Timeout,
+    /// [`Error::MemoryLimit`].
+    MemoryLimit,
+    /// [`Error::ResourceLimit`].
+    ResourceLimit,
+    /// [`Error::InputTooLarge`].
+    InputTooLarge,
+    /// [`Error::OutputTooLarge`].
+    OutputTooLarge,
+    /// [`Error::Trap`].
+    Trap,
+    /// [`Error::Exit`].
+    Exit,
+    /// [`Error::Abi`].
+    Abi,
+    /// [`Error::HostCall`].
+    HostCall,
+    /// [`Error::Unavailable`].
+    Unavailable,
+    /// [`Error::Cancelled`].
+    Cancelled,
+    /// [`Error::Internal`].
+    Internal,
+}
+
+impl ErrorKind {
+    /// Every kind, in declaration order.
+    pub const ALL: [ErrorKind; 19] = [
+        ErrorKind::Validation,
+        ErrorKind::Deploy,
+        ErrorKind::ModuleTooLarge,
+        ErrorKind::CompileTimeout,
+        ErrorKind::NotFound,
+        ErrorKind::Integrity,
+        ErrorKind::RateLimited,
+        ErrorKind::Timeout,
+        ErrorKind::MemoryLimit,
+        ErrorKind::ResourceLimit,
+        ErrorKind::InputTooLarge,
+        ErrorKind::OutputTooLarge,
+        ErrorKind::Trap,
+        ErrorKind::Exit,
+        ErrorKind::Abi,
+        ErrorKind::HostCall,
+        ErrorKind::Unavailable,
+        ErrorKind::Cancelled,
+        ErrorKind::Internal,
+    ];
+
+    /// The kind's stable name: `validation`, `deploy`, `module_too_large`,
+    /// `compile_timeout`, `not_found`, `integrity`, `rate_limited`, `timeout`,
+    /// `memory_limit`, `resource_limit`, `input_too_large`, `output_too_large`, `trap`,
+    /// `exit`, `abi`, `host_call`, `unavailable`, `cancelled` or `internal`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::Validation => "validation",
+            ErrorKind::Deploy => "deploy",
+            ErrorKind::ModuleTooLarge => "module_too_large",
+            ErrorKind::CompileTimeout => "compile_timeout",
+            ErrorKind::NotFound => "not_found",
+            ErrorKind::Integrity => "integrity",
+            ErrorKind::RateLimited => "rate_limited",
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::MemoryLimit => "memory_limit",
+            ErrorKind::ResourceLimit => "resource_limit",
+            ErrorKind::InputTooLarge => "input_too_large",
+            ErrorKind::OutputTooLarge => "output_too_large",
+            ErrorKind::Trap => "trap",
+            ErrorKind::Exit => "exit",
+            ErrorKind::Abi => "abi",
+            ErrorKind::HostCall => "host_call",
+            ErrorKind::Unavailable => "unavailable",
+            ErrorKind::Cancelled => "cancelled",
+            ErrorKind::Internal => "internal",
+        }
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for ErrorKind {
+    type Err = Error;
+
+    /// The kind named `name`, as [`ErrorKind::as_str`] spells it.
+    fn from_str(name: &str) -> Result<ErrorKind> {
+        ErrorKind::ALL
+            .into_iter()
+            .find(|kind| kind.as_str() == name)
+            .ok_or_else(|| {
+                Error::validation(
+                    "error_kind",
+                    format!("`{}` is not an error kind", name.escape_debug()),
+                )
+            })
+    }
+}
+
+/// One of a guest's outputs that a limit applies to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum OutputStream {
     /// Standard output: the function's result.
     Stdout,
     /// Standard error: the function's log.
     Stderr,
+    /// The output a handle-ABI `handle` returned in its memory.
+    HandleResult,
 }
 
 impl fmt::Display for OutputStream {
@@ -256,6 +389,7 @@ impl fmt::Display for OutputStream {
         f.write_str(match self {
             OutputStream::Stdout => "stdout",
             OutputStream::Stderr => "stderr",
+            OutputStream::HandleResult => "the handle result",
         })
     }
 }

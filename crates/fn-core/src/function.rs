@@ -85,12 +85,46 @@ impl FunctionDefinition {
         }
     }
 
-    /// Checks every field, and the limits against `config`'s caps.
+    /// Checks every field, and the limits against `config`'s caps: what a deploy
+    /// accepts.
     ///
     /// # Errors
     ///
     /// [`Error::Validation`] naming the first field that is wrong and why.
     pub fn validate(&self, config: &Config) -> Result<()> {
+        self.validate_invocable(config)?;
+        if self.max_memory_bytes > config.max_memory_bytes {
+            return Err(Error::validation(
+                "max_memory_bytes",
+                format!(
+                    "{} is not within 1..={} (the engine's max_memory_bytes)",
+                    self.max_memory_bytes, config.max_memory_bytes
+                ),
+            ));
+        }
+        if self.timeout > config.max_timeout {
+            return Err(Error::validation(
+                "timeout",
+                format!(
+                    "{} ms is not within 1..={} ms (the engine's max_timeout)",
+                    self.timeout.as_millis(),
+                    config.max_timeout.as_millis()
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Checks every field as [`FunctionDefinition::validate`] does, except that limits
+    /// over `config`'s caps are allowed: an invocation runs under the function's limits
+    /// capped by the config ([`crate::InvocationLimits`]), so a function deployed under
+    /// larger caps still runs when an operator lowers them, as the Go engine's did. What
+    /// the engine checks on every invocation.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Validation`] naming the first field that is wrong and why.
+    pub fn validate_invocable(&self, config: &Config) -> Result<()> {
         validate_name("name", &self.name)?;
         validate_name("namespace", &self.namespace)?;
         if self.version.is_empty() || self.version.len() > MAX_NAME_LEN {
@@ -105,24 +139,14 @@ impl FunctionDefinition {
                 "must not contain control characters",
             ));
         }
-        if self.max_memory_bytes == 0 || self.max_memory_bytes > config.max_memory_bytes {
+        if self.max_memory_bytes == 0 {
             return Err(Error::validation(
                 "max_memory_bytes",
-                format!(
-                    "{} is not within 1..={} (the engine's max_memory_bytes)",
-                    self.max_memory_bytes, config.max_memory_bytes
-                ),
+                "must be greater than zero",
             ));
         }
-        if self.timeout.is_zero() || self.timeout > config.max_timeout {
-            return Err(Error::validation(
-                "timeout",
-                format!(
-                    "{} ms is not within 1..={} ms (the engine's max_timeout)",
-                    self.timeout.as_millis(),
-                    config.max_timeout.as_millis()
-                ),
-            ));
+        if self.timeout.is_zero() {
+            return Err(Error::validation("timeout", "must be greater than zero"));
         }
         validate_env(&self.env)?;
         validate_args(&self.args)?;

@@ -6,7 +6,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::Function;
+use crate::{Config, Error, ErrorKind, Function, FunctionDefinition};
 
 /// What triggered an invocation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -103,9 +103,32 @@ pub fn new_id() -> String {
     uuid::Uuid::now_v7().to_string()
 }
 
+/// The limits one invocation runs under: the function's own, capped by the engine's
+/// [`Config`]. The engine computes them once, at its entry, after validating the
+/// function; the sandbox applies them as given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InvocationLimits {
+    /// How long the invocation may run, instantiation included.
+    pub timeout: Duration,
+    /// The most linear memory the guest may have, in bytes.
+    pub max_memory_bytes: u64,
+}
+
+impl InvocationLimits {
+    /// The limits of `definition` under `config`: each of its own, capped by the
+    /// config's maximum (a valid definition is already within them).
+    pub fn new(definition: &FunctionDefinition, config: &Config) -> InvocationLimits {
+        InvocationLimits {
+            timeout: definition.timeout.min(config.max_timeout),
+            max_memory_bytes: definition.max_memory_bytes.min(config.max_memory_bytes),
+        }
+    }
+}
+
 /// How an invocation ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum InvocationStatus {
     /// The function returned output.
     Success,
@@ -115,6 +138,8 @@ pub enum InvocationStatus {
     Timeout,
     /// A rate limit refused the call before it ran.
     RateLimited,
+    /// The caller went away (dropped the invocation) before it ended.
+    Cancelled,
 }
 
 impl InvocationStatus {
@@ -125,6 +150,7 @@ impl InvocationStatus {
             InvocationStatus::Error => "error",
             InvocationStatus::Timeout => "timeout",
             InvocationStatus::RateLimited => "rate_limited",
+            InvocationStatus::Cancelled => "cancelled",
         }
     }
 }
@@ -169,6 +195,9 @@ pub struct InvocationRecord {
     pub status: InvocationStatus,
     /// The error's full message when it failed.
     pub error_message: Option<String>,
+    /// The error's kind when it failed ([`crate::Error::kind`]).
+    #[serde(default)]
+    pub error_kind: Option<ErrorKind>,
     /// The largest linear memory the guest had, in bytes (0 when it never ran).
     pub peak_memory_bytes: u64,
     /// Whether the module was compiled for this call (not found in the cache).
@@ -200,8 +229,27 @@ impl InvocationRecord {
             duration: Duration::ZERO,
             status: InvocationStatus::Success,
             error_message: None,
+            error_kind: None,
             peak_memory_bytes: 0,
             cold_start: false,
+        }
+    }
+
+    /// Fills in how the invocation ended: its status, and the error's kind and message
+    /// or the output's size.
+    pub fn set_outcome(&mut self, result: Result<u64, &Error>) {
+        match result {
+            Ok(output_size) => {
+                self.output_size = output_size;
+                self.status = InvocationStatus::Success;
+                self.error_kind = None;
+                self.error_message = None;
+            }
+            Err(error) => {
+                self.status = error.invocation_status();
+                self.error_kind = Some(error.kind());
+                self.error_message = Some(error.to_string());
+            }
         }
     }
 }

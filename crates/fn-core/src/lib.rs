@@ -26,19 +26,21 @@ mod config;
 mod error;
 mod function;
 mod invocation;
+mod memory_logger;
 mod serde_duration;
 mod traits;
 
 pub use crate::cid::Cid;
 pub use crate::config::{Config, MEMORY_CEILING_BYTES, PoolingConfig};
-pub use crate::error::{Error, OutputStream, Result, TrapCode};
+pub use crate::error::{Error, ErrorKind, OutputStream, Result, TrapCode};
 pub use crate::function::{
     Function, FunctionDefinition, MAX_ARGS, MAX_ARGS_BYTES, MAX_ENV_BYTES, MAX_ENV_VARS,
     MAX_NAME_LEN, MAX_PREOPENS, Preopen, name_from,
 };
 pub use crate::invocation::{
-    InvocationContext, InvocationRecord, InvocationStatus, TriggerType, new_id,
+    InvocationContext, InvocationLimits, InvocationRecord, InvocationStatus, TriggerType, new_id,
 };
+pub use crate::memory_logger::MemoryLogger;
 pub use crate::traits::{
     FunctionExecutor, FunctionRegistry, HostContext, HostServices, HttpRequest, HttpResponse,
     InvocationLogger, LogLevel, RateDecision, RateLimitRequest, RateLimiter, SecretValue,
@@ -71,7 +73,7 @@ mod tests {
             source: Box::new(timeout),
         };
         assert_eq!(wrapped.invocation_status(), InvocationStatus::Timeout);
-        assert_eq!(wrapped.kind(), "timeout", "the kind is the root's");
+        assert_eq!(wrapped.kind(), ErrorKind::Timeout, "the kind is the root's");
         assert!(matches!(wrapped.root(), Error::Timeout { .. }));
         assert_eq!(
             wrapped.to_string(),
@@ -82,9 +84,32 @@ mod tests {
             retry_after: Some(std::time::Duration::from_secs(1)),
         };
         assert_eq!(limited.invocation_status(), InvocationStatus::RateLimited);
-        assert_eq!(limited.kind(), "rate_limited");
+        assert_eq!(limited.kind(), ErrorKind::RateLimited);
         assert!(limited.is_retryable());
         assert!(limited.is_client_error());
+    }
+
+    #[test]
+    fn error_kinds_have_stable_names_both_ways() {
+        for kind in ErrorKind::ALL {
+            let json = serde_json::to_string(&kind).unwrap();
+            assert_eq!(json, format!("\"{kind}\""), "serde and Display agree");
+            assert_eq!(kind.as_str().parse::<ErrorKind>().unwrap(), kind);
+        }
+        assert_eq!(ErrorKind::ModuleTooLarge.to_string(), "module_too_large");
+        match "segfault".parse::<ErrorKind>() {
+            Err(Error::Validation { field, reason }) => {
+                assert_eq!(field, "error_kind");
+                assert!(reason.contains("segfault"), "{reason}");
+            }
+            other => panic!("{other:?}"),
+        }
+        let cancelled = Error::Cancelled {
+            after: std::time::Duration::from_millis(12),
+        };
+        assert_eq!(cancelled.kind(), ErrorKind::Cancelled);
+        assert_eq!(cancelled.invocation_status(), InvocationStatus::Cancelled);
+        assert_eq!(cancelled.to_string(), "cancelled by its caller after 12 ms");
     }
 
     #[test]

@@ -35,24 +35,24 @@
 //! ```
 
 mod cache;
+mod modules;
+mod record;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Instant;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use chrono::Utc;
 use fn_core::{
     Cid, Config, Error, Function, FunctionExecutor, FunctionRegistry, InvocationContext,
-    InvocationLogger, InvocationRecord, InvocationStatus, RateDecision, RateLimitRequest,
-    RateLimiter, Result,
+    InvocationLimits, InvocationLogger, RateDecision, RateLimitRequest, RateLimiter, Result,
 };
 use fn_runtime::{CompiledModule, Invocation, Runtime};
 use tokio::sync::OnceCell;
 
 pub use crate::cache::CacheStats;
+use crate::record::Recorder;
 
 /// Everything one invocation produced: see [`Engine::execute_detailed`].
 #[derive(Debug)]
@@ -133,7 +133,7 @@ pub struct Engine {
     inner: Arc<EngineInner>,
 }
 
-type Inflight = Arc<OnceCell<Arc<CompiledModule>>>;
+pub(crate) type Inflight = Arc<OnceCell<Arc<CompiledModule>>>;
 
 #[derive(Debug)]
 struct EngineInner {
@@ -166,19 +166,22 @@ impl Engine {
 
     /// Runs one invocation of `function` on `input` and returns its output.
     ///
-    /// With no `ctx`, a fresh request id and the HTTP trigger are used. The rate limiter
-    /// (if any) is asked first; a failing limiter is logged and the call allowed. The
-    /// timeout is the function's, capped by the config. Every call, whatever its end, is
-    /// given to the invocation logger exactly once.
+    /// The whole function is validated first (a hand-built invalid `Function` is refused
+    /// naming the field), then, with no `ctx`, a fresh request id and the HTTP trigger are
+    /// used. The rate limiter (if any) is asked before anything is fetched or compiled; a
+    /// failing limiter is logged and the call allowed. The limits are the function's,
+    /// capped by the config, computed once here. Every call, whatever its end, is given
+    /// to the invocation logger exactly once — a call whose future is dropped before it
+    /// ends is recorded as cancelled.
     ///
     /// # Errors
     ///
     /// [`Error::Execution`] naming the function and request, around the cause:
-    /// [`Error::RateLimited`], [`Error::InputTooLarge`], [`Error::NotFound`] or
-    /// [`Error::Integrity`] for the module, [`Error::Deploy`], [`Error::Timeout`],
-    /// [`Error::MemoryLimit`], [`Error::OutputTooLarge`], [`Error::Trap`],
-    /// [`Error::Exit`], [`Error::Abi`], [`Error::Unavailable`] (closed engine, full pool,
-    /// a preopened folder that cannot be opened).
+    /// [`Error::Validation`], [`Error::RateLimited`], [`Error::InputTooLarge`],
+    /// [`Error::NotFound`] or [`Error::Integrity`] for the module, [`Error::Deploy`],
+    /// [`Error::Timeout`], [`Error::MemoryLimit`], [`Error::OutputTooLarge`],
+    /// [`Error::Trap`], [`Error::Exit`], [`Error::Abi`], [`Error::Unavailable`] (closed
+    /// engine, full pool, a preopened folder that cannot be opened).
     pub async fn execute(
         &self,
         function: &Function,
@@ -199,25 +202,12 @@ impl Engine {
         ctx: Option<InvocationContext>,
     ) -> Execution {
         let ctx = ctx.unwrap_or_default();
-        let started = Instant::now();
-        let mut record = InvocationRecord::start(function, &ctx, input.len() as u64, Utc::now());
+        let mut recorder = Recorder::start(self.logger(), function, &ctx, input.len() as u64);
         let mut streams = Streams::default();
         let result = self
-            .run(function, &ctx, input, &mut record, &mut streams)
+            .run(function, &ctx, input, &mut recorder, &mut streams)
             .await;
-        record.completed_at = Utc::now();
-        record.duration = started.elapsed();
-        match &result {
-            Ok(output) => {
-                record.output_size = output.len() as u64;
-                record.status = InvocationStatus::Success;
-            }
-            Err(error) => {
-                record.status = error.invocation_status();
-                record.error_message = Some(error.to_string());
-            }
-        }
-        self.log_record(record);
+        recorder.finish(result.as_ref().map(|output| output.len() as u64));
         Execution {
             result: result.map_err(|error| Error::Execution {
                 function: function.definition.name.clone(),
@@ -229,44 +219,51 @@ impl Engine {
         }
     }
 
+    /// Where records go: the logger, when there is one and records are on.
+    fn logger(&self) -> Option<&dyn InvocationLogger> {
+        if !self.inner.config.log_invocations {
+            return None;
+        }
+        self.inner.invocation_logger.as_deref()
+    }
+
     async fn run(
         &self,
         function: &Function,
         ctx: &InvocationContext,
         input: Bytes,
-        record: &mut InvocationRecord,
+        recorder: &mut Recorder<'_>,
         streams: &mut Streams,
     ) -> Result<Bytes> {
         self.check_open()?;
-        let definition = &function.definition;
-        if definition.name.is_empty() {
-            return Err(Error::validation("function.name", "must not be empty"));
-        }
-        self.admit(function, ctx).await?;
         let config = &self.inner.config;
+        let definition = &function.definition;
+        // The one validation of the whole function: everything below trusts it.
+        definition.validate_invocable(config)?;
+        self.admit(function, ctx).await?;
         if input.len() as u64 > config.max_input_bytes {
             return Err(Error::InputTooLarge {
                 size_bytes: input.len() as u64,
                 limit_bytes: config.max_input_bytes,
             });
         }
+        let limits = InvocationLimits::new(definition, config);
         let (module, cold_start) = self.module(&function.wasm_cid).await?;
-        record.cold_start = cold_start;
+        recorder.set_cold_start(cold_start);
         let invocation = Invocation {
             name: &definition.name,
             env: &definition.env,
             args: &definition.args,
             preopens: &definition.preopens,
-            timeout: definition.timeout.min(config.max_timeout),
-            max_memory_bytes: definition.max_memory_bytes.min(config.max_memory_bytes),
+            limits,
         };
         let outcome = self.inner.runtime.invoke(&module, invocation, input).await;
-        record.peak_memory_bytes = outcome.peak_memory_bytes;
+        recorder.set_peak_memory(outcome.peak_memory_bytes);
         if !outcome.log.is_empty() {
             tracing::debug!(
                 function = %definition.name,
                 request_id = %ctx.request_id,
-                log = %String::from_utf8_lossy(&outcome.log),
+                log = ?String::from_utf8_lossy(&outcome.log),
                 "function log"
             );
         }
@@ -297,70 +294,6 @@ impl Engine {
                 Ok(())
             }
         }
-    }
-
-    fn log_record(&self, record: InvocationRecord) {
-        if !self.inner.config.log_invocations {
-            return;
-        }
-        if let Some(logger) = &self.inner.invocation_logger
-            && let Err(error) = logger.log(record)
-        {
-            tracing::warn!(%error, "failed to log an invocation record");
-        }
-    }
-
-    /// The compiled module for `cid`, and whether it had to be compiled for this call.
-    async fn module(&self, cid: &Cid) -> Result<(Arc<CompiledModule>, bool)> {
-        if let Some(module) = self.inner.cache.get(cid) {
-            return Ok((module, false));
-        }
-        let mut compiled_here = false;
-        let module = self
-            .single_flight(*cid, async {
-                compiled_here = true;
-                let bytes = self.inner.registry.wasm_bytes(cid).await?;
-                cid.verify(&bytes)?;
-                self.inner.runtime.compile(bytes).await
-            })
-            .await?;
-        Ok((module, compiled_here))
-    }
-
-    /// Runs `compile` for `cid` unless a compile of it is already under way, in which
-    /// case it waits for that one. The result is cached.
-    async fn single_flight(
-        &self,
-        cid: Cid,
-        compile: impl Future<Output = Result<CompiledModule>>,
-    ) -> Result<Arc<CompiledModule>> {
-        let cell: Inflight = self
-            .inflight()
-            .entry(cid)
-            .or_insert_with(|| Arc::new(OnceCell::new()))
-            .clone();
-        let result = cell
-            .get_or_try_init(|| async {
-                let module = Arc::new(compile.await?);
-                self.inner.cache.insert(module.clone());
-                Ok::<_, Error>(module)
-            })
-            .await
-            .cloned();
-        // Whoever finishes first clears the slot; later misses find the cache (or, after
-        // an error, compile again and meet the runtime's memory of the failure).
-        let mut inflight = self.inflight();
-        if inflight.get(&cid).is_some_and(|c| Arc::ptr_eq(c, &cell)) {
-            inflight.remove(&cid);
-        }
-        result
-    }
-
-    fn inflight(&self) -> std::sync::MutexGuard<'_, HashMap<Cid, Inflight>> {
-        self.inner
-            .inflight
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
     }
 
     fn check_open(&self) -> Result<()> {

@@ -1,6 +1,7 @@
 //! Test support: the guests of this repository (`guests/`), as `cargo xtask guests`
 //! builds them for `wasm32-wasip1`. Every crate's tests load them from here, so the
-//! location and the message for a guest that is not built live in one place.
+//! location and the message for a guest that is not built live in one place. Also
+//! [`SpanWatch`], which tells a test that an invocation has started running.
 
 use std::path::PathBuf;
 
@@ -32,4 +33,65 @@ pub fn path(name: &str) -> PathBuf {
 pub fn bytes(name: &str) -> Vec<u8> {
     let path = path(name);
     std::fs::read(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
+}
+
+/// Watches the spans opened on this thread, so that a test learns when an invocation
+/// has reached a phase (the runtime opens `execute` just before a guest's code runs)
+/// without sleeping.
+///
+/// It is this thread's default subscriber while it lives: use it in a current-thread
+/// runtime (`#[tokio::test]`'s default), where the invocation is polled on this thread.
+#[derive(Debug)]
+pub struct SpanWatch {
+    opened: tokio::sync::mpsc::UnboundedReceiver<&'static str>,
+    _guard: tracing::subscriber::DefaultGuard,
+}
+
+/// Starts watching the spans opened on this thread.
+pub fn watch_spans() -> SpanWatch {
+    use tracing_subscriber::layer::SubscriberExt as _;
+    // With a single dispatcher registered, tracing computes a span's interest from the
+    // default of whichever thread reaches it first: another test's thread, without a
+    // subscriber, would switch the span off for every thread. A second dispatcher that
+    // lives for good makes tracing ask all of them instead.
+    static SECOND: std::sync::LazyLock<tracing::Dispatch> = std::sync::LazyLock::new(|| {
+        tracing::Dispatch::new(tracing::subscriber::NoSubscriber::default())
+    });
+    std::sync::LazyLock::force(&SECOND);
+    let (tx, opened) = tokio::sync::mpsc::unbounded_channel();
+    let subscriber = tracing_subscriber::registry().with(Opened(tx));
+    SpanWatch {
+        opened,
+        _guard: tracing::subscriber::set_default(subscriber),
+    }
+}
+
+impl SpanWatch {
+    /// Waits until a span called `name` has been opened (since the watch began or the
+    /// last call).
+    ///
+    /// # Panics
+    ///
+    /// Never in practice: the sender lives as long as the watch.
+    pub async fn opened(&mut self, name: &str) {
+        loop {
+            let next = self.opened.recv().await.expect("the watch is alive");
+            if next == name {
+                return;
+            }
+        }
+    }
+}
+
+struct Opened(tokio::sync::mpsc::UnboundedSender<&'static str>);
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Opened {
+    fn on_new_span(
+        &self,
+        attrs: &tracing::span::Attributes<'_>,
+        _id: &tracing::span::Id,
+        _ctx: tracing_subscriber::layer::Context<'_, S>,
+    ) {
+        let _ = self.0.send(attrs.metadata().name());
+    }
 }

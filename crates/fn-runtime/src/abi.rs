@@ -1,10 +1,12 @@
-//! The two ABIs a function can speak, detected from a module's exports at compile time.
+//! The two ABIs a function can speak, detected from a module's exports at compile time;
+//! `call.rs` beside it calls a module through the ABI detected here.
 //!
 //! docs/abi.md is the guest author's view of this file; keep the two in step.
 
+pub(crate) mod call;
+
 use std::ops::Range;
 
-use fn_core::Error;
 use wasmtime::{ExternType, FuncType, Module, ModuleExport, ValType};
 
 /// How the engine talks to a module, decided once when it is compiled.
@@ -21,16 +23,6 @@ pub enum Abi {
         /// Whether the module exports `_initialize` (a WASI reactor), run first.
         has_initialize: bool,
     },
-}
-
-impl Abi {
-    /// The ABI's name as shown to operators.
-    pub fn name(self) -> &'static str {
-        match self {
-            Abi::WasiCommand => "wasi-command",
-            Abi::Handle { .. } => "handle",
-        }
-    }
 }
 
 /// The exports an invocation needs, looked up once per module so that each call finds
@@ -52,7 +44,7 @@ pub(crate) enum Entry {
 ///
 /// # Errors
 ///
-/// A message (the caller wraps it in [`Error::Deploy`]) naming the export that is
+/// A message (the caller wraps it in `Error::Deploy`) naming the export that is
 /// missing or has the wrong type.
 pub(crate) fn detect(module: &Module) -> Result<(Abi, Entry), String> {
     let func = |name: &str| -> Option<FuncType> {
@@ -66,6 +58,15 @@ pub(crate) fn detect(module: &Module) -> Result<(Abi, Entry), String> {
             .get_export_index(name)
             .expect("the export was just found by name")
     };
+    if module.get_export("_start").is_some() && module.get_export("handle").is_some() {
+        // Which one would run is a guess the author did not make: refuse rather than
+        // silently run one of them.
+        return Err(
+            "module exports both `_start` (WASI command ABI) and `handle` (handle ABI); \
+             a module speaks exactly one: remove one of the two exports"
+                .to_string(),
+        );
+    }
     if module.get_export("_start").is_some() {
         let ty = func("_start").ok_or("export `_start` is not a function")?;
         check_signature("_start", &ty, &[], &[])?;
@@ -163,7 +164,7 @@ fn show(params: impl Iterator<Item = ValType>, results: impl Iterator<Item = Val
 }
 
 /// Splits `handle`'s packed result into `(ptr, len)`: `len << 32 | ptr`.
-pub fn unpack_result(packed: i64) -> (u32, u32) {
+pub(crate) fn unpack_result(packed: i64) -> (u32, u32) {
     let bits = packed as u64;
     (bits as u32, (bits >> 32) as u32)
 }
@@ -172,21 +173,20 @@ pub fn unpack_result(packed: i64) -> (u32, u32) {
 ///
 /// # Errors
 ///
-/// [`Error::Abi`] naming `what` (e.g. "output") when the range is out of bounds.
-pub fn guest_range(
+/// The reason (for an `Error::Abi`), naming `what` (e.g. "the handle result"), when the
+/// range is out of bounds.
+pub(crate) fn guest_range(
     what: &str,
     ptr: u32,
     len: u32,
     memory_size: usize,
-) -> Result<Range<usize>, Error> {
+) -> Result<Range<usize>, String> {
     let start = ptr as usize;
     match start.checked_add(len as usize) {
         Some(end) if end <= memory_size => Ok(start..end),
-        _ => Err(Error::Abi {
-            reason: format!(
-                "{what} at {ptr:#x} of {len} bytes lies outside the guest's {memory_size}-byte memory"
-            ),
-        }),
+        _ => Err(format!(
+            "{what} at {ptr:#x} of {len} bytes lies outside the guest's {memory_size}-byte memory"
+        )),
     }
 }
 

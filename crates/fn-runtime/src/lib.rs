@@ -22,7 +22,7 @@
 //! use std::time::Duration;
 //!
 //! use bytes::Bytes;
-//! use fn_core::Config;
+//! use fn_core::{Config, InvocationLimits};
 //! use fn_runtime::{Invocation, Runtime};
 //!
 //! # tokio::runtime::Runtime::new().unwrap().block_on(async {
@@ -39,8 +39,10 @@
 //!     env: &env,
 //!     args: &[],
 //!     preopens: &[],
-//!     timeout: Duration::from_secs(1),
-//!     max_memory_bytes: 1 << 20,
+//!     limits: InvocationLimits {
+//!         timeout: Duration::from_secs(1),
+//!         max_memory_bytes: 1 << 20,
+//!     },
 //! };
 //! let outcome = runtime.invoke(&module, invocation, Bytes::new()).await;
 //! assert_eq!(outcome.result?, Bytes::from("hi"));
@@ -49,9 +51,27 @@
 //! ```
 
 mod abi;
+mod classify;
+mod compile;
+mod deadline;
+mod engine;
+mod host;
 mod limits;
 mod pipe;
 mod runtime;
+mod store;
 
-pub use crate::abi::{Abi, guest_range, unpack_result};
+pub use crate::abi::Abi;
 pub use crate::runtime::{CompiledModule, Invocation, Outcome, Runtime};
+
+/// An engine error for a wasmtime failure while setting up `what`.
+pub(crate) fn internal(what: &str, error: &wasmtime::Error) -> fn_core::Error {
+    fn_core::Error::Internal {
+        message: format!("{what}: {error:#}"),
+    }
+}
+
+/// `value` as a `usize`, saturating (on 32-bit hosts a cap over 4 GiB means no cap).
+pub(crate) fn to_usize(value: u64) -> usize {
+    usize::try_from(value).unwrap_or(usize::MAX)
+}

@@ -177,3 +177,21 @@ fn name_from_always_makes_a_valid_name() {
     }
     assert_eq!(name_from(&"a".repeat(100), "c").len(), MAX_NAME_LEN);
 }
+
+#[test]
+fn an_invocable_definition_may_exceed_the_caps_but_nothing_else() {
+    let config = Config::default();
+    let mut def = valid();
+    def.timeout = config.max_timeout * 2;
+    def.max_memory_bytes = config.max_memory_bytes * 2;
+    def.validate_invocable(&config).unwrap();
+    assert!(def.validate(&config).is_err(), "a deploy refuses it");
+    let limits = crate::InvocationLimits::new(&def, &config);
+    assert_eq!(limits.timeout, config.max_timeout);
+    assert_eq!(limits.max_memory_bytes, config.max_memory_bytes);
+    def.timeout = Duration::ZERO;
+    match def.validate_invocable(&config) {
+        Err(Error::Validation { field, .. }) => assert_eq!(field, "timeout"),
+        other => panic!("{other:?}"),
+    }
+}

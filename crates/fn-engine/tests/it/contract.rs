@@ -34,7 +34,7 @@ async fn success_record_has_every_field() {
     let request_id = ctx.request_id.clone();
     let input = Bytes::from(vec![b'z'; 100_000]);
     h.engine.execute(&echo, input, Some(ctx)).await.unwrap();
-    let record = h.logger.only(&request_id);
+    let record = only(&h.logger, &request_id);
     assert_eq!(record.function_id, echo.id);
     assert_eq!(record.function_name, "echo");
     assert_eq!(record.namespace, "test");
@@ -61,7 +61,7 @@ async fn success_record_has_every_field() {
         .await
         .unwrap();
     assert!(
-        !h.logger.only(&request_id).cold_start,
+        !only(&h.logger, &request_id).cold_start,
         "the second call is warm"
     );
 }
@@ -90,11 +90,12 @@ async fn failing(
         }
         other => panic!("errors are wrapped with the function and request: {other:?}"),
     }
-    let record = h.logger.only(&request_id);
+    let record = only(&h.logger, &request_id);
     assert_eq!(
         record.error_message.as_deref(),
         Some(error.root().to_string().as_str())
     );
+    assert_eq!(record.error_kind, Some(error.kind()));
     (error, record)
 }
 
@@ -228,8 +229,9 @@ async fn hundred_parallel_invocations_of_one_function_all_succeed() {
             .iter()
             .all(|r| r.status == InvocationStatus::Success)
     );
-    // One compile for the CID, however many calls missed at once.
-    assert_eq!(records.iter().filter(|r| r.cold_start).count(), 1);
+    // The first call at least found no compiled module (each caller that waited for the
+    // compile is a cold start: `invariants::every_caller_that_waited_for_the_compile_is_a_cold_start`).
+    assert!(records.iter().any(|r| r.cold_start));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -413,7 +415,7 @@ async fn execute_detailed_keeps_a_failed_runs_streams_and_one_record() {
         run.result
     );
     assert_eq!(run.log, "giving up with code 9\n");
-    assert_eq!(h.logger.only(&request_id).status, InvocationStatus::Error);
+    assert_eq!(only(&h.logger, &request_id).status, InvocationStatus::Error);
 }
 
 #[tokio::test]

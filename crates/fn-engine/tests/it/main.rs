@@ -3,4 +3,5 @@
 
 mod cache;
 mod contract;
+mod invariants;
 mod support;

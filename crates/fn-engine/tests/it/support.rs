@@ -1,5 +1,5 @@
-//! Helpers shared by the tests: an engine over an in-memory registry, a recording
-//! invocation logger, and rate limiters.
+//! Helpers shared by the tests: an engine over an in-memory registry with a
+//! [`MemoryLogger`], and rate limiters.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -7,7 +7,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bytes::Bytes;
 use fn_core::{
-    Config, Error, Function, FunctionDefinition, InvocationLogger, InvocationRecord, RateDecision,
+    Config, Error, Function, FunctionDefinition, InvocationRecord, MemoryLogger, RateDecision,
     RateLimitRequest, RateLimiter, Result,
 };
 use fn_engine::{Engine, EngineBuilder};
@@ -18,34 +18,15 @@ pub(crate) fn guest(name: &str) -> Bytes {
     Bytes::from(fn_guests::bytes(name))
 }
 
-/// Keeps every record it is given.
-#[derive(Debug, Default)]
-pub(crate) struct RecordingLogger {
-    records: Mutex<Vec<InvocationRecord>>,
-}
-
-impl RecordingLogger {
-    pub(crate) fn records(&self) -> Vec<InvocationRecord> {
-        self.records.lock().unwrap().clone()
-    }
-
-    /// The one record of `request_id`; fails unless there is exactly one.
-    pub(crate) fn only(&self, request_id: &str) -> InvocationRecord {
-        let matching: Vec<_> = self
-            .records()
-            .into_iter()
-            .filter(|r| r.request_id == request_id)
-            .collect();
-        assert_eq!(matching.len(), 1, "records of {request_id}: {matching:?}");
-        matching.into_iter().next().unwrap()
-    }
-}
-
-impl InvocationLogger for RecordingLogger {
-    fn log(&self, record: InvocationRecord) -> Result<()> {
-        self.records.lock().unwrap().push(record);
-        Ok(())
-    }
+/// The one record of `request_id` in `logger`; fails unless there is exactly one.
+pub(crate) fn only(logger: &MemoryLogger, request_id: &str) -> InvocationRecord {
+    let matching: Vec<_> = logger
+        .records()
+        .into_iter()
+        .filter(|r| r.request_id == request_id)
+        .collect();
+    assert_eq!(matching.len(), 1, "records of {request_id}: {matching:?}");
+    matching.into_iter().next().unwrap()
 }
 
 /// Allows `budget` calls, then denies with the function's key.
@@ -93,7 +74,7 @@ impl RateLimiter for Broken {
 pub(crate) struct Harness {
     pub(crate) engine: Engine,
     pub(crate) registry: Arc<InMemoryRegistry>,
-    pub(crate) logger: Arc<RecordingLogger>,
+    pub(crate) logger: Arc<MemoryLogger>,
 }
 
 pub(crate) fn test_config() -> Config {
@@ -109,7 +90,7 @@ pub(crate) fn harness() -> Harness {
 
 pub(crate) fn harness_with(change: impl FnOnce(EngineBuilder) -> EngineBuilder) -> Harness {
     let registry = Arc::new(InMemoryRegistry::new());
-    let logger = Arc::new(RecordingLogger::default());
+    let logger = Arc::new(MemoryLogger::new());
     let builder = Engine::builder(registry.clone())
         .config(test_config())
         .invocation_logger(logger.clone());

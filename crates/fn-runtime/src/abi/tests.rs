@@ -47,6 +47,20 @@ fn neither_abi_names_both() {
 }
 
 #[test]
+fn both_abis_at_once_are_refused() {
+    let err = detect_wat(
+        r#"(module (memory (export "memory") 1)
+             (func (export "_start"))
+             (func (export "handle") (param i32 i32) (result i64) i64.const 0))"#,
+    )
+    .unwrap_err();
+    assert!(
+        err.contains("both `_start`") && err.contains("`handle`"),
+        "{err}"
+    );
+}
+
+#[test]
 fn wrong_signatures_are_named() {
     let cases = [
         (
@@ -93,7 +107,7 @@ fn guest_ranges_are_bounds_checked() {
         (65536, 0, 65535),
     ] {
         match guest_range("output", ptr, len, size) {
-            Err(Error::Abi { reason }) => assert!(reason.contains("output"), "{reason}"),
+            Err(reason) => assert!(reason.contains("output"), "{reason}"),
             other => panic!("({ptr}, {len}, {size}) expected an ABI error, got {other:?}"),
         }
     }

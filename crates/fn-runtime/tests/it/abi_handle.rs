@@ -87,17 +87,27 @@ async fn malloc_result_is_bounds_checked() {
 }
 
 #[tokio::test]
-async fn output_over_the_limit_is_refused_before_copying() {
+async fn result_over_the_limit_is_refused_before_copying_and_named() {
+    // 4096 bytes at 0: inside the guest's page, over the 1000-byte output limit.
     let runtime = runtime_with(|c| c.max_output_bytes = 1000);
     let module = compile(&runtime, returning("0x0000100000000000")).await;
     let out = runtime.invoke(&module, invocation(), Bytes::new()).await;
-    assert!(matches!(
-        out.result,
-        Err(Error::OutputTooLarge {
-            stream: OutputStream::Stdout,
-            limit_bytes: 1000
-        })
-    ));
+    match out.result {
+        Err(error @ Error::OutputTooLarge { .. }) => {
+            assert!(matches!(
+                error,
+                Error::OutputTooLarge {
+                    stream: OutputStream::HandleResult,
+                    limit_bytes: 1000
+                }
+            ));
+            assert_eq!(
+                error.to_string(),
+                "the handle result exceeded the 1000-byte output limit"
+            );
+        }
+        other => panic!("expected output too large, got {other:?}"),
+    }
 }
 
 #[tokio::test]
@@ -120,14 +130,17 @@ async fn reactor_initialize_runs_first() {
 }
 
 #[tokio::test]
-async fn huge_packed_length_is_an_output_limit_error() {
+async fn a_result_claiming_more_than_memory_is_an_abi_error_whatever_its_size() {
+    // 256 MiB, and 4 GiB - 1, claimed from a one-page memory: bounds come first.
     let runtime = runtime_with(|_| {});
-    let out = run_once(&runtime, returning("-1"), b"").await;
-    assert!(matches!(
-        out.result,
-        Err(Error::OutputTooLarge {
-            stream: OutputStream::Stdout,
-            ..
-        })
-    ));
+    for packed in ["0x1000000000000000", "-1"] {
+        let out = run_once(&runtime, returning(packed), b"").await;
+        match out.result {
+            Err(Error::Abi { reason }) => {
+                assert!(reason.starts_with("the handle result at"), "{reason}");
+                assert!(reason.contains("outside"), "{reason}");
+            }
+            other => panic!("{packed}: expected an ABI error, got {other:?}"),
+        }
+    }
 }

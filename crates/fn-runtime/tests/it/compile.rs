@@ -1,6 +1,6 @@
 //! Compiling: malformed modules, unknown imports, ABI detection, size and time caps.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 use fn_core::{Cid, Error};
@@ -29,11 +29,16 @@ async fn malformed_wasm_keeps_the_compiler_text() {
     );
     let message = deploy_error(&b"not wasm at all"[..]).await;
     assert!(
-        message.starts_with("not a wasm binary") && message.contains("expected"),
+        message.starts_with("not a wasm binary") && message.contains("6e 6f 74 20"),
         "{message}"
     );
     let message = deploy_error(&b"\x7fELF\x02\x01\x01\0"[..]).await;
     assert!(message.starts_with("not a wasm binary"), "{message}");
+    // The bytes are named in hex, never echoed: a module cannot put terminal escapes
+    // into the messages operators read.
+    let message = deploy_error(&b"\x1b[2J\x1b]0;pwned\x07"[..]).await;
+    assert!(message.contains("1b 5b 32 4a"), "{message}");
+    assert!(!message.chars().any(char::is_control), "{message:?}");
     // Text that is a module, but an invalid one, gets wasmtime's own words.
     let message = deploy_error("(module (func (result i32)))").await;
     assert!(!message.starts_with("not a wasm binary"), "{message}");
@@ -97,13 +102,13 @@ async fn slow_compile_ends_in_a_typed_error_and_is_remembered() {
         }
         other => panic!("expected a compile timeout, got {other:?}"),
     }
-    // Remembered by CID: the second attempt fails at once, without compiling again.
-    let started = Instant::now();
+    // Remembered by CID for `compile_timeout_retry_after` (60 s by default): the second
+    // attempt is refused with the same error. (How long it is remembered is tested in
+    // `compile.rs`'s unit tests with explicit instants.)
     assert!(matches!(
         runtime.compile(bytes.clone()).await,
         Err(Error::CompileTimeout { .. })
     ));
-    assert!(started.elapsed() < Duration::from_millis(50));
     runtime.forget_failure(&cid);
 }
 

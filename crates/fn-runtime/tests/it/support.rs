@@ -5,7 +5,7 @@ use std::sync::LazyLock;
 use std::time::Duration;
 
 use bytes::Bytes;
-use fn_core::Config;
+use fn_core::{Config, InvocationLimits};
 use fn_runtime::{CompiledModule, Invocation, Outcome, Runtime};
 
 /// The bytes of a guest built by `cargo xtask guests`.
@@ -37,9 +37,25 @@ pub(crate) fn invocation() -> Invocation<'static> {
         env: &NO_ENV,
         args: &[],
         preopens: &[],
-        timeout: Duration::from_secs(5),
-        max_memory_bytes: 64 << 20,
+        limits: InvocationLimits {
+            timeout: Duration::from_secs(5),
+            max_memory_bytes: 64 << 20,
+        },
     }
+}
+
+/// [`invocation`] with a deadline of `timeout`.
+pub(crate) fn with_timeout(timeout: Duration) -> Invocation<'static> {
+    let mut invocation = invocation();
+    invocation.limits.timeout = timeout;
+    invocation
+}
+
+/// [`invocation`] with a memory limit of `bytes`.
+pub(crate) fn with_memory(bytes: u64) -> Invocation<'static> {
+    let mut invocation = invocation();
+    invocation.limits.max_memory_bytes = bytes;
+    invocation
 }
 
 pub(crate) async fn compile(runtime: &Runtime, bytes: impl Into<Bytes>) -> CompiledModule {

@@ -1,0 +1,85 @@
+//! The one record of an invocation, owned by a guard so that it is logged exactly once
+//! whatever the invocation's end — including the ends that never return: a caller that
+//! drops the invocation's future (a client gone, a caller's own timeout, a runner
+//! aborting a case) and a panic.
+
+use std::time::Instant;
+
+use chrono::Utc;
+use fn_core::{Error, Function, InvocationContext, InvocationLogger, InvocationRecord};
+
+/// Holds an invocation's record from its start and logs it once: with its outcome by
+/// [`Recorder::finish`], or, dropped unfinished, as cancelled (or as an internal error
+/// while a panic unwinds) with the duration so far.
+pub(crate) struct Recorder<'a> {
+    /// The logger and the record; `None` when records are off or already logged.
+    pending: Option<(&'a dyn InvocationLogger, InvocationRecord)>,
+    started: Instant,
+}
+
+impl<'a> Recorder<'a> {
+    /// Starts the record of `function` being invoked in `ctx`; a no-op recorder when
+    /// `logger` is `None` (records switched off, or no logger).
+    pub(crate) fn start(
+        logger: Option<&'a dyn InvocationLogger>,
+        function: &Function,
+        ctx: &InvocationContext,
+        input_size: u64,
+    ) -> Recorder<'a> {
+        let started = Instant::now();
+        let pending = logger.map(|logger| {
+            let record = InvocationRecord::start(function, ctx, input_size, Utc::now());
+            (logger, record)
+        });
+        Recorder { pending, started }
+    }
+
+    /// Notes whether the module was compiled for this call.
+    pub(crate) fn set_cold_start(&mut self, cold_start: bool) {
+        if let Some((_, record)) = &mut self.pending {
+            record.cold_start = cold_start;
+        }
+    }
+
+    /// Notes the largest linear memory the guest had.
+    pub(crate) fn set_peak_memory(&mut self, bytes: u64) {
+        if let Some((_, record)) = &mut self.pending {
+            record.peak_memory_bytes = bytes;
+        }
+    }
+
+    /// Logs the record with the invocation's outcome: the output's size, or the error.
+    pub(crate) fn finish(mut self, outcome: Result<u64, &Error>) {
+        self.log(outcome);
+    }
+
+    fn log(&mut self, outcome: Result<u64, &Error>) {
+        let Some((logger, mut record)) = self.pending.take() else {
+            return;
+        };
+        record.completed_at = Utc::now();
+        record.duration = self.started.elapsed();
+        record.set_outcome(outcome);
+        if let Err(error) = logger.log(record) {
+            tracing::warn!(%error, "failed to log an invocation record");
+        }
+    }
+}
+
+impl Drop for Recorder<'_> {
+    fn drop(&mut self) {
+        if self.pending.is_none() {
+            return;
+        }
+        let error = if std::thread::panicking() {
+            Error::Internal {
+                message: "the engine panicked during the invocation".into(),
+            }
+        } else {
+            Error::Cancelled {
+                after: self.started.elapsed(),
+            }
+        };
+        self.log(Err(&error));
+    }
+}

@@ -1,0 +1,217 @@
+//! The invariants of docs/architecture.md that hold whatever an invocation's end: one
+//! record per invocation (cancellation included), validation once at the entry, and a
+//! cold start for every caller that waited for a compile.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use fn_core::{
+    Cid, Error, ErrorKind, Function, FunctionDefinition, FunctionRegistry, InvocationContext,
+    InvocationStatus, MemoryLogger, Preopen,
+};
+use fn_engine::Engine;
+use fn_registry::InMemoryRegistry;
+
+use crate::support::*;
+
+#[tokio::test]
+async fn a_dropped_invocation_is_recorded_once_as_cancelled_and_frees_its_slot() {
+    // One pool slot: if the dropped invocation kept it, the next call could not run.
+    let h = harness_with(|b| {
+        let mut config = test_config();
+        config.pooling.slots = 1;
+        b.config(config)
+    });
+    let spin = h.deploy_with("spin", guest("infinite_loop"), |d| {
+        d.timeout = Duration::from_secs(30);
+    });
+    let hello = h.deploy("hello", guest("hello"));
+    let mut spans = fn_guests::watch_spans();
+    let ctx = InvocationContext::default();
+    let request_id = ctx.request_id.clone();
+    // The caller goes away once the guest is running, as a disconnected client would.
+    tokio::select! {
+        out = h.engine.execute(&spin, Bytes::new(), Some(ctx)) => {
+            panic!("the spinning guest cannot finish: {out:?}")
+        }
+        () = spans.opened("execute") => {}
+    }
+    let record = only(&h.logger, &request_id);
+    assert_eq!(record.status, InvocationStatus::Cancelled);
+    assert_eq!(record.error_kind, Some(ErrorKind::Cancelled));
+    let message = record.error_message.as_deref().unwrap_or_default();
+    assert!(
+        message.starts_with("cancelled by its caller after "),
+        "{message}"
+    );
+    assert!(record.duration > Duration::ZERO);
+    assert!(record.completed_at >= record.started_at);
+    assert!(record.cold_start, "its module was compiled for it");
+    assert_eq!(h.logger.len(), 1, "nothing else was recorded");
+
+    let ctx = InvocationContext::default();
+    let request_id = ctx.request_id.clone();
+    let out = h.engine.execute(&hello, Bytes::new(), Some(ctx)).await;
+    assert_eq!(out.unwrap(), "hello, world!\n", "the slot was reused");
+    assert_eq!(
+        only(&h.logger, &request_id).status,
+        InvocationStatus::Success
+    );
+}
+
+#[tokio::test]
+async fn a_dropped_invocation_waiting_for_its_compile_is_recorded_as_cancelled() {
+    let gated = Arc::new(Gated::new());
+    let logger = Arc::new(MemoryLogger::new());
+    let engine = Engine::builder(gated.clone())
+        .config(test_config())
+        .invocation_logger(logger.clone())
+        .build()
+        .unwrap();
+    let hello = gated.deploy("hello", guest("hello"));
+    let ctx = InvocationContext::default();
+    let request_id = ctx.request_id.clone();
+    // Polled once: it reaches the registry and waits there for bytes that never come.
+    tokio::select! {
+        biased;
+        out = engine.execute(&hello, Bytes::new(), Some(ctx)) => panic!("{out:?}"),
+        () = std::future::ready(()) => {}
+    }
+    assert_eq!(gated.fetches.load(Ordering::SeqCst), 1);
+    let record = only(&logger, &request_id);
+    assert_eq!(record.status, InvocationStatus::Cancelled);
+    assert_eq!(record.peak_memory_bytes, 0, "it never ran");
+}
+
+#[tokio::test]
+async fn every_caller_that_waited_for_the_compile_is_a_cold_start() {
+    let gated = Arc::new(Gated::new());
+    let logger = Arc::new(MemoryLogger::new());
+    let engine = Engine::builder(gated.clone())
+        .config(test_config())
+        .invocation_logger(logger.clone())
+        .build()
+        .unwrap();
+    let echo = gated.deploy("echo", guest("echo"));
+    // Twenty callers miss at once (`join_all` polls every one of them on its first poll,
+    // and the registry holds the first fetch until they all wait), then the fetch goes.
+    let calls = (0..20).map(|i| engine.execute(&echo, Bytes::from(format!("{i}")), None));
+    let mut all = std::pin::pin!(futures::future::join_all(calls));
+    tokio::select! {
+        biased;
+        _ = &mut all => panic!("no call can finish before the module is fetched"),
+        () = std::future::ready(()) => {}
+    }
+    gated.open();
+    for (i, out) in all.await.into_iter().enumerate() {
+        assert_eq!(out.unwrap(), format!("{i}"));
+    }
+    assert_eq!(
+        gated.fetches.load(Ordering::SeqCst),
+        1,
+        "one fetch, one compile"
+    );
+    let records = logger.take_all();
+    assert_eq!(records.len(), 20);
+    assert!(records.iter().all(|r| r.cold_start), "{records:?}");
+    engine.execute(&echo, Bytes::new(), None).await.unwrap();
+    assert!(!logger.take_all()[0].cold_start, "a later call is warm");
+}
+
+#[tokio::test]
+async fn a_hand_built_invalid_function_is_refused_naming_the_field_and_recorded() {
+    type Mutation = fn(&mut FunctionDefinition);
+    let cases: [(&str, Mutation); 8] = [
+        ("name", |d| d.name = "Not A Name".into()),
+        ("namespace", |d| d.namespace = String::new()),
+        ("version", |d| d.version = "1\u{1b}[2J".into()),
+        ("timeout", |d| d.timeout = Duration::ZERO),
+        ("max_memory_bytes", |d| d.max_memory_bytes = 0),
+        ("env", |d| {
+            d.env.insert("A=B".into(), "x".into());
+        }),
+        ("args", |d| d.args = vec!["a\0b".into()]),
+        ("preopens", |d| {
+            d.preopens = vec![Preopen {
+                host: "/etc".into(),
+                guest: "/".into(),
+                writable: false,
+            }];
+        }),
+    ];
+    let h = harness();
+    let cid = h.registry.put_wasm(guest("hello"));
+    for (field, mutate) in cases {
+        let mut definition = FunctionDefinition::new("test", "hello");
+        mutate(&mut definition);
+        let function = Function::new(definition, cid);
+        let ctx = InvocationContext::default();
+        let request_id = ctx.request_id.clone();
+        let error = h
+            .engine
+            .execute(&function, Bytes::new(), Some(ctx))
+            .await
+            .unwrap_err();
+        match error.root() {
+            Error::Validation { field: got, .. } => assert_eq!(got, field),
+            other => panic!("{field}: expected a validation error, got {other:?}"),
+        }
+        let record = only(&h.logger, &request_id);
+        assert_eq!(record.status, InvocationStatus::Error, "{field}");
+        assert_eq!(record.error_kind, Some(ErrorKind::Validation), "{field}");
+        assert!(!record.cold_start, "{field}: nothing was compiled");
+    }
+    assert_eq!(h.engine.cache_stats().entries, 0, "nothing was compiled");
+}
+
+/// A registry whose module fetches wait until [`Gated::open`]: a test decides when the
+/// first compile may start, without sleeping.
+#[derive(Debug)]
+struct Gated {
+    inner: InMemoryRegistry,
+    gate: tokio::sync::Semaphore,
+    fetches: AtomicUsize,
+}
+
+impl Gated {
+    fn new() -> Gated {
+        Gated {
+            inner: InMemoryRegistry::new(),
+            gate: tokio::sync::Semaphore::new(0),
+            fetches: AtomicUsize::new(0),
+        }
+    }
+
+    fn deploy(&self, name: &str, wasm: Bytes) -> Function {
+        let cid = self.inner.put_wasm(wasm);
+        self.inner
+            .deploy(FunctionDefinition::new("test", name), cid, &test_config())
+            .unwrap()
+    }
+
+    /// Lets every fetch, waiting or to come, through.
+    fn open(&self) {
+        self.gate
+            .add_permits(tokio::sync::Semaphore::MAX_PERMITS / 2);
+    }
+}
+
+#[async_trait]
+impl FunctionRegistry for Gated {
+    async fn function(&self, id: &str) -> fn_core::Result<Function> {
+        self.inner.function(id).await
+    }
+
+    async fn function_by_name(&self, namespace: &str, name: &str) -> fn_core::Result<Function> {
+        self.inner.function_by_name(namespace, name).await
+    }
+
+    async fn wasm_bytes(&self, cid: &Cid) -> fn_core::Result<Bytes> {
+        self.fetches.fetch_add(1, Ordering::SeqCst);
+        let _permit = self.gate.acquire().await.expect("the gate is never closed");
+        self.inner.wasm_bytes(cid).await
+    }
+}

@@ -1,0 +1,210 @@
+//! One invocation's store: its state (WASI context, resource limiter, deadline), built
+//! fresh for every call with exactly what the function may see.
+//!
+//! Why fresh: nothing of one invocation (file descriptors, environment, memory) can leak
+//! into the next, and dropping the store at any point tears the sandbox down and returns
+//! its pool slot.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use fn_core::{Config, Error, InvocationLimits, Preopen, Result};
+use wasmtime::{Engine, Store};
+use wasmtime_wasi::p1::WasiP1Ctx;
+use wasmtime_wasi::p2::pipe::MemoryInputPipe;
+use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
+
+use crate::abi::Abi;
+use crate::limits::Limits;
+use crate::pipe::BoundedPipe;
+use crate::runtime::Invocation;
+use crate::to_usize;
+
+/// Per-invocation store data: what host imports and the runtime's callbacks read.
+///
+/// The per-invocation host context of the `fn` import module (who is calling: namespace,
+/// function, request id, caller — `fn_core::HostContext`) will be a field here, set in
+/// [`new_store`] and read by the functions `host.rs` links.
+pub(crate) struct StoreState {
+    /// The WASI preview 1 context: args, env, stdio pipes, preopens.
+    pub(crate) wasi: WasiP1Ctx,
+    /// The resource limiter, which also records peak memory.
+    pub(crate) limits: Limits,
+    /// When the invocation must stop: `limits.timeout` after the store was made, with
+    /// the input already in place.
+    pub(crate) deadline: Instant,
+    /// The epoch tick, to turn the time left into ticks.
+    pub(crate) tick: Duration,
+}
+
+/// A store for one invocation under `limits`, with its WASI context, limiter, fuel and
+/// host-call caps in place, and its deadline set from now; `deadline::arm` then turns on
+/// its epoch checks.
+pub(crate) fn new_store(
+    engine: &Engine,
+    config: &Config,
+    wasi: WasiP1Ctx,
+    limits: &InvocationLimits,
+) -> Store<StoreState> {
+    let mut store = Store::new(
+        engine,
+        StoreState {
+            wasi,
+            limits: Limits {
+                max_memory_bytes: to_usize(limits.max_memory_bytes),
+                max_table_elements: to_usize(config.max_table_elements),
+                max_instances: config.max_instances as usize,
+                max_tables: config.max_tables as usize,
+                max_memories: config.max_memories as usize,
+                peak_memory_bytes: 0,
+                memory_denied: false,
+                table_denied: false,
+            },
+            deadline: Instant::now() + limits.timeout,
+            tick: config.epoch_tick,
+        },
+    );
+    store.limiter(|state| &mut state.limits);
+    store.set_hostcall_fuel(to_usize(config.max_hostcall_bytes));
+    if let Some(fuel) = config.fuel {
+        store
+            .set_fuel(fuel)
+            .expect("fuel is enabled in the engine when the config sets it");
+    }
+    store
+}
+
+/// The WASI context of one invocation: exactly the function's name as argv\[0\] and its
+/// arguments, its env, the bounded pipes, its preopens (none unless it names some), and
+/// every WASI cap set from the config. Returns the input when the handle ABI takes it in
+/// memory instead of on stdin.
+pub(crate) fn wasi_context(
+    config: &Config,
+    preopen_roots: &[PathBuf],
+    invocation: &Invocation<'_>,
+    abi: Abi,
+    input: Bytes,
+    [stdout, stderr]: [&BoundedPipe; 2],
+) -> Result<(WasiP1Ctx, Option<Bytes>)> {
+    let mut wasi = WasiCtxBuilder::new();
+    wasi.arg(invocation.name)
+        .args(invocation.args)
+        .stdout(stdout.clone())
+        .stderr(stderr.clone())
+        .max_random_size(config.max_random_bytes);
+    for (key, value) in invocation.env {
+        wasi.env(key, value);
+    }
+    for preopen in invocation.preopens {
+        let host = checked_preopen(preopen_roots, preopen)?;
+        let perms = if preopen.writable {
+            FsPerms::ReadWrite
+        } else {
+            FsPerms::ReadOnly
+        };
+        // wasmtime-wasi opens the folder as a cap-std `Dir`: the guest cannot reach out
+        // of it by `..` or by a symbolic link.
+        wasi.preopened_dir(&host, &preopen.guest, perms)
+            .map_err(|error| Error::Unavailable {
+                reason: format!(
+                    "the preopened folder `{}` cannot be opened: {error}",
+                    preopen.host.display()
+                ),
+            })?;
+    }
+    let handle_input = match abi {
+        Abi::WasiCommand => {
+            wasi.stdin(MemoryInputPipe::new(input));
+            None
+        }
+        Abi::Handle { .. } => Some(input),
+    };
+    let mut wasi = wasi.build_p1();
+    wasmtime_wasi::WasiView::ctx(&mut wasi)
+        .table
+        .set_max_capacity(to_usize(config.max_wasi_resources));
+    Ok((wasi, handle_input))
+}
+
+/// The preopen's host folder with its symbolic links resolved, once it is known to lie
+/// under one of `roots` (the config's `preopen_roots`, resolved). The definition's check is
+/// lexical; this one sees the filesystem as it is now.
+///
+/// wasmtime-wasi opens the folder by path right after this check, so a process that can
+/// rename folders above it could swap in a link in between: operators must not place
+/// one function's preopen inside a folder another function may write (docs/abi.md).
+fn checked_preopen(roots: &[PathBuf], preopen: &Preopen) -> Result<PathBuf> {
+    let unavailable = |why: String| Error::Unavailable {
+        reason: format!("the preopened folder `{}` {why}", preopen.host.display()),
+    };
+    let host = preopen
+        .host
+        .canonicalize()
+        .map_err(|error| unavailable(format!("cannot be opened: {error}")))?;
+    let allowed = roots.iter().any(|root| host.starts_with(root));
+    if !allowed {
+        // A policy refusal, not a passing condition: retrying will not help.
+        return Err(Error::validation(
+            "preopens.host",
+            format!(
+                "`{}` is not under any of the engine's preopen_roots",
+                preopen.host.display()
+            ),
+        ));
+    }
+    Ok(host)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use wasmtime_wasi::WasiView;
+
+    use super::*;
+
+    #[test]
+    fn wasi_resource_table_is_capped_from_the_config() {
+        let config = Config {
+            max_wasi_resources: 7,
+            ..Config::default()
+        };
+        let env = BTreeMap::new();
+        let invocation = Invocation {
+            name: "f",
+            env: &env,
+            args: &[],
+            preopens: &[],
+            limits: InvocationLimits {
+                timeout: Duration::from_secs(1),
+                max_memory_bytes: 1 << 20,
+            },
+        };
+        let pipe = BoundedPipe::new(16);
+        let (mut wasi, handle_input) = wasi_context(
+            &config,
+            &[],
+            &invocation,
+            Abi::WasiCommand,
+            Bytes::from_static(b"in"),
+            [&pipe, &pipe],
+        )
+        .expect("no preopens to fail");
+        assert_eq!(wasi.ctx().table.max_capacity(), 7);
+        assert!(handle_input.is_none(), "a command takes its input on stdin");
+        let (_, handle_input) = wasi_context(
+            &config,
+            &[],
+            &invocation,
+            Abi::Handle {
+                has_malloc: true,
+                has_initialize: false,
+            },
+            Bytes::from_static(b"in"),
+            [&pipe, &pipe],
+        )
+        .expect("no preopens to fail");
+        assert_eq!(handle_input.as_deref(), Some(&b"in"[..]));
+    }
+}
