@@ -4,6 +4,17 @@
 //! text) through the engine, exactly as a deployed function would run: same sandbox, same
 //! limits, same record. Nothing of the host is visible unless given: `--env` for
 //! variables, `--dir`/`--dir-rw` for folders. The HTTP gateway (`fnd serve`) comes with the server issue.
+//!
+//! Exit status of `fnd run`, chosen so that a guest's status and fnd's own can never be
+//! confused: 0 success; 1–123 the guest's own non-zero exit status, passed on; 124 the
+//! function failed in any other way (a trap, its deadline, a limit, a refused module) or
+//! exited with a status outside 1–123 (the error on stderr names it); 125 `fnd` itself
+//! could not run the function (an unreadable module, a bad flag value, an invalid
+//! definition, an input over the limit).
+//!
+//! Whatever a guest or a module controls (its stderr, a WAT parse error quoting its
+//! text) is printed with control characters escaped, so it cannot drive the operator's
+//! terminal.
 
 #![allow(
     clippy::print_stdout,
@@ -14,15 +25,14 @@ use std::collections::BTreeMap;
 use std::io::{IsTerminal, Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use bytes::Bytes;
 use clap::{Parser, Subcommand};
 use fn_core::{
-    Config, Error, FunctionDefinition, InvocationContext, InvocationLogger, InvocationRecord,
-    Preopen, TriggerType,
+    Config, Error, FunctionDefinition, InvocationContext, MemoryLogger, Preopen, TriggerType,
 };
 use fn_engine::Engine;
 use fn_registry::InMemoryRegistry;
@@ -31,6 +41,11 @@ use fn_registry::InMemoryRegistry;
 /// or input, a bad flag value, an invalid definition): apart from the statuses a guest
 /// passes on, as `env` and container runtimes do.
 const FND_FAILED: u8 = 125;
+/// The exit status when the function failed other than by exiting with a status fnd can
+/// pass on (1 to [`LAST_PASSED_ON`]).
+const FUNCTION_FAILED: u8 = 124;
+/// The highest guest exit status passed on as it is.
+const LAST_PASSED_ON: i32 = 123;
 
 #[derive(Parser)]
 #[command(
@@ -86,20 +101,6 @@ struct RunArgs {
     args: Vec<String>,
 }
 
-/// Keeps the one record of the run, to print it.
-#[derive(Debug, Default)]
-struct LastRecord(Mutex<Option<InvocationRecord>>);
-
-impl InvocationLogger for LastRecord {
-    fn log(&self, record: InvocationRecord) -> fn_core::Result<()> {
-        *self
-            .0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(record);
-        Ok(())
-    }
-}
-
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -122,7 +123,7 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("error: {error:#}");
+            eprintln!("error: {}", inert(&format!("{error:#}")));
             ExitCode::from(FND_FAILED)
         }
     }
@@ -131,7 +132,17 @@ fn main() -> ExitCode {
 async fn run(args: RunArgs) -> Result<ExitCode> {
     let wasm = std::fs::read(&args.module)
         .with_context(|| format!("reading the module {}", args.module.display()))?;
-    let input = read_input(&args)?;
+    let max_memory_bytes = args
+        .memory_mib
+        .checked_mul(1 << 20)
+        .filter(|bytes| *bytes <= fn_core::MEMORY_CEILING_BYTES)
+        .with_context(|| {
+            format!(
+                "--memory-mib {} is over the {} MiB a wasm32 memory can address",
+                args.memory_mib,
+                fn_core::MEMORY_CEILING_BYTES >> 20
+            )
+        })?;
     let name = match &args.name {
         Some(name) => name.clone(),
         None => default_name(&args.module),
@@ -159,8 +170,9 @@ async fn run(args: RunArgs) -> Result<ExitCode> {
         preopen_roots: preopens.iter().map(|p| p.host.clone()).collect(),
         ..Config::default()
     };
+    let input = read_input(&args, config.max_input_bytes)?;
     let registry = Arc::new(InMemoryRegistry::new());
-    let records = Arc::new(LastRecord::default());
+    let records = Arc::new(MemoryLogger::new());
     let engine = Engine::builder(registry.clone())
         .config(config.clone())
         .invocation_logger(records.clone())
@@ -168,7 +180,7 @@ async fn run(args: RunArgs) -> Result<ExitCode> {
     let cid = registry.put_wasm(Bytes::from(wasm));
     let mut definition = FunctionDefinition::new("local", name);
     definition.timeout = Duration::from_millis(args.timeout_ms);
-    definition.max_memory_bytes = args.memory_mib << 20;
+    definition.max_memory_bytes = max_memory_bytes;
     definition.env = env;
     definition.args = args.args.clone();
     definition.preopens = preopens;
@@ -176,10 +188,10 @@ async fn run(args: RunArgs) -> Result<ExitCode> {
 
     let ctx = InvocationContext::new(TriggerType::Job);
     let execution = engine.execute_detailed(&function, input, Some(ctx)).await;
-    if args.record
-        && let Some(record) = records.0.lock().ok().and_then(|mut r| r.take())
-    {
-        eprintln!("{}", serde_json::to_string(&record)?);
+    if args.record {
+        for record in records.take_all() {
+            eprintln!("{}", serde_json::to_string(&record)?);
+        }
     }
     let mut stdout = std::io::stdout().lock();
     match execution.result {
@@ -192,12 +204,8 @@ async fn run(args: RunArgs) -> Result<ExitCode> {
             // What a failed command wrote before it failed is still its output to show.
             stdout.write_all(&execution.stdout)?;
             stdout.flush()?;
-            eprintln!("error: {error}");
-            // A guest's own exit status is passed on; every other failure is 1.
-            Ok(match error.root() {
-                Error::Exit { code, .. } => ExitCode::from(u8::try_from(*code).unwrap_or(1)),
-                _ => ExitCode::FAILURE,
-            })
+            eprintln!("error: {}", inert(&error.to_string()));
+            Ok(ExitCode::from(failure_status(&error)))
         }
     }
 }
@@ -218,28 +226,106 @@ fn preopen(spec: &str, writable: bool) -> Result<Preopen> {
     })
 }
 
-fn read_input(args: &RunArgs) -> Result<Bytes> {
+/// The input from `--input`, `--input-file` or stdin, refused once it is over `limit`
+/// bytes: never more than `limit + 1` bytes are read.
+fn read_input(args: &RunArgs, limit: u64) -> Result<Bytes> {
+    let over = |source: &str| {
+        anyhow::anyhow!("the input from {source} is over the engine's {limit}-byte input limit")
+    };
     if let Some(input) = &args.input {
+        if input.len() as u64 > limit {
+            return Err(over("--input"));
+        }
         return Ok(Bytes::from(input.clone()));
     }
-    if let Some(path) = &args.input_file {
-        let bytes =
-            std::fs::read(path).with_context(|| format!("reading the input {}", path.display()))?;
-        return Ok(Bytes::from(bytes));
-    }
-    let mut stdin = std::io::stdin();
-    if stdin.is_terminal() {
-        return Ok(Bytes::new());
-    }
+    let (source, reader): (String, Box<dyn Read>) = match &args.input_file {
+        Some(path) => (
+            format!("--input-file {}", path.display()),
+            Box::new(
+                std::fs::File::open(path)
+                    .with_context(|| format!("reading the input {}", path.display()))?,
+            ),
+        ),
+        None => {
+            let stdin = std::io::stdin();
+            if stdin.is_terminal() {
+                return Ok(Bytes::new());
+            }
+            ("stdin".to_string(), Box::new(stdin))
+        }
+    };
     let mut input = Vec::new();
-    stdin
+    reader
+        .take(limit.saturating_add(1))
         .read_to_end(&mut input)
-        .context("reading the input from stdin")?;
+        .with_context(|| format!("reading the input from {source}"))?;
+    if input.len() as u64 > limit {
+        return Err(over(&source));
+    }
     Ok(Bytes::from(input))
+}
+
+/// `fnd run`'s exit status for a failed invocation: the guest's own exit status when it
+/// is one fnd passes on (1 to 123), otherwise [`FUNCTION_FAILED`].
+fn failure_status(error: &Error) -> u8 {
+    match error.root() {
+        Error::Exit { code, .. } if (1..=LAST_PASSED_ON).contains(code) => {
+            u8::try_from(*code).unwrap_or(FUNCTION_FAILED)
+        }
+        _ => FUNCTION_FAILED,
+    }
+}
+
+/// `text` with every control character but newline and tab escaped (`\u{1b}`), so that
+/// what a guest or a module wrote cannot move the cursor, recolour or retitle the
+/// operator's terminal, or hide text.
+fn inert(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() && c != '\n' && c != '\t' {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// The module's file stem, made into a valid function name.
 fn default_name(path: &std::path::Path) -> String {
     let stem = path.file_stem().unwrap_or_default().to_string_lossy();
     fn_core::name_from(&stem, "fn-")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_are_made_inert_but_lines_stay() {
+        assert_eq!(
+            inert("red \u{1b}[31mtext\u{7}\r\n\tnext"),
+            "red \\u{1b}[31mtext\\u{7}\\r\n\tnext"
+        );
+        assert_eq!(inert("plain ünïcode"), "plain ünïcode");
+        assert_eq!(inert("\u{9b}2J"), "\\u{9b}2J", "C1 controls too");
+    }
+
+    #[test]
+    fn only_statuses_1_to_123_are_passed_on() {
+        let exit = |code| Error::Exit {
+            code,
+            stderr_tail: String::new(),
+        };
+        assert_eq!(failure_status(&exit(7)), 7);
+        assert_eq!(failure_status(&exit(123)), 123);
+        for code in [124, 125, 126, 255, 256, -1] {
+            assert_eq!(failure_status(&exit(code)), FUNCTION_FAILED, "{code}");
+        }
+        let trap = Error::Trap {
+            code: fn_core::TrapCode::UnreachableCodeReached,
+            message: String::new(),
+        };
+        assert_eq!(failure_status(&trap), FUNCTION_FAILED);
+    }
 }

@@ -40,7 +40,7 @@ fn passes_on_the_guests_exit_status_and_names_other_failures() {
 
     let looping = guest("infinite_loop");
     let out = fnd(&["run", looping.to_str().unwrap(), "--timeout-ms", "100"]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(124), "a failure other than an exit");
     assert!(
         text(&out.stderr).contains("exceeded its 100 ms deadline"),
         "{}",
@@ -111,7 +111,7 @@ fn arguments_and_folders_are_only_what_is_given() {
 fn a_failed_commands_stdout_is_still_shown() {
     let trap = guest("trap");
     let out = fnd(&["run", trap.to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(124));
     assert_eq!(text(&out.stdout), "about to trap\n");
     assert!(
         text(&out.stderr).contains("wasm trap: wasm `unreachable`"),
@@ -126,10 +126,119 @@ fn a_malformed_module_is_a_clear_error() {
     let bad = dir.path().join("bad.wasm");
     std::fs::write(&bad, b"\0asm\x01\0\0\0\x01\xff").unwrap();
     let out = fnd(&["run", bad.to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(124));
     assert!(
         text(&out.stderr).contains("cannot be deployed"),
         "{}",
         text(&out.stderr)
     );
+}
+
+#[test]
+fn a_guests_exit_status_never_poses_as_fnds_own() {
+    let exit = guest("exit_code");
+    // WASI preview 1 allows exit statuses 0 to 125; 124 and 125 are fnd's own.
+    for (code, status) in [("123", 123), ("124", 124), ("125", 124)] {
+        let out = fnd(&["run", exit.to_str().unwrap(), "--input", code]);
+        assert_eq!(out.status.code(), Some(status), "guest exit {code}");
+        assert!(
+            text(&out.stderr).contains(&format!("exited with code {code}")),
+            "{}",
+            text(&out.stderr)
+        );
+    }
+}
+
+#[test]
+fn a_huge_memory_limit_is_refused_not_wrapped() {
+    let hello = guest("hello");
+    for mib in ["18446744073709551615", "17592186044416", "4097"] {
+        let out = fnd(&["run", hello.to_str().unwrap(), "--memory-mib", mib]);
+        assert_eq!(out.status.code(), Some(125), "--memory-mib {mib}");
+        assert!(
+            text(&out.stderr).contains(&format!("--memory-mib {mib} is over")),
+            "{}",
+            text(&out.stderr)
+        );
+    }
+    // Within what wasm32 addresses but over the engine's cap: the definition is refused.
+    let out = fnd(&["run", hello.to_str().unwrap(), "--memory-mib", "4096"]);
+    assert_eq!(out.status.code(), Some(125));
+    assert!(
+        text(&out.stderr).contains("max_memory_bytes"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn stdin_is_read_only_up_to_the_input_limit() {
+    use std::io::Write as _;
+    let echo = guest("echo");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_fnd"))
+        .args(["run", echo.to_str().unwrap()])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("fnd runs");
+    let mut stdin = child.stdin.take().unwrap();
+    // 64 MiB offered, far over the 6 MiB limit: fnd stops reading past the limit (the
+    // writer then sees a closed pipe) instead of holding it all in memory.
+    let writer = std::thread::spawn(move || {
+        let chunk = vec![b'x'; 1 << 20];
+        let mut written = 0usize;
+        for _ in 0..64 {
+            match stdin.write_all(&chunk) {
+                Ok(()) => written += chunk.len(),
+                Err(_) => break,
+            }
+        }
+        written
+    });
+    let out = child.wait_with_output().unwrap();
+    let written = writer.join().unwrap();
+    assert_eq!(out.status.code(), Some(125), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr)
+            .contains("the input from stdin is over the engine's 6291456-byte input limit"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(written < 64 << 20, "fnd read all {written} bytes");
+}
+
+#[test]
+fn what_a_guest_writes_cannot_drive_the_operators_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    // Writes ESC [2J (clear screen), ESC ]0;owned BEL (retitle) to stderr and exits 3.
+    let wat = r#"(module
+        (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
+        (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+        (memory (export "memory") 1)
+        (data (i32.const 16) "\1b[2J\1b]0;owned\07")
+        (data (i32.const 0) "\10\00\00\00\0f\00\00\00")
+        (func (export "_start")
+            (drop (call $fd_write (i32.const 2) (i32.const 0) (i32.const 1) (i32.const 8)))
+            (call $exit (i32.const 3))))"#;
+    let module = dir.path().join("escapes.wat");
+    std::fs::write(&module, wat).unwrap();
+    let out = fnd(&["run", module.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(3));
+    let stderr = text(&out.stderr);
+    assert!(
+        !stderr.contains('\u{1b}') && !stderr.contains('\u{7}'),
+        "{stderr:?}"
+    );
+    assert!(
+        stderr.contains("\\u{1b}[2J\\u{1b}]0;owned\\u{7}"),
+        "{stderr}"
+    );
+
+    // A WAT parse error quotes the text; the escapes in it are made inert too.
+    std::fs::write(&module, "(module \u{1b}[2J oops)").unwrap();
+    let out = fnd(&["run", module.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(124));
+    let stderr = text(&out.stderr);
+    assert!(!stderr.contains('\u{1b}'), "{stderr:?}");
 }
