@@ -1,9 +1,7 @@
 //! Repository hygiene, checked by `cargo test`: what reviewers would otherwise repeat.
 
+use crate::project_root;
 use std::path::{Path, PathBuf};
-use std::process::Command;
-
-use crate::{cargo_bin, project_root};
 
 fn files_under(dir: &Path, ext: &str, out: &mut Vec<PathBuf>) {
     let Ok(entries) = std::fs::read_dir(dir) else {
@@ -34,29 +32,160 @@ fn crates() -> Vec<PathBuf> {
     crates
 }
 
+/// The layering of docs/architecture.md: for each workspace crate, the workspace crates
+/// it may depend on (normal and build dependencies; tests may use more). A crate missing
+/// here fails the test, so a new crate gets its place in the layering when it is added.
+const LAYERS: &[(&str, &[&str])] = &[
+    // The vocabulary: nothing of the workspace.
+    ("fn-core", &[]),
+    // The layer crates: fn-core only, never each other (no sideways arrows).
+    ("fn-runtime", &["fn-core"]),
+    ("fn-cache", &["fn-core"]),
+    ("fn-limits", &["fn-core"]),
+    ("fn-telemetry", &["fn-core"]),
+    // The facade composes the layer crates.
+    (
+        "fn-engine",
+        &[
+            "fn-core",
+            "fn-runtime",
+            "fn-cache",
+            "fn-limits",
+            "fn-telemetry",
+        ],
+    ),
+    // Stores and host services never depend on the engine.
+    ("fn-registry", &["fn-core"]),
+    ("fn-host", &["fn-core"]),
+    // The programs at the top.
+    (
+        "fn-server",
+        &[
+            "fn-core",
+            "fn-engine",
+            "fn-registry",
+            "fn-host",
+            "fn-cache",
+            "fn-limits",
+            "fn-telemetry",
+        ],
+    ),
+    ("fn-conformance", &["fn-core", "fn-engine", "fn-registry"]),
+    // The guest SDK: no host crate at all.
+    ("fn-guest", &[]),
+    // Test support, a dev-dependency only.
+    ("fn-guests", &[]),
+    ("xtask", &[]),
+];
+
+/// Crates that must never have wasmtime among their dependencies, however indirectly: a
+/// platform team takes them alone (DESIGN.md).
+const WITHOUT_WASMTIME: &[&str] = &[
+    "fn-core",
+    "fn-cache",
+    "fn-limits",
+    "fn-telemetry",
+    "fn-registry",
+    "fn-host",
+    "fn-guest",
+];
+
+/// Whether a `cargo metadata` dependency entry is a normal or build dependency.
+fn is_runtime_dep(dep: &serde_json::Value) -> bool {
+    dep["kind"].is_null() || dep["kind"] == "build"
+}
+
 #[test]
-fn layering_keeps_wasmtime_out_of_the_lower_crates() {
-    // DESIGN.md: fn-core, fn-cache, fn-limits and fn-telemetry never depend on wasmtime.
-    for name in [
-        "fn-core",
-        "fn-cache",
-        "fn-limits",
-        "fn-telemetry",
-        "fn-registry",
-    ] {
-        if !project_root().join("crates").join(name).exists() {
+fn crates_depend_only_downward_as_the_layering_says() {
+    let metadata = crate::cargo_metadata(&["--no-deps"]).unwrap();
+    let packages = metadata["packages"].as_array().unwrap();
+    let members: Vec<&str> = packages
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    let mut problems = Vec::new();
+    for package in packages {
+        let name = package["name"].as_str().unwrap();
+        let Some((_, allowed)) = LAYERS.iter().find(|(crate_name, _)| *crate_name == name) else {
+            problems.push(format!(
+                "{name} has no place in the layering (xtask/src/tidy.rs LAYERS, docs/architecture.md)"
+            ));
             continue;
+        };
+        for dep in package["dependencies"].as_array().unwrap() {
+            let dep_name = dep["name"].as_str().unwrap();
+            if !members.contains(&dep_name) {
+                continue;
+            }
+            if dep_name == "fn-guests" && !is_runtime_dep(dep) {
+                continue;
+            }
+            if is_runtime_dep(dep) && !allowed.contains(&dep_name) {
+                problems.push(format!(
+                    "{name} depends on {dep_name}, against the layering"
+                ));
+            }
+            if dep_name == "fn-guests" {
+                problems.push(format!("{name} depends on fn-guests other than for tests"));
+            }
         }
-        let output = Command::new(cargo_bin())
-            .current_dir(project_root())
-            .args(["tree", "-q", "-e", "normal", "--prefix", "none", "-p", name])
-            .output()
-            .unwrap();
-        assert!(output.status.success(), "cargo tree -p {name} failed");
-        let tree = String::from_utf8_lossy(&output.stdout);
+    }
+    assert!(problems.is_empty(), "{problems:#?}");
+}
+
+#[test]
+fn the_lower_crates_never_reach_wasmtime() {
+    let metadata = crate::cargo_metadata(&[]).unwrap();
+    let packages = metadata["packages"].as_array().unwrap();
+    let name_of = |id: &str| -> String {
+        packages
+            .iter()
+            .find(|p| p["id"] == id)
+            .map(|p| p["name"].as_str().unwrap().to_string())
+            .unwrap_or_default()
+    };
+    let nodes = metadata["resolve"]["nodes"].as_array().unwrap();
+    let runtime_deps = |id: &str| -> Vec<String> {
+        nodes
+            .iter()
+            .find(|n| n["id"] == id)
+            .map(|n| {
+                n["deps"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter(|d| {
+                        d["dep_kinds"]
+                            .as_array()
+                            .unwrap()
+                            .iter()
+                            .any(is_runtime_dep)
+                    })
+                    .map(|d| d["pkg"].as_str().unwrap().to_string())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    for name in WITHOUT_WASMTIME {
+        let Some(root) = packages.iter().find(|p| p["name"] == *name) else {
+            continue; // not written yet
+        };
+        let mut seen = std::collections::HashSet::new();
+        let mut todo = vec![root["id"].as_str().unwrap().to_string()];
+        while let Some(id) = todo.pop() {
+            if !seen.insert(id.clone()) {
+                continue;
+            }
+            let dep_name = name_of(&id);
+            assert!(
+                !dep_name.starts_with("wasmtime") && !dep_name.starts_with("cranelift"),
+                "{name} reaches {dep_name} (cargo tree -p {name} -i {dep_name})"
+            );
+            todo.extend(runtime_deps(&id));
+        }
         assert!(
-            !tree.lines().any(|l| l.starts_with("wasmtime")),
-            "{name} depends on wasmtime (cargo tree -p {name} -i wasmtime)"
+            seen.len() > 1 || *name == "fn-guest",
+            "{name} has no dependencies?"
         );
     }
 }
@@ -150,5 +279,34 @@ fn ci_runs_the_readmes_commands() {
     assert!(
         xtask.contains("lint()?;\n            test(&root)?;\n            deny()"),
         "`cargo xtask ci` must run what .ci/run runs: lint, test, deny"
+    );
+}
+
+/// A source file longer than this says at its top why it is one file.
+const LONG_FILE_LINES: usize = 400;
+
+#[test]
+fn no_source_file_is_long_without_a_reason_at_its_top() {
+    let root = project_root();
+    let mut sources = Vec::new();
+    for dir in ["crates", "xtask", "guests"] {
+        files_under(&root.join(dir), "rs", &mut sources);
+    }
+    let mut long = Vec::new();
+    for path in sources {
+        let text = std::fs::read_to_string(&path).unwrap();
+        let lines = text.lines().count();
+        let explained = text
+            .lines()
+            .take(20)
+            .any(|line| line.starts_with("//! Why one long file:"));
+        if lines > LONG_FILE_LINES && !explained {
+            long.push(format!("{} ({lines} lines)", path.display()));
+        }
+    }
+    assert!(
+        long.is_empty(),
+        "split these, or say why each is one file in a `//! Why one long file:` line in \
+         its first 20 lines: {long:#?}"
     );
 }

@@ -29,6 +29,7 @@
 //! ```
 
 pub mod fresh;
+mod judge;
 pub mod report;
 pub mod runner;
 pub mod spec;

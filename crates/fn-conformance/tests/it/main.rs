@@ -1,66 +1,13 @@
 //! The runner end to end, on suites made in a temporary folder from this repository's
 //! guests (built by `cargo xtask guests`) and small WAT modules.
 
-use std::path::{Path, PathBuf};
+mod hostile;
+mod support;
 
-use fn_conformance::{CaseReport, Expectations, Report, Runner, Verdict};
+use fn_conformance::{Expectations, Runner, Verdict};
 use serde_json::json;
 
-fn guest(name: &str) -> PathBuf {
-    fn_guests::path(name)
-}
-
-/// A suite folder being written.
-struct SuiteDir {
-    _tmp: tempfile::TempDir,
-    dir: PathBuf,
-}
-
-impl SuiteDir {
-    fn new(name: &str) -> SuiteDir {
-        let tmp = tempfile::tempdir().unwrap();
-        let dir = tmp.path().join("suite");
-        std::fs::create_dir(&dir).unwrap();
-        std::fs::write(
-            dir.join("manifest.json"),
-            json!({ "name": name }).to_string(),
-        )
-        .unwrap();
-        SuiteDir { _tmp: tmp, dir }
-    }
-
-    fn case(&self, name: &str, spec: serde_json::Value) -> &SuiteDir {
-        std::fs::write(self.dir.join(format!("{name}.json")), spec.to_string()).unwrap();
-        self
-    }
-
-    fn file(&self, path: &str, contents: impl AsRef<[u8]>) -> &SuiteDir {
-        let path = self.dir.join(path);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, contents).unwrap();
-        self
-    }
-
-    async fn run(&self, expectations: &str) -> Report {
-        let work = self.dir.parent().unwrap().join("work");
-        Runner::new(Expectations::parse(expectations).unwrap(), work)
-            .run(std::slice::from_ref(&self.dir))
-            .await
-            .expect("the runner runs")
-    }
-}
-
-fn case<'r>(report: &'r Report, name: &str) -> &'r CaseReport {
-    report.suites[0]
-        .cases
-        .iter()
-        .find(|c| c.name == name)
-        .unwrap_or_else(|| panic!("no case `{name}` in {report:#?}"))
-}
-
-fn module(path: &Path) -> String {
-    path.display().to_string()
-}
+use crate::support::*;
 
 #[tokio::test]
 async fn every_field_of_a_specification_is_honoured() {
@@ -203,64 +150,6 @@ async fn differences_fail_the_case_and_say_what_differs() {
 }
 
 #[tokio::test]
-async fn hostile_and_malformed_cases_are_failed_cases_not_a_crashed_runner() {
-    let suite = SuiteDir::new("hostile");
-    suite
-        .file("garbage.wasm", b"\0asm\x01\0\0\0\x01\xffnonsense")
-        .file("elf.wasm", b"\x7fELF\x02\x01\x01\0")
-        .file(
-            "unknown_import.wasm",
-            r#"(module (import "env" "launch" (func)) (func (export "_start")))"#,
-        )
-        .case(
-            "loop",
-            json!({ "module": module(&guest("infinite_loop")), "timeout_ms": 200 }),
-        )
-        .case(
-            "bomb",
-            json!({ "module": module(&guest("memory_bomb")), "memory_mib": 16 }),
-        )
-        .case("flood", json!({ "module": module(&guest("stdout_flood")) }))
-        .case(
-            "recursion",
-            json!({ "module": module(&guest("deep_recursion")) }),
-        )
-        .case("missing_module", json!({}))
-        .case("unknown_field", json!({ "argz": [] }))
-        .case(
-            "bad_env",
-            json!({ "module": module(&guest("hello")), "env": { "A=B": "x" } }),
-        )
-        .file("not_json.json", "{ nope")
-        .file("not_json.wasm", "(module (func (export \"_start\")))")
-        .case(
-            "escape",
-            json!({ "module": module(&guest("files")), "args": ["cat", "/../../../../etc/passwd"], "root": "." }),
-        );
-    let report = suite.run("").await;
-    assert!(!report.ok);
-    let expect = |name: &str, kind: Option<&str>, text: &str| {
-        let case = case(&report, name);
-        assert_eq!(case.verdict, Verdict::Fail, "{case:#?}");
-        assert_eq!(case.error_kind.map(|k| k.as_str()), kind, "{case:#?}");
-        let problems = case.problems.join("; ");
-        assert!(problems.contains(text), "{name}: {problems}");
-    };
-    expect("garbage", Some("deploy"), "cannot be deployed");
-    expect("elf", Some("deploy"), "not a wasm binary");
-    expect("unknown_import", Some("deploy"), "env::launch");
-    expect("loop", Some("timeout"), "200 ms deadline");
-    expect("bomb", Some("memory_limit"), "memory limit");
-    expect("flood", Some("output_too_large"), "output limit");
-    expect("recursion", Some("trap"), "wasm trap: call stack exhausted");
-    expect("missing_module", None, "missing_module.wasm: No such file");
-    expect("unknown_field", None, "unknown field `argz`");
-    expect("bad_env", Some("validation"), "invalid env");
-    expect("not_json", None, "not a case specification");
-    expect("escape", Some("exit"), "exit code 2");
-}
-
-#[tokio::test]
 async fn the_engine_suites_error_and_record_fields_pass_when_they_hold() {
     let suite = SuiteDir::new("contract");
     suite
@@ -373,43 +262,6 @@ async fn the_report_is_written_as_json_and_markdown() {
     assert_eq!(json["totals"]["pass"], 1);
     let md = std::fs::read_to_string(out.join("report.md")).unwrap();
     assert!(md.contains("| hello | PASS | 0 |"), "{md}");
-}
-
-#[tokio::test]
-async fn cases_that_would_hang_or_exhaust_the_runner_fail_instead() {
-    let suite = SuiteDir::new("setup");
-    let fifo = suite.dir.join("pipe.wasm");
-    assert!(
-        std::process::Command::new("mkfifo")
-            .arg(&fifo)
-            .status()
-            .unwrap()
-            .success()
-    );
-    suite
-        .case("pipe", json!({}))
-        .case("device", json!({ "module": "/dev/zero" }))
-        .case(
-            "huge_input",
-            json!({ "module": module(&guest("echo")), "input_size": u64::MAX }),
-        )
-        .case(
-            "root_outside",
-            json!({ "module": module(&guest("files")), "root": "/" }),
-        );
-    let report = tokio::time::timeout(std::time::Duration::from_secs(60), suite.run(""))
-        .await
-        .expect("the runner does not hang");
-    for (name, text) in [
-        ("pipe", "not a regular file"),
-        ("device", "not a regular file"),
-        ("huge_input", "`input_size` is over"),
-        ("root_outside", "`root` must be a folder inside the suite"),
-    ] {
-        let case = case(&report, name);
-        assert_eq!(case.verdict, Verdict::Fail, "{case:#?}");
-        assert!(case.problems.join("; ").contains(text), "{case:#?}");
-    }
 }
 
 #[tokio::test]

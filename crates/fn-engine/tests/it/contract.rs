@@ -1,6 +1,6 @@
 //! The Go engine's contract, kept, and its defects, fixed.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -64,39 +64,6 @@ async fn success_record_has_every_field() {
         !only(&h.logger, &request_id).cold_start,
         "the second call is warm"
     );
-}
-
-/// Runs `function` with a fresh context, returns the error and the call's one record.
-async fn failing(
-    h: &Harness,
-    function: &Function,
-    input: &'static [u8],
-) -> (Error, fn_core::InvocationRecord) {
-    let ctx = InvocationContext::default();
-    let request_id = ctx.request_id.clone();
-    let error = h
-        .engine
-        .execute(function, Bytes::from_static(input), Some(ctx))
-        .await
-        .unwrap_err();
-    match &error {
-        Error::Execution {
-            function: name,
-            request_id: id,
-            ..
-        } => {
-            assert_eq!(name, function.name());
-            assert_eq!(*id, request_id);
-        }
-        other => panic!("errors are wrapped with the function and request: {other:?}"),
-    }
-    let record = only(&h.logger, &request_id);
-    assert_eq!(
-        record.error_message.as_deref(),
-        Some(error.root().to_string().as_str())
-    );
-    assert_eq!(record.error_kind, Some(error.kind()));
-    (error, record)
 }
 
 #[tokio::test]
@@ -254,47 +221,6 @@ async fn parallel_invocations_on_two_threads() {
         let (i, out) = call.unwrap();
         assert_eq!(out.unwrap(), format!("N{i}"));
     }
-}
-
-#[tokio::test]
-async fn rate_limited_calls_are_refused_before_running_and_recorded() {
-    let budget = Arc::new(Budget {
-        left: Mutex::new(1),
-        seen: Mutex::default(),
-    });
-    let h = harness_with(|b| b.rate_limiter(budget.clone()));
-    let hello = h.deploy("hello", guest("hello"));
-    let ctx = InvocationContext::default().with_caller("bob");
-    h.engine
-        .execute(&hello, Bytes::new(), Some(ctx))
-        .await
-        .unwrap();
-    let (error, record) = failing(&h, &hello, b"").await;
-    match error.root() {
-        Error::RateLimited { key, retry_after } => {
-            assert_eq!(*key, format!("function:{}", hello.id));
-            assert_eq!(*retry_after, Some(Duration::from_secs(2)));
-        }
-        other => panic!("{other:?}"),
-    }
-    assert!(error.is_retryable());
-    assert_eq!(record.status, InvocationStatus::RateLimited);
-    assert_eq!(record.peak_memory_bytes, 0, "nothing was instantiated");
-    // The limiter saw every key, not one global one.
-    assert_eq!(
-        *budget.seen.lock().unwrap(),
-        vec!["test/hello/bob".to_string(), "test/hello/-".to_string()]
-    );
-}
-
-#[tokio::test]
-async fn a_broken_rate_limiter_lets_calls_through() {
-    let h = harness_with(|b| b.rate_limiter(Arc::new(Broken)));
-    let hello = h.deploy("hello", guest("hello"));
-    assert_eq!(
-        h.engine.execute(&hello, Bytes::new(), None).await.unwrap(),
-        "hello, world!\n"
-    );
 }
 
 #[tokio::test]

@@ -1,6 +1,7 @@
 //! Integration tests of the engine's contract (DESIGN.md, "The contract of the Go engine
 //! being replaced"), with real guests built by `cargo xtask guests`.
 
+mod admission;
 mod cache;
 mod contract;
 mod invariants;

@@ -7,8 +7,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bytes::Bytes;
 use fn_core::{
-    Config, Error, Function, FunctionDefinition, InvocationRecord, MemoryLogger, RateDecision,
-    RateLimitRequest, RateLimiter, Result,
+    Config, Error, Function, FunctionDefinition, InvocationContext, InvocationRecord, MemoryLogger,
+    RateDecision, RateLimitRequest, RateLimiter, Result,
 };
 use fn_engine::{Engine, EngineBuilder};
 use fn_registry::InMemoryRegistry;
@@ -121,4 +121,37 @@ impl Harness {
             .deploy(definition, cid, self.engine.config())
             .expect("definition is valid")
     }
+}
+
+/// Runs `function` with a fresh context, returns the error and the call's one record.
+pub(crate) async fn failing(
+    h: &Harness,
+    function: &Function,
+    input: &'static [u8],
+) -> (Error, InvocationRecord) {
+    let ctx = InvocationContext::default();
+    let request_id = ctx.request_id.clone();
+    let error = h
+        .engine
+        .execute(function, Bytes::from_static(input), Some(ctx))
+        .await
+        .unwrap_err();
+    match &error {
+        Error::Execution {
+            function: name,
+            request_id: id,
+            ..
+        } => {
+            assert_eq!(name, function.name());
+            assert_eq!(*id, request_id);
+        }
+        other => panic!("errors are wrapped with the function and request: {other:?}"),
+    }
+    let record = only(&h.logger, &request_id);
+    assert_eq!(
+        record.error_message.as_deref(),
+        Some(error.root().to_string().as_str())
+    );
+    assert_eq!(record.error_kind, Some(error.kind()));
+    (error, record)
 }
