@@ -172,10 +172,19 @@ fn check_record(spec: &CaseSpec, observed: &Observed, problems: &mut Vec<String>
             if record.error_message.is_some() {
                 wrong("error_message", "set on a success".into());
             }
+            if let Some(kind) = record.error_kind {
+                wrong("error_kind", format!("`{kind}` on a success"));
+            }
         }
-        Err(_) => {
+        Err(error) => {
             if record.error_message.as_deref().is_none_or(str::is_empty) {
                 wrong("error_message", "missing on a failure".into());
+            }
+            if record.error_kind != Some(error.kind()) {
+                wrong(
+                    "error_kind",
+                    format!("{:?}, the error is `{}`", record.error_kind, error.kind()),
+                );
             }
         }
     }

@@ -46,7 +46,8 @@ pub trait FunctionExecutor: Send + Sync {
     /// # Errors
     ///
     /// [`crate::Error::Execution`] wrapping the cause, with the function's name and the
-    /// request id; [`crate::Error::Validation`] for a function that is not valid.
+    /// request id; the cause is [`crate::Error::Validation`] for a function that is not
+    /// valid.
     async fn execute(
         &self,
         function: &Function,

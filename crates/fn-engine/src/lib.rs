@@ -2,10 +2,12 @@
 //! invocations of deployed functions, each in a fresh sandbox, and records every one.
 //!
 //! It composes the crates below it and adds the contract of the Go engine it replaces:
-//! admission (rate limit) before anything is instantiated, one compile per CID even
-//! under concurrent misses, CID verification of fetched bytes, the function's timeout
-//! capped by the config, errors wrapped with the function's name and the request id, and
-//! exactly one [`InvocationRecord`] per invocation, success or failure.
+//! the function validated once at the entry, admission (rate limit) before anything is
+//! fetched or compiled, one compile per CID even under concurrent misses, CID
+//! verification of fetched bytes, the function's limits capped by the config, errors
+//! wrapped with the function's name and the request id, and exactly one
+//! [`InvocationRecord`](fn_core::InvocationRecord) per invocation whatever its end — a
+//! caller that drops the invocation's future included (recorded as cancelled).
 //!
 //! # Example
 //!

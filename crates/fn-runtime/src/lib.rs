@@ -13,7 +13,13 @@
 //! - per invocation: a store with exactly the function's args and env, bounded stdout
 //!   and stderr pipes, a resource limiter that reports peak memory, WASI caps (random
 //!   bytes, resource table, host-call arguments), and a deadline armed once the input is
-//!   in place.
+//!   in place. The limits are applied as given: the caller computed them once
+//!   ([`fn_core::InvocationLimits`]) from a validated function.
+//!
+//! Where things are: `runtime.rs` (types, orchestration), `engine.rs` (config to
+//! wasmtime), `compile.rs`, `host.rs` (host imports: WASI, and the `fn` module of host
+//! services to come), `store.rs` (one invocation's store), `abi.rs` and `abi/call.rs`,
+//! `classify.rs` (errors), `deadline.rs`.
 //!
 //! # Example
 //!

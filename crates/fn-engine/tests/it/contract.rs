@@ -148,7 +148,8 @@ async fn timeout_is_the_functions_capped_by_the_config() {
     assert!(
         matches!(error.root(), Error::Timeout { limit } if *limit == Duration::from_millis(150))
     );
-    assert!(record.duration < Duration::from_secs(2));
+    // Generous: capped at 150 ms, not the function's 20 s.
+    assert!(record.duration < Duration::from_secs(15));
 }
 
 #[tokio::test]
