@@ -13,7 +13,7 @@ use crate::{Error, Result};
 #[serde(default)]
 pub struct Config {
     /// The longest any invocation may run; a function's own timeout is capped by it.
-    /// Default 30 s.
+    /// At most 24 h. Default 30 s.
     #[serde(with = "crate::serde_duration::millis")]
     pub max_timeout: Duration,
     /// The most linear memory any function may have, in bytes; a function's own limit is
@@ -159,6 +159,9 @@ impl Config {
                 "must be greater than zero",
             ));
         }
+        if self.max_timeout > Duration::from_secs(24 * 60 * 60) {
+            return Err(Error::validation("max_timeout", "must be at most 24 h"));
+        }
         if self.compile_timeout.is_zero() {
             return Err(Error::validation(
                 "compile_timeout",
@@ -259,6 +262,7 @@ mod tests {
         type Mutation = fn(&mut Config);
         let cases: Vec<(&str, Mutation)> = vec![
             ("max_timeout", |c| c.max_timeout = Duration::ZERO),
+            ("max_timeout", |c| c.max_timeout = Duration::MAX),
             ("max_memory_bytes", |c| c.max_memory_bytes = 0),
             ("max_memory_bytes", |c| c.max_memory_bytes = 5 << 30),
             ("max_output_bytes", |c| c.max_output_bytes = 0),

@@ -105,23 +105,38 @@ pub fn new_id() -> String {
 
 /// The limits one invocation runs under: the function's own, capped by the engine's
 /// [`Config`]. The engine computes them once, at its entry, after validating the
-/// function; the sandbox applies them as given.
+/// function; the sandbox applies them as given. The only ways to make one cap them, so a
+/// value of this type is always within the config it was made with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct InvocationLimits {
-    /// How long the invocation may run, instantiation included.
-    pub timeout: Duration,
-    /// The most linear memory the guest may have, in bytes.
-    pub max_memory_bytes: u64,
+    timeout: Duration,
+    max_memory_bytes: u64,
 }
 
 impl InvocationLimits {
     /// The limits of `definition` under `config`: each of its own, capped by the
-    /// config's maximum (a valid definition is already within them).
+    /// config's maximum (a definition valid for deploy is already within them).
     pub fn new(definition: &FunctionDefinition, config: &Config) -> InvocationLimits {
+        InvocationLimits::capped(definition.timeout, definition.max_memory_bytes, config)
+    }
+
+    /// A deadline of `timeout` and a memory limit of `max_memory_bytes`, each capped by
+    /// `config`'s maximum.
+    pub fn capped(timeout: Duration, max_memory_bytes: u64, config: &Config) -> InvocationLimits {
         InvocationLimits {
-            timeout: definition.timeout.min(config.max_timeout),
-            max_memory_bytes: definition.max_memory_bytes.min(config.max_memory_bytes),
+            timeout: timeout.min(config.max_timeout),
+            max_memory_bytes: max_memory_bytes.min(config.max_memory_bytes),
         }
+    }
+
+    /// How long the invocation may run, instantiation included.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// The most linear memory the guest may have, in bytes.
+    pub fn max_memory_bytes(&self) -> u64 {
+        self.max_memory_bytes
     }
 }
 

@@ -78,6 +78,14 @@ impl ModuleCache {
         }
     }
 
+    /// The module for `cid`, without counting a lookup or refreshing its recency.
+    pub(crate) fn peek(&self, cid: &Cid) -> Option<Arc<CompiledModule>> {
+        self.lock()
+            .entries
+            .get(cid)
+            .map(|entry| entry.module.clone())
+    }
+
     /// Whether `cid` is cached, without counting a lookup.
     pub(crate) fn contains(&self, cid: &Cid) -> bool {
         self.lock().entries.contains_key(cid)

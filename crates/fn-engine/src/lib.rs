@@ -174,7 +174,8 @@ impl Engine {
     /// failing limiter is logged and the call allowed. The limits are the function's,
     /// capped by the config, computed once here. Every call, whatever its end, is given
     /// to the invocation logger exactly once — a call whose future is dropped before it
-    /// ends is recorded as cancelled.
+    /// ends, even before its first poll, is recorded as cancelled: the record is started
+    /// when this method is called, not when the future is first polled.
     ///
     /// # Errors
     ///
@@ -184,40 +185,44 @@ impl Engine {
     /// [`Error::Timeout`], [`Error::MemoryLimit`], [`Error::OutputTooLarge`],
     /// [`Error::Trap`], [`Error::Exit`], [`Error::Abi`], [`Error::Unavailable`] (closed
     /// engine, full pool, a preopened folder that cannot be opened).
-    pub async fn execute(
-        &self,
-        function: &Function,
+    pub fn execute<'a>(
+        &'a self,
+        function: &'a Function,
         input: Bytes,
         ctx: Option<InvocationContext>,
-    ) -> Result<Bytes> {
-        self.execute_detailed(function, input, ctx).await.result
+    ) -> impl Future<Output = Result<Bytes>> + Send + 'a {
+        let execution = self.execute_detailed(function, input, ctx);
+        async move { execution.await.result }
     }
 
     /// Runs one invocation as [`Engine::execute`] does, and also returns what the guest
     /// wrote besides its output: its log (stderr), and its stdout when that is not the
     /// output (a WASI command that failed, a handle-ABI guest that printed). For callers
     /// such as test runners and debuggers that must see a failed run's streams.
-    pub async fn execute_detailed(
-        &self,
-        function: &Function,
+    pub fn execute_detailed<'a>(
+        &'a self,
+        function: &'a Function,
         input: Bytes,
         ctx: Option<InvocationContext>,
-    ) -> Execution {
+    ) -> impl Future<Output = Execution> + Send + 'a {
         let ctx = ctx.unwrap_or_default();
+        // Started now, outside the future: a future dropped unpolled is still recorded.
         let mut recorder = Recorder::start(self.logger(), function, &ctx, input.len() as u64);
-        let mut streams = Streams::default();
-        let result = self
-            .run(function, &ctx, input, &mut recorder, &mut streams)
-            .await;
-        recorder.finish(result.as_ref().map(|output| output.len() as u64));
-        Execution {
-            result: result.map_err(|error| Error::Execution {
-                function: function.definition.name.clone(),
-                request_id: ctx.request_id,
-                source: Box::new(error),
-            }),
-            stdout: streams.stdout,
-            log: streams.log,
+        async move {
+            let mut streams = Streams::default();
+            let result = self
+                .run(function, &ctx, input, &mut recorder, &mut streams)
+                .await;
+            recorder.finish(result.as_ref().map(|output| output.len() as u64));
+            Execution {
+                result: result.map_err(|error| Error::Execution {
+                    function: function.definition.name.clone(),
+                    request_id: ctx.request_id,
+                    source: Box::new(error),
+                }),
+                stdout: streams.stdout,
+                log: streams.log,
+            }
         }
     }
 
@@ -250,8 +255,9 @@ impl Engine {
             });
         }
         let limits = InvocationLimits::new(definition, config);
-        let (module, cold_start) = self.module(&function.wasm_cid).await?;
-        recorder.set_cold_start(cold_start);
+        let module = self
+            .module(&function.wasm_cid, || recorder.set_cold_start(true))
+            .await?;
         let invocation = Invocation {
             name: &definition.name,
             env: &definition.env,
@@ -351,13 +357,20 @@ impl Engine {
 
 #[async_trait]
 impl FunctionExecutor for Engine {
-    async fn execute(
-        &self,
-        function: &Function,
+    // Written out rather than `async fn`, so that the record starts when the method is
+    // called, as with `Engine::execute`, not at the boxed future's first poll.
+    fn execute<'life0, 'life1, 'async_trait>(
+        &'life0 self,
+        function: &'life1 Function,
         input: Bytes,
         ctx: Option<InvocationContext>,
-    ) -> Result<Bytes> {
-        Engine::execute(self, function, input, ctx).await
+    ) -> std::pin::Pin<Box<dyn Future<Output = Result<Bytes>> + Send + 'async_trait>>
+    where
+        'life0: 'async_trait,
+        'life1: 'async_trait,
+        Self: 'async_trait,
+    {
+        Box::pin(Engine::execute(self, function, input, ctx))
     }
 }
 

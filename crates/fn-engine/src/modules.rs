@@ -12,24 +12,33 @@ use tokio::sync::OnceCell;
 use crate::{Engine, Inflight};
 
 impl Engine {
-    /// The compiled module for `cid`, and whether this call is a cold start: it found
-    /// no compiled module and waited for a compile (its own or another caller's).
-    pub(crate) async fn module(&self, cid: &Cid) -> Result<(Arc<CompiledModule>, bool)> {
+    /// The compiled module for `cid`: from the cache, else fetched, verified and compiled
+    /// once however many callers miss at the same time. `on_compile_wait` is called when
+    /// this call has to wait for a compile (its own or another caller's): a cold start.
+    /// A module the runtime remembers as failed is refused before anything is fetched.
+    pub(crate) async fn module(
+        &self,
+        cid: &Cid,
+        on_compile_wait: impl FnOnce(),
+    ) -> Result<Arc<CompiledModule>> {
         if let Some(module) = self.inner.cache.get(cid) {
-            return Ok((module, false));
+            return Ok(module);
         }
-        let module = self
-            .single_flight(*cid, async {
-                let bytes = self.inner.registry.wasm_bytes(cid).await?;
-                cid.verify(&bytes)?;
-                self.inner.runtime.compile(bytes).await
-            })
-            .await?;
-        Ok((module, true))
+        if let Some(failure) = self.inner.runtime.remembered_failure(cid) {
+            return Err(failure);
+        }
+        on_compile_wait();
+        self.single_flight(*cid, async {
+            let bytes = self.inner.registry.wasm_bytes(cid).await?;
+            cid.verify(&bytes)?;
+            self.inner.runtime.compile(bytes).await
+        })
+        .await
     }
 
     /// Runs `compile` for `cid` unless a compile of it is already under way, in which
-    /// case it waits for that one. The result is cached.
+    /// case it waits for that one, or the module was cached meanwhile. The result is
+    /// cached.
     pub(crate) async fn single_flight(
         &self,
         cid: Cid,
@@ -40,21 +49,24 @@ impl Engine {
             .entry(cid)
             .or_insert_with(|| Arc::new(OnceCell::new()))
             .clone();
-        let result = cell
-            .get_or_try_init(|| async {
-                let module = Arc::new(compile.await?);
-                self.inner.cache.insert(module.clone());
-                Ok::<_, Error>(module)
-            })
-            .await
-            .cloned();
-        // Whoever finishes first clears the slot; later misses find the cache (or, after
-        // an error, compile again and meet the runtime's memory of the failure).
-        let mut inflight = self.inflight();
-        if inflight.get(&cid).is_some_and(|c| Arc::ptr_eq(c, &cell)) {
-            inflight.remove(&cid);
-        }
-        result
+        // Whoever ends first, or goes away, clears the slot; later misses find the cache
+        // (or, after an error, compile again and meet the runtime's memory of the failure).
+        let _clear = ClearSlot {
+            engine: self,
+            cid,
+            cell: &cell,
+        };
+        cell.get_or_try_init(|| async {
+            // A compile that ended between this caller's miss and its slot: use it.
+            if let Some(module) = self.inner.cache.peek(&cid) {
+                return Ok(module);
+            }
+            let module = Arc::new(compile.await?);
+            self.inner.cache.insert(module.clone());
+            Ok::<_, Error>(module)
+        })
+        .await
+        .cloned()
     }
 
     fn inflight(&self) -> std::sync::MutexGuard<'_, HashMap<Cid, Inflight>> {
@@ -62,5 +74,25 @@ impl Engine {
             .inflight
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Removes a compile's slot from the in-flight map when the caller that held it is done,
+/// whether it finished, failed or was dropped — unless a newer slot replaced it.
+struct ClearSlot<'a> {
+    engine: &'a Engine,
+    cid: Cid,
+    cell: &'a Inflight,
+}
+
+impl Drop for ClearSlot<'_> {
+    fn drop(&mut self) {
+        let mut inflight = self.engine.inflight();
+        if inflight
+            .get(&self.cid)
+            .is_some_and(|c| Arc::ptr_eq(c, self.cell))
+        {
+            inflight.remove(&self.cid);
+        }
     }
 }

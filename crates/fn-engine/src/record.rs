@@ -10,7 +10,8 @@ use fn_core::{Error, Function, InvocationContext, InvocationLogger, InvocationRe
 
 /// Holds an invocation's record from its start and logs it once: with its outcome by
 /// [`Recorder::finish`], or, dropped unfinished, as cancelled (or as an internal error
-/// while a panic unwinds) with the duration so far.
+/// while a panic unwinds) with the duration so far. Made when the invocation is asked
+/// for, before its future is first polled.
 pub(crate) struct Recorder<'a> {
     /// The logger and the record; `None` when records are off or already logged.
     pending: Option<(&'a dyn InvocationLogger, InvocationRecord)>,
@@ -71,14 +72,22 @@ impl Drop for Recorder<'_> {
         if self.pending.is_none() {
             return;
         }
-        let error = if std::thread::panicking() {
-            Error::Internal {
-                message: "the engine panicked during the invocation".into(),
+        if std::thread::panicking() {
+            // The engine's code or the caller's (which may hold the future) panicked.
+            // A logger that panicked too would abort the process: keep that contained.
+            let error = Error::Internal {
+                message: "a panic unwound the invocation".into(),
+            };
+            let logged = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                self.log(Err(&error));
+            }));
+            if logged.is_err() {
+                tracing::error!("the invocation logger panicked while a panic unwound");
             }
-        } else {
-            Error::Cancelled {
-                after: self.started.elapsed(),
-            }
+            return;
+        }
+        let error = Error::Cancelled {
+            after: self.started.elapsed(),
         };
         self.log(Err(&error));
     }

@@ -45,10 +45,7 @@
 //!     env: &env,
 //!     args: &[],
 //!     preopens: &[],
-//!     limits: InvocationLimits {
-//!         timeout: Duration::from_secs(1),
-//!         max_memory_bytes: 1 << 20,
-//!     },
+//!     limits: InvocationLimits::capped(Duration::from_secs(1), 1 << 20, runtime.config()),
 //! };
 //! let outcome = runtime.invoke(&module, invocation, Bytes::new()).await;
 //! assert_eq!(outcome.result?, Bytes::from("hi"));

@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -39,6 +40,8 @@ struct Inner {
     pooling: bool,
     compile_permits: Arc<Semaphore>,
     failed: FailedCompiles,
+    /// How many compiles have started (each one a Cranelift run).
+    compiles: AtomicU64,
     /// The config's `preopen_roots`, resolved once when the runtime is built (a root
     /// that does not exist yet is kept as written).
     preopen_roots: Vec<PathBuf>,
@@ -153,6 +156,7 @@ impl Runtime {
                 config: config.clone(),
                 pooling,
                 compile_permits: Arc::new(Semaphore::new(config.max_concurrent_compiles)),
+                compiles: AtomicU64::new(0),
                 failed: FailedCompiles::new(
                     config.compile_timeout_retry_after,
                     config.compile_timeout,
@@ -220,6 +224,7 @@ impl Runtime {
                 .map_err(|_| Error::Unavailable {
                     reason: "the runtime is shutting down".into(),
                 })?;
+        self.inner.compiles.fetch_add(1, Ordering::Relaxed);
         let inner = self.inner.clone();
         // The compile runs to completion on its thread even when the caller stops
         // waiting; it keeps its permit until then, so slow compiles stay bounded.
@@ -238,6 +243,20 @@ impl Runtime {
             self.inner.failed.remember(cid, error, Instant::now());
         }
         result
+    }
+
+    /// The error `cid`'s last compile failed with, while it is remembered: a module that
+    /// does not compile, for good; one whose compile timed out, for
+    /// `compile_timeout_retry_after`. Lets a caller refuse it before fetching its bytes.
+    pub fn remembered_failure(&self, cid: &Cid) -> Option<Error> {
+        self.inner.failed.get(cid, Instant::now())
+    }
+
+    /// How many compiles this runtime has started: each one a Cranelift run on a
+    /// blocking thread (a module refused by its size or its remembered failure does not
+    /// count).
+    pub fn compiles_started(&self) -> u64 {
+        self.inner.compiles.load(Ordering::Relaxed)
     }
 
     /// Forgets a remembered compile failure, so the next compile of `cid` tries again.
@@ -283,11 +302,11 @@ impl Runtime {
         // The deadline starts here, with the input already in place, so it covers
         // instantiation and nothing before it.
         let mut store = store::new_store(&self.inner.engine, config, wasi, &limits);
-        deadline::arm(&mut store, limits.timeout, config.epoch_tick);
+        deadline::arm(&mut store, limits.timeout(), config.epoch_tick);
 
         // Epoch interruption only stops running wasm; a guest parked in a host call is
         // bounded by this wall-clock timer, a little after the epoch deadline.
-        let backstop = limits.timeout + config.epoch_tick * 2 + Duration::from_millis(5);
+        let backstop = limits.timeout() + config.epoch_tick * 2 + Duration::from_millis(5);
         let run = tokio::time::timeout(
             backstop,
             crate::abi::call::run(
@@ -305,10 +324,10 @@ impl Runtime {
                 &store.data().limits,
                 [&stdout, &stderr],
                 config,
-                limits.timeout,
+                limits.timeout(),
             )),
             Err(_) => Err(Error::Timeout {
-                limit: limits.timeout,
+                limit: limits.timeout(),
             }),
         };
         let peak_memory_bytes = store.data().limits.peak_memory_bytes as u64;

@@ -52,7 +52,7 @@ pub(crate) fn new_store(
         StoreState {
             wasi,
             limits: Limits {
-                max_memory_bytes: to_usize(limits.max_memory_bytes),
+                max_memory_bytes: to_usize(limits.max_memory_bytes()),
                 max_table_elements: to_usize(config.max_table_elements),
                 max_instances: config.max_instances as usize,
                 max_tables: config.max_tables as usize,
@@ -61,7 +61,7 @@ pub(crate) fn new_store(
                 memory_denied: false,
                 table_denied: false,
             },
-            deadline: Instant::now() + limits.timeout,
+            deadline: Instant::now() + limits.timeout(),
             tick: config.epoch_tick,
         },
     );
@@ -176,10 +176,7 @@ mod tests {
             env: &env,
             args: &[],
             preopens: &[],
-            limits: InvocationLimits {
-                timeout: Duration::from_secs(1),
-                max_memory_bytes: 1 << 20,
-            },
+            limits: InvocationLimits::capped(Duration::from_secs(1), 1 << 20, &config),
         };
         let pipe = BoundedPipe::new(16);
         let (mut wasi, handle_input) = wasi_context(

@@ -10,11 +10,12 @@
 //! function failed in any other way (a trap, its deadline, a limit, a refused module) or
 //! exited with a status outside 1–123 (the error on stderr names it); 125 `fnd` itself
 //! could not run the function (an unreadable module, a bad flag value, an invalid
-//! definition, an input over the limit).
+//! definition, an input or a module over the limit, a module that is not a regular file).
 //!
-//! Whatever a guest or a module controls (its stderr, a WAT parse error quoting its
-//! text) is printed with control characters escaped, so it cannot drive the operator's
-//! terminal.
+//! Whatever a guest or a module controls that fnd prints as a message (its stderr tail,
+//! a WAT parse error quoting its text) has its control characters escaped, so it cannot
+//! drive the operator's terminal. The function's output on stdout is its data and is
+//! written as it is, byte for byte, as `cat` writes a file.
 
 #![allow(
     clippy::print_stdout,
@@ -130,8 +131,7 @@ fn main() -> ExitCode {
 }
 
 async fn run(args: RunArgs) -> Result<ExitCode> {
-    let wasm = std::fs::read(&args.module)
-        .with_context(|| format!("reading the module {}", args.module.display()))?;
+    let wasm = read_module(&args.module, Config::default().max_module_bytes)?;
     let max_memory_bytes = args
         .memory_mib
         .checked_mul(1 << 20)
@@ -263,6 +263,28 @@ fn read_input(args: &RunArgs, limit: u64) -> Result<Bytes> {
         return Err(over(&source));
     }
     Ok(Bytes::from(input))
+}
+
+/// The module at `path`: a regular file (not a FIFO or a device, which could block or
+/// never end) of at most `limit` bytes, never reading more than `limit + 1`.
+fn read_module(path: &std::path::Path, limit: u64) -> Result<Vec<u8>> {
+    let context = || format!("reading the module {}", path.display());
+    let file = std::fs::File::open(path).with_context(context)?;
+    let metadata = file.metadata().with_context(context)?;
+    if !metadata.is_file() {
+        bail!("the module {} is not a regular file", path.display());
+    }
+    let mut wasm = Vec::new();
+    file.take(limit.saturating_add(1))
+        .read_to_end(&mut wasm)
+        .with_context(context)?;
+    if wasm.len() as u64 > limit {
+        bail!(
+            "the module {} is over the engine's {limit}-byte module limit",
+            path.display()
+        );
+    }
+    Ok(wasm)
 }
 
 /// `fnd run`'s exit status for a failed invocation: the guest's own exit status when it

@@ -187,8 +187,8 @@ fn an_invocable_definition_may_exceed_the_caps_but_nothing_else() {
     def.validate_invocable(&config).unwrap();
     assert!(def.validate(&config).is_err(), "a deploy refuses it");
     let limits = crate::InvocationLimits::new(&def, &config);
-    assert_eq!(limits.timeout, config.max_timeout);
-    assert_eq!(limits.max_memory_bytes, config.max_memory_bytes);
+    assert_eq!(limits.timeout(), config.max_timeout);
+    assert_eq!(limits.max_memory_bytes(), config.max_memory_bytes);
     def.timeout = Duration::ZERO;
     match def.validate_invocable(&config) {
         Err(Error::Validation { field, .. }) => assert_eq!(field, "timeout"),

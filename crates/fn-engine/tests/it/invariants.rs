@@ -9,8 +9,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bytes::Bytes;
 use fn_core::{
-    Cid, Error, ErrorKind, Function, FunctionDefinition, FunctionRegistry, InvocationContext,
-    InvocationStatus, MemoryLogger, Preopen,
+    Cid, Error, ErrorKind, Function, FunctionDefinition, FunctionExecutor, FunctionRegistry,
+    InvocationContext, InvocationStatus, MemoryLogger, Preopen,
 };
 use fn_engine::Engine;
 use fn_registry::InMemoryRegistry;
@@ -84,6 +84,63 @@ async fn a_dropped_invocation_waiting_for_its_compile_is_recorded_as_cancelled()
     let record = only(&logger, &request_id);
     assert_eq!(record.status, InvocationStatus::Cancelled);
     assert_eq!(record.peak_memory_bytes, 0, "it never ran");
+    assert!(record.cold_start, "it was waiting for a compile");
+}
+
+#[tokio::test]
+async fn a_call_dropped_before_its_first_poll_is_recorded_once_as_cancelled() {
+    let h = harness();
+    let hello = h.deploy("hello", guest("hello"));
+    let ctx = InvocationContext::default();
+    let request_id = ctx.request_id.clone();
+    drop(h.engine.execute(&hello, Bytes::new(), Some(ctx)));
+    let record = only(&h.logger, &request_id);
+    assert_eq!(record.status, InvocationStatus::Cancelled);
+    assert!(!record.cold_start, "it never looked for its module");
+    // The same through the trait object a gateway holds.
+    let executor: &dyn FunctionExecutor = &h.engine;
+    let ctx = InvocationContext::default();
+    let request_id = ctx.request_id.clone();
+    drop(executor.execute(&hello, Bytes::new(), Some(ctx)));
+    assert_eq!(
+        only(&h.logger, &request_id).status,
+        InvocationStatus::Cancelled
+    );
+}
+
+#[tokio::test]
+async fn a_module_that_failed_to_compile_is_not_fetched_again() {
+    let gated = Arc::new(Gated::new());
+    gated.open();
+    let logger = Arc::new(MemoryLogger::new());
+    let engine = Engine::builder(gated.clone())
+        .config(test_config())
+        .invocation_logger(logger.clone())
+        .build()
+        .unwrap();
+    let broken = gated.deploy(
+        "broken",
+        Bytes::from_static(b"(module (func (export \"_start\") i32.const 1))"),
+    );
+    for _ in 0..3 {
+        let error = engine
+            .execute(&broken, Bytes::new(), None)
+            .await
+            .unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::Deploy, "{error}");
+    }
+    assert_eq!(
+        gated.fetches.load(Ordering::SeqCst),
+        1,
+        "one fetch, then refused"
+    );
+    let records = logger.take_all();
+    assert_eq!(records.len(), 3);
+    assert!(records[0].cold_start, "the first call compiled");
+    assert!(
+        !records[1].cold_start && !records[2].cold_start,
+        "later ones did not"
+    );
 }
 
 #[tokio::test]

@@ -109,7 +109,13 @@ async fn slow_compile_ends_in_a_typed_error_and_is_remembered() {
         runtime.compile(bytes.clone()).await,
         Err(Error::CompileTimeout { .. })
     ));
+    assert_eq!(runtime.compiles_started(), 1, "refused without compiling");
+    assert!(matches!(
+        runtime.remembered_failure(&cid),
+        Some(Error::CompileTimeout { .. })
+    ));
     runtime.forget_failure(&cid);
+    assert!(runtime.remembered_failure(&cid).is_none());
 }
 
 #[tokio::test]
@@ -119,6 +125,11 @@ async fn failed_compile_is_remembered_by_cid() {
     let first = runtime.compile(bytes.clone()).await.unwrap_err();
     let second = runtime.compile(bytes).await.unwrap_err();
     assert_eq!(first.to_string(), second.to_string());
+    assert_eq!(
+        runtime.compiles_started(),
+        1,
+        "the second was refused at once"
+    );
 }
 
 #[tokio::test]

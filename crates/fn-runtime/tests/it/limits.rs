@@ -3,7 +3,8 @@
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use fn_core::{Error, OutputStream, TrapCode};
+use fn_core::{Error, InvocationLimits, OutputStream, TrapCode};
+use fn_runtime::Invocation;
 
 use crate::support::*;
 
@@ -99,20 +100,25 @@ async fn memory_or_table_over_the_engines_caps_is_refused_at_compile_whatever_th
 }
 
 #[tokio::test]
-async fn timeout_is_applied_as_given() {
-    // The runtime does not clamp: the engine computed the limits once from a validated
-    // function (fn-engine's tests check the cap by the config).
+async fn timeout_is_capped_by_the_config_when_the_limits_are_made() {
+    // `InvocationLimits` caps when it is made (the engine makes it once per invocation);
+    // the runtime then applies it as given.
     let runtime = runtime_with(|c| c.max_timeout = Duration::from_millis(100));
     let module = compile(&runtime, guest("infinite_loop")).await;
+    let limits = InvocationLimits::capped(Duration::from_secs(60), 64 << 20, runtime.config());
+    assert_eq!(limits.timeout(), Duration::from_millis(100));
     let out = runtime
         .invoke(
             &module,
-            with_timeout(Duration::from_millis(150)),
+            Invocation {
+                limits,
+                ..invocation()
+            },
             Bytes::new(),
         )
         .await;
     assert!(
-        matches!(out.result, Err(Error::Timeout { limit }) if limit == Duration::from_millis(150)),
+        matches!(out.result, Err(Error::Timeout { limit }) if limit == Duration::from_millis(100)),
         "{:?}",
         out.result
     );

@@ -110,8 +110,9 @@ async fn dropped_invocation_leaves_the_pool_usable() {
     assert!(runtime.uses_pooling());
     let spin = compile(&runtime, guest("infinite_loop")).await;
     let hello = compile(&runtime, guest("hello")).await;
-    let mut spans = fn_guests::watch_spans();
     for _ in 0..3 {
+        // A fresh watch each round: the last round's `hello` opened spans too.
+        let mut spans = fn_guests::watch_spans();
         // Dropped once the guest is running in the slot, not before.
         tokio::select! {
             out = runtime.invoke(&spin, with_timeout(Duration::from_secs(30)), Bytes::new()) => {

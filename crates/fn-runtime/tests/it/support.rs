@@ -37,25 +37,24 @@ pub(crate) fn invocation() -> Invocation<'static> {
         env: &NO_ENV,
         args: &[],
         preopens: &[],
-        limits: InvocationLimits {
-            timeout: Duration::from_secs(5),
-            max_memory_bytes: 64 << 20,
-        },
+        limits: InvocationLimits::capped(Duration::from_secs(5), 64 << 20, &test_config()),
     }
 }
 
-/// [`invocation`] with a deadline of `timeout`.
+/// [`invocation`] with a deadline of `timeout` (capped by `test_config()`).
 pub(crate) fn with_timeout(timeout: Duration) -> Invocation<'static> {
-    let mut invocation = invocation();
-    invocation.limits.timeout = timeout;
-    invocation
+    Invocation {
+        limits: InvocationLimits::capped(timeout, 64 << 20, &test_config()),
+        ..invocation()
+    }
 }
 
-/// [`invocation`] with a memory limit of `bytes`.
+/// [`invocation`] with a memory limit of `bytes` (capped by `test_config()`).
 pub(crate) fn with_memory(bytes: u64) -> Invocation<'static> {
-    let mut invocation = invocation();
-    invocation.limits.max_memory_bytes = bytes;
-    invocation
+    Invocation {
+        limits: InvocationLimits::capped(Duration::from_secs(5), bytes, &test_config()),
+        ..invocation()
+    }
 }
 
 pub(crate) async fn compile(runtime: &Runtime, bytes: impl Into<Bytes>) -> CompiledModule {

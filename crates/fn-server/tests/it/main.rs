@@ -242,3 +242,15 @@ fn what_a_guest_writes_cannot_drive_the_operators_terminal() {
     let stderr = text(&out.stderr);
     assert!(!stderr.contains('\u{1b}'), "{stderr:?}");
 }
+
+#[test]
+fn a_module_that_is_not_a_regular_file_is_refused_unread() {
+    // /dev/zero would never end; a FIFO could block for ever.
+    let out = fnd(&["run", "/dev/zero"]);
+    assert_eq!(out.status.code(), Some(125));
+    assert!(
+        text(&out.stderr).contains("the module /dev/zero is not a regular file"),
+        "{}",
+        text(&out.stderr)
+    );
+}
