@@ -64,13 +64,7 @@ async fn a_dropped_invocation_is_recorded_once_as_cancelled_and_frees_its_slot()
 
 #[tokio::test]
 async fn a_dropped_invocation_waiting_for_its_compile_is_recorded_as_cancelled() {
-    let gated = Arc::new(Gated::new());
-    let logger = Arc::new(MemoryLogger::new());
-    let engine = Engine::builder(gated.clone())
-        .config(test_config())
-        .invocation_logger(logger.clone())
-        .build()
-        .unwrap();
+    let (gated, logger, engine) = gated_engine();
     let hello = gated.deploy("hello", guest("hello"));
     let ctx = InvocationContext::default();
     let request_id = ctx.request_id.clone();
@@ -110,14 +104,8 @@ async fn a_call_dropped_before_its_first_poll_is_recorded_once_as_cancelled() {
 
 #[tokio::test]
 async fn a_module_that_failed_to_compile_is_not_fetched_again() {
-    let gated = Arc::new(Gated::new());
+    let (gated, logger, engine) = gated_engine();
     gated.open();
-    let logger = Arc::new(MemoryLogger::new());
-    let engine = Engine::builder(gated.clone())
-        .config(test_config())
-        .invocation_logger(logger.clone())
-        .build()
-        .unwrap();
     let broken = gated.deploy(
         "broken",
         Bytes::from_static(b"(module (func (export \"_start\") i32.const 1))"),
@@ -145,13 +133,7 @@ async fn a_module_that_failed_to_compile_is_not_fetched_again() {
 
 #[tokio::test]
 async fn every_caller_that_waited_for_the_compile_is_a_cold_start() {
-    let gated = Arc::new(Gated::new());
-    let logger = Arc::new(MemoryLogger::new());
-    let engine = Engine::builder(gated.clone())
-        .config(test_config())
-        .invocation_logger(logger.clone())
-        .build()
-        .unwrap();
+    let (gated, logger, engine) = gated_engine();
     let echo = gated.deploy("echo", guest("echo"));
     // Twenty callers miss at once (`join_all` polls every one of them on its first poll,
     // and the registry holds the first fetch until they all wait), then the fetch goes.
@@ -222,6 +204,18 @@ async fn a_hand_built_invalid_function_is_refused_naming_the_field_and_recorded(
         assert!(!record.cold_start, "{field}: nothing was compiled");
     }
     assert_eq!(h.engine.cache_stats().entries, 0, "nothing was compiled");
+}
+
+/// An engine over a [`Gated`] registry, with its logger.
+fn gated_engine() -> (Arc<Gated>, Arc<MemoryLogger>, Engine) {
+    let gated = Arc::new(Gated::new());
+    let logger = Arc::new(MemoryLogger::new());
+    let engine = Engine::builder(gated.clone())
+        .config(test_config())
+        .invocation_logger(logger.clone())
+        .build()
+        .unwrap();
+    (gated, logger, engine)
 }
 
 /// A registry whose module fetches wait until [`Gated::open`]: a test decides when the
