@@ -17,7 +17,9 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 ///
 /// Execution failures reach callers wrapped in [`Error::Execution`], which names the
 /// function and the request; [`Error::root`] gives the underlying kind.
-#[derive(Debug, thiserror::Error)]
+/// Cloning keeps the whole error, cause chain included, so one failure (a compile that
+/// several callers waited for) can be handed to each of them.
+#[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// Input that fails validation: which field, and why.
@@ -144,7 +146,7 @@ pub enum Error {
         /// The host call.
         call: String,
         /// Why it failed.
-        source: Box<dyn std::error::Error + Send + Sync>,
+        source: std::sync::Arc<dyn std::error::Error + Send + Sync>,
     },
     /// The engine cannot take the call now (pool exhausted, engine closed); retry later.
     #[error("unavailable: {reason}")]
