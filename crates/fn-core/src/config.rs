@@ -19,8 +19,18 @@ pub struct Config {
     /// The most linear memory any function may have, in bytes; a function's own limit is
     /// capped by it, and the pooling allocator sizes its slots with it. Default 256 MiB.
     pub max_memory_bytes: u64,
-    /// Capacity of the compiled-module cache, in bytes of compiled code. Default 512 MiB.
+    /// Capacity of the compiled-module cache in memory, in bytes of compiled image (see
+    /// `fn_runtime::CompiledModule::size_bytes` for how a module is weighed). Default
+    /// 512 MiB.
     pub module_cache_capacity_bytes: u64,
+    /// The folder of the artifact tier: compiled modules kept on disk, so a restarted
+    /// engine loads them instead of compiling them again. Created (mode 0700) when
+    /// absent; a folder that cannot be opened or written is logged and the engine runs
+    /// without it. Default none (no disk tier); `fnd run` uses `$XDG_CACHE_HOME/fnd`.
+    pub artifact_cache_dir: Option<PathBuf>,
+    /// The most the artifact tier may hold, in bytes of files; past it the least
+    /// recently used artifacts are removed. Default 2 GiB.
+    pub artifact_cache_capacity_bytes: u64,
     /// The largest module accepted for compiling, in bytes. Default 32 MiB.
     pub max_module_bytes: u64,
     /// The longest one compile may take before the caller gets
@@ -101,6 +111,8 @@ impl Default for Config {
             max_timeout: Duration::from_secs(30),
             max_memory_bytes: 256 << 20,
             module_cache_capacity_bytes: 512 << 20,
+            artifact_cache_dir: None,
+            artifact_cache_capacity_bytes: 2 << 30,
             max_module_bytes: 32 << 20,
             compile_timeout: Duration::from_secs(30),
             compile_timeout_retry_after: Duration::from_secs(60),
@@ -188,6 +200,20 @@ impl Config {
             "module_cache_capacity_bytes",
             self.module_cache_capacity_bytes,
         )?;
+        nonzero(
+            "artifact_cache_capacity_bytes",
+            self.artifact_cache_capacity_bytes,
+        )?;
+        if self
+            .artifact_cache_dir
+            .as_ref()
+            .is_some_and(|dir| dir.as_os_str().is_empty())
+        {
+            return Err(Error::validation(
+                "artifact_cache_dir",
+                "must not be empty when set",
+            ));
+        }
         nonzero("max_module_bytes", self.max_module_bytes)?;
         nonzero(
             "max_concurrent_compiles",
@@ -272,6 +298,15 @@ mod tests {
                 c.epoch_tick = Duration::from_millis(10);
             }),
             ("fuel", |c| c.fuel = Some(0)),
+            ("artifact_cache_capacity_bytes", |c| {
+                c.artifact_cache_capacity_bytes = 0;
+            }),
+            ("artifact_cache_dir", |c| {
+                c.artifact_cache_dir = Some(PathBuf::new());
+            }),
+            ("module_cache_capacity_bytes", |c| {
+                c.module_cache_capacity_bytes = 0;
+            }),
             ("pooling.slots", |c| c.pooling.slots = 0),
             ("max_concurrent_compiles", |c| c.max_concurrent_compiles = 0),
             ("compile_timeout_retry_after", |c| {

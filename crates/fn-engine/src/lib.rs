@@ -3,7 +3,9 @@
 //!
 //! It composes the crates below it and adds the contract of the Go engine it replaces:
 //! the function validated once at the entry, admission (rate limit) before anything is
-//! fetched or compiled, one compile per CID even under concurrent misses, CID
+//! fetched or compiled, one compile per CID even under concurrent misses (fn-cache: in
+//! memory, and on disk when `artifact_cache_dir` is set, so a restart does not
+//! recompile), CID
 //! verification of fetched bytes, the function's limits capped by the config, errors
 //! wrapped with the function's name and the request id, and exactly one
 //! [`InvocationRecord`](fn_core::InvocationRecord) per invocation whatever its end — a
@@ -36,25 +38,24 @@
 //! # }).unwrap();
 //! ```
 
-mod cache;
 mod modules;
 mod record;
 
-use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use bytes::Bytes;
+use fn_cache::Cache;
 use fn_core::{
     Cid, Config, Error, Function, FunctionExecutor, FunctionRegistry, InvocationContext,
     InvocationLimits, InvocationLogger, RateDecision, RateLimitRequest, RateLimiter, Result,
 };
-use fn_runtime::{CompiledModule, Invocation, Runtime};
-use tokio::sync::OnceCell;
+use fn_runtime::{Invocation, Runtime};
 
-pub use crate::cache::CacheStats;
+use crate::modules::Module;
 use crate::record::Recorder;
+pub use fn_cache::CacheStats;
 
 /// Everything one invocation produced: see [`Engine::execute_detailed`].
 #[derive(Debug)]
@@ -116,13 +117,12 @@ impl EngineBuilder {
         let runtime = Runtime::new(&self.config)?;
         Ok(Engine {
             inner: Arc::new(EngineInner {
-                cache: cache::ModuleCache::new(self.config.module_cache_capacity_bytes),
+                cache: modules::cache(&self.config, &runtime),
                 config: self.config,
                 runtime,
                 registry: self.registry,
                 invocation_logger: self.invocation_logger,
                 rate_limiter: self.rate_limiter,
-                inflight: Mutex::default(),
                 closed: AtomicBool::new(false),
             }),
         })
@@ -135,8 +135,6 @@ pub struct Engine {
     inner: Arc<EngineInner>,
 }
 
-pub(crate) type Inflight = Arc<OnceCell<Arc<CompiledModule>>>;
-
 #[derive(Debug)]
 struct EngineInner {
     config: Config,
@@ -144,9 +142,9 @@ struct EngineInner {
     registry: Arc<dyn FunctionRegistry>,
     invocation_logger: Option<Arc<dyn InvocationLogger>>,
     rate_limiter: Option<Arc<dyn RateLimiter>>,
-    cache: cache::ModuleCache,
-    /// Compiles under way, by CID: concurrent misses of one CID wait for one compile.
-    inflight: Mutex<HashMap<Cid, Inflight>>,
+    /// Compiled modules: memory, the artifact tier, single-flight loads, remembered
+    /// failures.
+    cache: Cache<Module, Error>,
     closed: AtomicBool,
 }
 
@@ -313,7 +311,8 @@ impl Engine {
         Ok(())
     }
 
-    /// Compiles and caches a module ahead of its first call. A no-op when it is cached.
+    /// Compiles and caches a module ahead of its first call (loading its artifact from
+    /// disk instead, when there is a good one). A no-op when it is cached.
     ///
     /// # Errors
     ///
@@ -330,28 +329,41 @@ impl Engine {
         if self.inner.cache.contains(cid) {
             return Ok(());
         }
-        self.single_flight(*cid, self.inner.runtime.compile(bytes))
+        let runtime = self.inner.runtime.clone();
+        self.inner
+            .cache
+            .get_or_try_insert(cid, move || async move {
+                runtime.compile(bytes).await.map(Module)
+            })
             .await
             .map(drop)
     }
 
-    /// Drops `cid`'s compiled module and any remembered compile failure; the next call
-    /// compiles it again. Returns whether it was cached.
-    pub fn invalidate(&self, cid: &Cid) -> bool {
-        self.inner.runtime.forget_failure(cid);
-        self.inner.cache.invalidate(cid)
+    /// Drops `cid`'s compiled module, its artifact on disk and any remembered compile
+    /// failure; the next call compiles it again. Returns whether it was in memory.
+    pub async fn invalidate(&self, cid: &Cid) -> bool {
+        self.inner.cache.invalidate(cid).await
     }
 
-    /// Closes the engine: drops every cached module; every later call fails with
-    /// [`Error::Unavailable`] (and is still recorded). Invocations under way finish.
+    /// Closes the engine: drops every module from memory (artifacts on disk stay for
+    /// the next start); every later call fails with [`Error::Unavailable`] (and is still
+    /// recorded). Invocations under way finish.
     pub fn close(&self) {
         self.inner.closed.store(true, Ordering::Release);
-        self.inner.cache.clear();
+        self.inner.cache.invalidate_all();
     }
 
-    /// What the module cache holds and has done.
-    pub fn cache_stats(&self) -> CacheStats {
-        self.inner.cache.stats()
+    /// Waits until every artifact being written to disk is written: before a process
+    /// exits, so that its next start finds them.
+    pub async fn flush_artifacts(&self) {
+        self.inner.cache.flush().await;
+    }
+
+    /// What the module cache holds and has done: entries, weighted size, hits, misses,
+    /// evictions, loads (compiles) and their total time, refusals of remembered
+    /// failures, and the disk tier's hits, misses and writes.
+    pub async fn cache_stats(&self) -> CacheStats {
+        self.inner.cache.stats().await
     }
 }
 

@@ -6,6 +6,7 @@
 //! stack, the pool's slot sizes) is read here against the config field that decides it.
 
 use fn_core::{Config, Result};
+use sha2::{Digest, Sha256};
 use wasmtime::{Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 use crate::{internal, to_usize};
@@ -64,4 +65,44 @@ fn pooling_config(config: &Config) -> PoolingAllocationConfig {
         .table_keep_resident(keep)
         .pagemap_scan(Enabled::No);
     p
+}
+
+/// The format of fn-runtime's artifacts: bump it when what `Runtime::serialize` writes, or
+/// what `Runtime::deserialize` expects of it, changes.
+const ARTIFACT_FORMAT: &[u8] = b"fn-runtime artifact 1";
+
+/// The artifact fingerprint of `engine`: see `Runtime::artifact_fingerprint`.
+pub(crate) fn fingerprint(engine: &Engine) -> [u8; 32] {
+    use std::hash::Hash as _;
+    let mut hasher = Sha256Hasher(Sha256::new());
+    hasher.0.update(ARTIFACT_FORMAT);
+    engine.precompile_compatibility_hash().hash(&mut hasher);
+    // The compatibility hash names the version strategy, not the version: an empty
+    // module's artifact carries wasmtime's version string (and nothing that varies
+    // between runs), so its digest adds it.
+    match engine.precompile_module(b"(module)") {
+        Ok(empty) => hasher.0.update(Sha256::digest(&empty)),
+        Err(error) => {
+            // Then artifacts are written under a fingerprint no other build shares.
+            tracing::warn!(error = %format!("{error:#}"), "cannot precompile an empty module");
+            hasher.0.update(env!("CARGO_PKG_VERSION"));
+            hasher.0.update(std::process::id().to_le_bytes());
+        }
+    }
+    hasher.0.finalize().into()
+}
+
+/// Feeds what a `Hash` implementation writes into sha2-256, so the digest is the same in
+/// every process (std's hashers are seeded per process).
+struct Sha256Hasher(Sha256);
+
+impl std::hash::Hasher for Sha256Hasher {
+    fn write(&mut self, bytes: &[u8]) {
+        self.0.update(bytes);
+    }
+
+    fn finish(&self) -> u64 {
+        let digest = self.0.clone().finalize();
+        u64::from_le_bytes(digest[..8].try_into().expect("8 bytes"))
+    }
 }

@@ -1,14 +1,15 @@
 //! The runtime: its types, and the orchestration of a compile and of an invocation. The
-//! pieces live beside it: `engine.rs` (config to wasmtime), `compile.rs` (compile and
-//! failed compiles), `host.rs` (host imports), `store.rs` (one invocation's store and
+//! pieces live beside it: `engine.rs` (config to wasmtime), `compile.rs` (compile, and
+//! load from an artifact), `host.rs` (host imports), `store.rs` (one invocation's store and
 //! WASI context), `abi/call.rs` (calling through an ABI), `classify.rs` (errors),
 //! `deadline.rs` (epoch ticker and deadline).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 use fn_core::{Cid, Config, Error, InvocationLimits, Preopen, Result};
@@ -17,7 +18,7 @@ use wasmtime::{Engine, InstancePre, Linker};
 
 use crate::abi::{Abi, Entry};
 use crate::classify::classify;
-use crate::compile::{FailedCompiles, compile_blocking};
+use crate::compile::{compile_blocking, deserialize_blocking};
 use crate::deadline::{self, Ticker};
 use crate::pipe::BoundedPipe;
 use crate::store::{self, StoreState};
@@ -39,7 +40,8 @@ struct Inner {
     config: Config,
     pooling: bool,
     compile_permits: Arc<Semaphore>,
-    failed: FailedCompiles,
+    /// The artifact fingerprint, computed at its first use.
+    fingerprint: OnceLock<[u8; 32]>,
     /// How many compiles have started (each one a Cranelift run).
     compiles: AtomicU64,
     /// The config's `preopen_roots`, resolved once when the runtime is built (a root
@@ -86,7 +88,12 @@ impl CompiledModule {
         self.abi
     }
 
-    /// The size of its compiled code in bytes: its weight in a cache.
+    /// What it holds in memory, in bytes: its weight in a cache. Measured as the
+    /// length of the compiled image wasmtime maps for it (`Module::image_range`): the
+    /// machine code, its read-only data, the wasm data segments and the metadata
+    /// wasmtime keeps in the image; this is also about the size of its serialized
+    /// artifact. Not counted: the small per-module tables on the heap, and the
+    /// copy-on-write memory image built from the data segments (at most their size).
     pub fn size_bytes(&self) -> u64 {
         self.size_bytes
     }
@@ -157,10 +164,7 @@ impl Runtime {
                 pooling,
                 compile_permits: Arc::new(Semaphore::new(config.max_concurrent_compiles)),
                 compiles: AtomicU64::new(0),
-                failed: FailedCompiles::new(
-                    config.compile_timeout_retry_after,
-                    config.compile_timeout,
-                ),
+                fingerprint: OnceLock::new(),
                 preopen_roots: config
                     .preopen_roots
                     .iter()
@@ -186,8 +190,8 @@ impl Runtime {
     /// checks the size cap, compiles on a blocking thread with at most
     /// `max_concurrent_compiles` compiles at once and a `compile_timeout` limit, checks
     /// its memories and tables against the config, detects the ABI and resolves imports.
-    /// A module that failed to compile fails again at once, for good; one whose compile
-    /// timed out, for `compile_timeout_retry_after`.
+    /// Failures are not remembered here: that is the cache's (fn-cache's negative
+    /// entries, with `compile_timeout_retry_after`).
     ///
     /// The CID is computed from `bytes` exactly as given.
     ///
@@ -207,9 +211,6 @@ impl Runtime {
                 size_bytes,
                 limit_bytes: config.max_module_bytes,
             });
-        }
-        if let Some(failure) = self.inner.failed.get(&cid, Instant::now()) {
-            return Err(failure);
         }
         let limit = config.compile_timeout;
         let permit =
@@ -232,24 +233,59 @@ impl Runtime {
             let _permit = permit;
             compile_blocking(&inner.engine, &inner.linker, &inner.config, cid, &bytes)
         });
-        let result = match tokio::time::timeout(limit, task).await {
+        match tokio::time::timeout(limit, task).await {
             Ok(Ok(result)) => result,
             Ok(Err(join)) => Err(Error::Internal {
                 message: format!("the compile of {cid} panicked: {join}"),
             }),
             Err(_) => Err(Error::CompileTimeout { cid, limit }),
-        };
-        if let Err(error) = &result {
-            self.inner.failed.remember(cid, error, Instant::now());
         }
-        result
     }
 
-    /// The error `cid`'s last compile failed with, while it is remembered: a module that
-    /// does not compile, for good; one whose compile timed out, for
-    /// `compile_timeout_retry_after`. Lets a caller refuse it before fetching its bytes.
-    pub fn remembered_failure(&self, cid: &Cid) -> Option<Error> {
-        self.inner.failed.get(cid, Instant::now())
+    /// The bytes of `module`'s artifact: its compiled code as wasmtime serializes it,
+    /// for [`Runtime::deserialize`] in this or a later process with the same
+    /// [`Runtime::artifact_fingerprint`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Internal`] when wasmtime cannot serialize it.
+    pub fn serialize(&self, module: &CompiledModule) -> Result<Vec<u8>> {
+        module
+            .pre
+            .module()
+            .serialize()
+            .map_err(|e| crate::internal("serializing a compiled module", &e))
+    }
+
+    /// Loads the module `cid` from its artifact, without compiling, and checks it as
+    /// [`Runtime::compile`] does (ABI, imports, memories and tables). Blocking: call it
+    /// on a blocking thread. Counts no compile.
+    ///
+    /// `bytes` must be exactly what [`Runtime::serialize`] returned under the same
+    /// [`Runtime::artifact_fingerprint`], verified against a digest taken when they were
+    /// written: they are trusted machine code. fn-cache's `ArtifactStore` gives out
+    /// nothing else.
+    ///
+    /// # Errors
+    ///
+    /// Why the artifact cannot be used (wasmtime's refusal, or a check that fails); the
+    /// caller discards it and compiles.
+    pub fn deserialize(&self, cid: Cid, bytes: &[u8]) -> Result<CompiledModule, String> {
+        let inner = &self.inner;
+        deserialize_blocking(&inner.engine, &inner.linker, &inner.config, cid, bytes)
+    }
+
+    /// What an artifact of this runtime depends on, as a sha2-256 digest: the artifact
+    /// format of this crate, the wasmtime version and build (from the header wasmtime
+    /// writes into every artifact), and wasmtime's `precompile_compatibility_hash` (the
+    /// target, the compiler's flags, the tunables such as fuel, epochs and the stack
+    /// limit, and the wasm features). Two runtimes with equal fingerprints can load each
+    /// other's artifacts. Computed once, at its first use (it compiles an empty module).
+    pub fn artifact_fingerprint(&self) -> [u8; 32] {
+        *self
+            .inner
+            .fingerprint
+            .get_or_init(|| crate::engine::fingerprint(&self.inner.engine))
     }
 
     /// How many compiles this runtime has started: each one a Cranelift run on a
@@ -257,11 +293,6 @@ impl Runtime {
     /// count).
     pub fn compiles_started(&self) -> u64 {
         self.inner.compiles.load(Ordering::Relaxed)
-    }
-
-    /// Forgets a remembered compile failure, so the next compile of `cid` tries again.
-    pub fn forget_failure(&self, cid: &Cid) {
-        self.inner.failed.forget(cid);
     }
 
     /// Runs one invocation of `module` on `input` in a fresh sandbox, under the

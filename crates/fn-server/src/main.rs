@@ -97,6 +97,13 @@ struct RunArgs {
     /// Print the invocation record as JSON on stderr.
     #[arg(long)]
     record: bool,
+    /// Keep compiled modules in this folder, so the next run of the same module starts
+    /// without compiling; default `$XDG_CACHE_HOME/fnd`, else `$HOME/.cache/fnd`.
+    #[arg(long, value_name = "DIR", conflicts_with = "no_cache")]
+    cache_dir: Option<PathBuf>,
+    /// Compile the module afresh, and keep nothing on disk.
+    #[arg(long)]
+    no_cache: bool,
     /// Arguments for the function, after argv[0] (its name): `fnd run m.wasm -- a b`.
     #[arg(last = true, value_name = "ARGS")]
     args: Vec<String>,
@@ -168,6 +175,7 @@ async fn run(args: RunArgs) -> Result<ExitCode> {
     // This run may see exactly the folders it was given.
     let config = Config {
         preopen_roots: preopens.iter().map(|p| p.host.clone()).collect(),
+        artifact_cache_dir: cache_dir(&args),
         ..Config::default()
     };
     let input = read_input(&args, config.max_input_bytes)?;
@@ -188,6 +196,8 @@ async fn run(args: RunArgs) -> Result<ExitCode> {
 
     let ctx = InvocationContext::new(TriggerType::Job);
     let execution = engine.execute_detailed(&function, input, Some(ctx)).await;
+    // A module compiled by this run is being written to the cache folder: let it land.
+    engine.flush_artifacts().await;
     if args.record {
         for record in records.take_all() {
             eprintln!("{}", serde_json::to_string(&record)?);
@@ -208,6 +218,26 @@ async fn run(args: RunArgs) -> Result<ExitCode> {
             Ok(ExitCode::from(failure_status(&error)))
         }
     }
+}
+
+/// The artifact cache folder: `--cache-dir`, else `$XDG_CACHE_HOME/fnd`, else
+/// `$HOME/.cache/fnd`; none with `--no-cache` or when neither variable is set (or they
+/// are not absolute, as the XDG specification asks).
+fn cache_dir(args: &RunArgs) -> Option<PathBuf> {
+    if args.no_cache {
+        return None;
+    }
+    if let Some(dir) = &args.cache_dir {
+        return Some(std::path::absolute(dir).unwrap_or_else(|_| dir.clone()));
+    }
+    let absolute = |var: &str| {
+        std::env::var_os(var)
+            .map(PathBuf::from)
+            .filter(|path| path.is_absolute())
+    };
+    absolute("XDG_CACHE_HOME")
+        .or_else(|| absolute("HOME").map(|home| home.join(".cache")))
+        .map(|cache| cache.join("fnd"))
 }
 
 /// `HOST[::GUEST]` as a preopen of the resolved host folder, as GUEST or `/`.

@@ -1,4 +1,4 @@
-//! Precompile, invalidate, close and cache statistics.
+//! Precompile, invalidate, close, cache statistics, eviction, and the artifact tier.
 
 use bytes::Bytes;
 use fn_core::{Cid, Error, InvocationStatus};
@@ -19,17 +19,17 @@ async fn precompile_validates_compiles_and_is_a_noop_when_cached() {
         Err(Error::Integrity { .. })
     ));
     h.engine.precompile(&cid, bytes.clone()).await.unwrap();
-    let stats = h.engine.cache_stats();
+    let stats = h.engine.cache_stats().await;
     assert_eq!(stats.entries, 1);
-    assert!(stats.weight_bytes > 0);
+    assert!(stats.weighted_size_bytes > 0);
     h.engine.precompile(&cid, bytes.clone()).await.unwrap();
-    assert_eq!(h.engine.cache_stats().entries, 1);
+    assert_eq!(h.engine.cache_stats().await.entries, 1);
 
     // A precompiled module is warm on its first call.
     let hello = h.deploy("hello", bytes);
     h.engine.execute(&hello, Bytes::new(), None).await.unwrap();
     assert!(!h.logger.records()[0].cold_start);
-    assert_eq!(h.engine.cache_stats().hits, 1);
+    assert_eq!(h.engine.cache_stats().await.hits, 1);
 }
 
 #[tokio::test]
@@ -51,17 +51,17 @@ async fn invalidate_forces_a_recompile() {
     let h = harness();
     let hello = h.deploy("hello", guest("hello"));
     h.engine.execute(&hello, Bytes::new(), None).await.unwrap();
-    assert!(h.engine.invalidate(&hello.wasm_cid));
-    assert!(!h.engine.invalidate(&hello.wasm_cid));
-    assert_eq!(h.engine.cache_stats().entries, 0);
+    assert!(h.engine.invalidate(&hello.wasm_cid).await);
+    assert!(!h.engine.invalidate(&hello.wasm_cid).await);
+    assert_eq!(h.engine.cache_stats().await.entries, 0);
     h.engine.execute(&hello, Bytes::new(), None).await.unwrap();
     let records = h.logger.records();
     assert!(records[0].cold_start && records[1].cold_start);
 }
 
 #[tokio::test]
-async fn eviction_is_least_recently_used_by_weight() {
-    // Measure one module's weight, then allow two of them.
+async fn a_busy_function_survives_one_off_functions_within_the_byte_capacity() {
+    // Measure one module's weight, then allow about three of them.
     let probe = harness();
     let hello = probe.deploy("hello", guest("hello"));
     probe
@@ -69,44 +69,54 @@ async fn eviction_is_least_recently_used_by_weight() {
         .execute(&hello, Bytes::new(), None)
         .await
         .unwrap();
-    let weight = probe.engine.cache_stats().weight_bytes;
+    let weight = probe.engine.cache_stats().await.weighted_size_bytes;
+    assert!(
+        weight > 10_000,
+        "a Rust guest's image weighs more than {weight} bytes"
+    );
 
     let h = harness_with(|b| {
         let mut config = test_config();
-        config.module_cache_capacity_bytes = weight * 5 / 2;
+        config.module_cache_capacity_bytes = weight * 3;
         b.config(config)
     });
-    // Three guests of about the same weight (each a small Rust command).
-    let a = h.deploy("a", guest("hello"));
-    let b = h.deploy("b", guest("echo"));
-    h.engine.execute(&a, Bytes::new(), None).await.unwrap();
-    h.engine.execute(&b, Bytes::new(), None).await.unwrap();
-    // Touch `a`, so `b` is the least recently used.
-    h.engine.execute(&a, Bytes::new(), None).await.unwrap();
-    let c = h.deploy("c", guest("upper"));
-    h.engine.execute(&c, Bytes::new(), None).await.unwrap();
-    let stats = h.engine.cache_stats();
-    assert!(stats.weight_bytes <= stats.capacity_bytes);
-    assert!(stats.evictions >= 1, "{stats:?}");
-    // `a` survived, `b` was evicted.
-    h.engine.execute(&a, Bytes::new(), None).await.unwrap();
-    h.engine.execute(&b, Bytes::new(), None).await.unwrap();
-    let records = h.logger.records();
-    let cold: Vec<_> = records
-        .iter()
-        .map(|r| (r.function_name.as_str(), r.cold_start))
-        .collect();
-    assert_eq!(
-        cold,
-        [
-            ("a", true),
-            ("b", true),
-            ("a", false),
-            ("c", true),
-            ("a", false),
-            ("b", true)
-        ]
+    let busy = h.deploy("busy", guest("hello"));
+    let warm = h.deploy("warm", guest("echo"));
+    h.engine.execute(&warm, Bytes::new(), None).await.unwrap();
+    h.engine.execute(&busy, Bytes::new(), None).await.unwrap();
+    // The cache is now over half full: moka counts how often each module is used from
+    // here on (its maintenance runs with the statistics).
+    h.engine.cache_stats().await;
+    for _ in 0..10 {
+        h.engine.execute(&busy, Bytes::new(), None).await.unwrap();
+    }
+    h.engine.cache_stats().await;
+    // Guests of about the same weight, each called once: WAT modules made distinct.
+    for i in 0..6 {
+        let wat = format!(
+            r#"(module (memory (export "memory") {})
+                (data (i32.const 0) "{i}{}")
+                (func (export "handle") (param i32 i32) (result i64) i64.const 0))"#,
+            weight / 65536 + 1,
+            "x".repeat(weight as usize)
+        );
+        let one_off = h.deploy(&format!("one-off-{i}"), Bytes::from(wat));
+        h.engine
+            .execute(&one_off, Bytes::new(), None)
+            .await
+            .unwrap();
+        h.engine.cache_stats().await;
+    }
+    let stats = h.engine.cache_stats().await;
+    assert!(
+        stats.weighted_size_bytes <= stats.capacity_bytes,
+        "{stats:?}"
     );
+    assert!(stats.evictions >= 3, "{stats:?}");
+    h.engine.execute(&busy, Bytes::new(), None).await.unwrap();
+    let last = h.logger.records().pop().unwrap();
+    assert_eq!(last.function_name, "busy");
+    assert!(!last.cold_start, "the busy function was evicted: {stats:?}");
 }
 
 #[tokio::test]
@@ -115,7 +125,7 @@ async fn close_refuses_later_calls_and_still_records_them() {
     let hello = h.deploy("hello", guest("hello"));
     h.engine.execute(&hello, Bytes::new(), None).await.unwrap();
     h.engine.close();
-    assert_eq!(h.engine.cache_stats().entries, 0);
+    assert_eq!(h.engine.cache_stats().await.entries, 0);
     let error = h
         .engine
         .execute(&hello, Bytes::new(), None)
@@ -138,10 +148,98 @@ async fn stats_count_hits_and_misses() {
     for _ in 0..3 {
         h.engine.execute(&hello, Bytes::new(), None).await.unwrap();
     }
-    let stats = h.engine.cache_stats();
+    let stats = h.engine.cache_stats().await;
     assert_eq!((stats.entries, stats.hits, stats.misses), (1, 2, 1));
     assert_eq!(
         stats.capacity_bytes,
         test_config().module_cache_capacity_bytes
     );
+}
+
+/// An engine whose artifact tier is `dir`, with its logger.
+fn engine_on_disk(dir: &std::path::Path) -> Harness {
+    let dir = dir.to_path_buf();
+    harness_with(move |b| {
+        let mut config = test_config();
+        config.artifact_cache_dir = Some(dir);
+        b.config(config)
+    })
+}
+
+#[tokio::test]
+async fn a_restarted_engine_invokes_a_cached_function_without_compiling() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = engine_on_disk(dir.path());
+    let upper = first.deploy("upper", guest("upper"));
+    let output = first
+        .engine
+        .execute(&upper, Bytes::from("disk"), None)
+        .await
+        .unwrap();
+    assert_eq!(output, Bytes::from("DISK"));
+    first.engine.flush_artifacts().await;
+    let stats = first.engine.cache_stats().await;
+    assert_eq!(
+        (stats.loads, stats.disk_misses, stats.disk_writes),
+        (1, 1, 1)
+    );
+    drop(first);
+
+    let restarted = engine_on_disk(dir.path());
+    let upper = restarted.deploy("upper", guest("upper"));
+    let output = restarted
+        .engine
+        .execute(&upper, Bytes::from("again"), None)
+        .await
+        .unwrap();
+    assert_eq!(output, Bytes::from("AGAIN"));
+    let stats = restarted.engine.cache_stats().await;
+    assert_eq!(
+        (stats.loads, stats.disk_hits),
+        (0, 1),
+        "nothing compiled: {stats:?}"
+    );
+    // Still a cold start: the module was not in memory.
+    assert!(restarted.logger.records()[0].cold_start);
+}
+
+#[tokio::test]
+async fn a_damaged_artifact_is_compiled_again_and_a_folder_that_cannot_be_used_is_only_logged() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = engine_on_disk(dir.path());
+    let hello = first.deploy("hello", guest("hello"));
+    first
+        .engine
+        .execute(&hello, Bytes::new(), None)
+        .await
+        .unwrap();
+    first.engine.flush_artifacts().await;
+    for entry in std::fs::read_dir(dir.path()).unwrap() {
+        let path = entry.unwrap().path();
+        let mut bytes = std::fs::read(&path).unwrap();
+        let middle = bytes.len() / 2;
+        bytes[middle] ^= 0xff;
+        std::fs::write(&path, bytes).unwrap();
+    }
+    let second = engine_on_disk(dir.path());
+    let hello = second.deploy("hello", guest("hello"));
+    second
+        .engine
+        .execute(&hello, Bytes::new(), None)
+        .await
+        .unwrap();
+    let stats = second.engine.cache_stats().await;
+    assert_eq!((stats.loads, stats.disk_misses, stats.disk_hits), (1, 1, 0));
+
+    // A file where the folder should be: the engine builds, runs, and only logs it.
+    let file = dir.path().join("not-a-folder");
+    std::fs::write(&file, b"").unwrap();
+    let third = engine_on_disk(&file);
+    let hello = third.deploy("hello", guest("hello"));
+    third
+        .engine
+        .execute(&hello, Bytes::new(), None)
+        .await
+        .unwrap();
+    assert_eq!(third.engine.cache_stats().await.loads, 1);
 }

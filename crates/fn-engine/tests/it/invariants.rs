@@ -68,17 +68,24 @@ async fn a_dropped_invocation_waiting_for_its_compile_is_recorded_as_cancelled()
     let hello = gated.deploy("hello", guest("hello"));
     let ctx = InvocationContext::default();
     let request_id = ctx.request_id.clone();
-    // Polled once: it reaches the registry and waits there for bytes that never come.
+    // Polled until its compile (a task of the cache's) reaches the registry and waits
+    // there for bytes the gate holds back.
     tokio::select! {
         biased;
         out = engine.execute(&hello, Bytes::new(), Some(ctx)) => panic!("{out:?}"),
-        () = std::future::ready(()) => {}
+        () = gated.fetching.notified() => {}
     }
     assert_eq!(gated.fetches.load(Ordering::SeqCst), 1);
     let record = only(&logger, &request_id);
     assert_eq!(record.status, InvocationStatus::Cancelled);
     assert_eq!(record.peak_memory_bytes, 0, "it never ran");
     assert!(record.cold_start, "it was waiting for a compile");
+
+    // Its leaving did not cancel the compile: the next call uses that one fetch.
+    gated.open();
+    let out = engine.execute(&hello, Bytes::new(), None).await;
+    assert_eq!(out.unwrap(), "hello, world!\n");
+    assert_eq!(gated.fetches.load(Ordering::SeqCst), 1);
 }
 
 #[tokio::test]
@@ -203,7 +210,11 @@ async fn a_hand_built_invalid_function_is_refused_naming_the_field_and_recorded(
         assert_eq!(record.error_kind, Some(ErrorKind::Validation), "{field}");
         assert!(!record.cold_start, "{field}: nothing was compiled");
     }
-    assert_eq!(h.engine.cache_stats().entries, 0, "nothing was compiled");
+    assert_eq!(
+        h.engine.cache_stats().await.entries,
+        0,
+        "nothing was compiled"
+    );
 }
 
 /// An engine over a [`Gated`] registry, with its logger.
@@ -225,6 +236,8 @@ struct Gated {
     inner: InMemoryRegistry,
     gate: tokio::sync::Semaphore,
     fetches: AtomicUsize,
+    /// Told of every fetch as it starts.
+    fetching: tokio::sync::Notify,
 }
 
 impl Gated {
@@ -233,6 +246,7 @@ impl Gated {
             inner: InMemoryRegistry::new(),
             gate: tokio::sync::Semaphore::new(0),
             fetches: AtomicUsize::new(0),
+            fetching: tokio::sync::Notify::new(),
         }
     }
 
@@ -262,6 +276,7 @@ impl FunctionRegistry for Gated {
 
     async fn wasm_bytes(&self, cid: &Cid) -> fn_core::Result<Bytes> {
         self.fetches.fetch_add(1, Ordering::SeqCst);
+        self.fetching.notify_one();
         let _permit = self.gate.acquire().await.expect("the gate is never closed");
         self.inner.wasm_bytes(cid).await
     }

@@ -91,7 +91,7 @@ async fn module_size_is_capped() {
 }
 
 #[tokio::test]
-async fn slow_compile_ends_in_a_typed_error_and_is_remembered() {
+async fn slow_compile_ends_in_a_typed_error() {
     let runtime = runtime_with(|c| c.compile_timeout = Duration::from_millis(1));
     let bytes = guest("fib");
     let cid = Cid::of(&bytes);
@@ -102,34 +102,53 @@ async fn slow_compile_ends_in_a_typed_error_and_is_remembered() {
         }
         other => panic!("expected a compile timeout, got {other:?}"),
     }
-    // Remembered by CID for `compile_timeout_retry_after` (60 s by default): the second
-    // attempt is refused with the same error. (How long it is remembered is tested in
-    // `compile.rs`'s unit tests with explicit instants.)
-    assert!(matches!(
-        runtime.compile(bytes.clone()).await,
-        Err(Error::CompileTimeout { .. })
-    ));
-    assert_eq!(runtime.compiles_started(), 1, "refused without compiling");
-    assert!(matches!(
-        runtime.remembered_failure(&cid),
-        Some(Error::CompileTimeout { .. })
-    ));
-    runtime.forget_failure(&cid);
-    assert!(runtime.remembered_failure(&cid).is_none());
+    assert_eq!(runtime.compiles_started(), 1);
 }
 
 #[tokio::test]
-async fn failed_compile_is_remembered_by_cid() {
+async fn a_failed_compile_is_not_remembered_here_that_is_the_caches() {
     let runtime = runtime_with(|_| {});
     let bytes = Bytes::from_static(b"\0asm\x01\0\0\0\x01\x05garbage");
     let first = runtime.compile(bytes.clone()).await.unwrap_err();
     let second = runtime.compile(bytes).await.unwrap_err();
     assert_eq!(first.to_string(), second.to_string());
-    assert_eq!(
-        runtime.compiles_started(),
-        1,
-        "the second was refused at once"
+    assert_eq!(runtime.compiles_started(), 2);
+}
+
+#[tokio::test]
+async fn an_artifact_loads_without_compiling_and_runs() {
+    let compiler = runtime_with(|_| {});
+    let module = compiler.compile(guest("upper")).await.unwrap();
+    let artifact = compiler.serialize(&module).unwrap();
+    assert!(
+        artifact.len() as u64 >= module.size_bytes() / 2,
+        "about the image's size"
     );
+
+    let restarted = runtime_with(|_| {});
+    assert_eq!(
+        restarted.artifact_fingerprint(),
+        compiler.artifact_fingerprint()
+    );
+    let loaded = restarted.deserialize(*module.cid(), &artifact).unwrap();
+    assert_eq!(restarted.compiles_started(), 0);
+    assert_eq!(loaded.abi(), module.abi());
+    assert_eq!(loaded.size_bytes(), module.size_bytes());
+    let output = restarted
+        .invoke(&loaded, invocation(), Bytes::from("artifact"))
+        .await;
+    assert_eq!(output.result.unwrap(), Bytes::from("ARTIFACT"));
+}
+
+#[tokio::test]
+async fn an_artifact_of_another_configuration_is_refused_not_run() {
+    let plain = runtime_with(|_| {});
+    let fueled = runtime_with(|c| c.fuel = Some(1_000_000));
+    assert_ne!(plain.artifact_fingerprint(), fueled.artifact_fingerprint());
+    let module = plain.compile(guest("hello")).await.unwrap();
+    let artifact = plain.serialize(&module).unwrap();
+    let error = fueled.deserialize(*module.cid(), &artifact).unwrap_err();
+    assert!(!error.is_empty());
 }
 
 #[tokio::test]

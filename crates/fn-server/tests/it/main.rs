@@ -8,9 +8,20 @@ fn guest(name: &str) -> PathBuf {
     fn_guests::path(name)
 }
 
+/// A cache folder of this test binary's own, so `fnd run` never writes to the real
+/// `$HOME/.cache`.
+static CACHE_HOME: std::sync::LazyLock<tempfile::TempDir> =
+    std::sync::LazyLock::new(|| tempfile::tempdir().expect("a temporary folder"));
+
 fn fnd(args: &[&str]) -> Output {
+    fnd_with(args, &[])
+}
+
+fn fnd_with(args: &[&str], env: &[(&str, &std::ffi::OsStr)]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_fnd"))
         .args(args)
+        .env("XDG_CACHE_HOME", CACHE_HOME.path())
+        .envs(env.iter().copied())
         .output()
         .expect("fnd runs")
 }
@@ -252,5 +263,59 @@ fn a_module_that_is_not_a_regular_file_is_refused_unread() {
         text(&out.stderr).contains("the module /dev/zero is not a regular file"),
         "{}",
         text(&out.stderr)
+    );
+}
+
+#[test]
+fn a_second_run_loads_the_compiled_module_from_the_cache_folder() {
+    let cache = tempfile::tempdir().unwrap();
+    let upper = guest("upper");
+    let log = [("FND_LOG", std::ffi::OsStr::new("fn_cache=debug"))];
+    let run = |input: &str| {
+        fnd_with(
+            &[
+                "run",
+                upper.to_str().unwrap(),
+                "--input",
+                input,
+                "--cache-dir",
+                cache.path().to_str().unwrap(),
+            ],
+            &log,
+        )
+    };
+    let first = run("first");
+    assert!(first.status.success(), "{}", text(&first.stderr));
+    assert_eq!(text(&first.stdout), "FIRST");
+    assert!(!text(&first.stderr).contains("from the artifact tier"));
+    let files: Vec<_> = std::fs::read_dir(cache.path()).unwrap().collect();
+    assert_eq!(files.len(), 1, "one artifact written");
+
+    let second = run("second");
+    assert!(second.status.success(), "{}", text(&second.stderr));
+    assert_eq!(text(&second.stdout), "SECOND");
+    let stderr = text(&second.stderr);
+    assert!(stderr.contains("loaded from the artifact tier"), "{stderr}");
+}
+
+#[test]
+fn no_cache_compiles_afresh_and_keeps_nothing() {
+    let home = tempfile::tempdir().unwrap();
+    let hello = guest("hello");
+    let out = fnd_with(
+        &["run", hello.to_str().unwrap(), "--no-cache"],
+        &[("XDG_CACHE_HOME", home.path().as_os_str())],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(std::fs::read_dir(home.path()).unwrap().count(), 0);
+    // Without the flag, the default folder is `$XDG_CACHE_HOME/fnd`.
+    let out = fnd_with(
+        &["run", hello.to_str().unwrap()],
+        &[("XDG_CACHE_HOME", home.path().as_os_str())],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        std::fs::read_dir(home.path().join("fnd")).unwrap().count(),
+        1
     );
 }
