@@ -230,7 +230,25 @@ fn every_guest_has_a_test() {
                 .map(|s| s.to_string_lossy().into_owned())
         })
         .collect();
-    guests.push("handle_upper".into());
+    // The other members build one module each, named after the package (or its `[[bin]]`).
+    for member in std::fs::read_dir(root.join("guests")).unwrap().flatten() {
+        let Ok(manifest) = std::fs::read_to_string(member.path().join("Cargo.toml")) else {
+            continue;
+        };
+        if member.file_name() == "commands" {
+            continue;
+        }
+        let name = |key: &str| {
+            manifest
+                .split(key)
+                .nth(1)
+                .and_then(|rest| rest.split("name = \"").nth(1))
+                .and_then(|rest| rest.split('"').next())
+                .map(|name| name.replace('-', "_"))
+        };
+        guests.extend(name("[[bin]]").or_else(|| name("[package]")));
+    }
+    assert!(guests.iter().any(|g| g == "handle_upper"), "{guests:?}");
     let mut tests = Vec::new();
     for dir in crates() {
         files_under(&dir.join("tests"), "rs", &mut tests);

@@ -243,3 +243,51 @@ async fn a_damaged_artifact_is_compiled_again_and_a_folder_that_cannot_be_used_i
         .unwrap();
     assert_eq!(third.engine.cache_stats().await.loads, 1);
 }
+
+#[tokio::test]
+async fn a_large_guest_runs_and_a_restarted_engine_loads_it_from_disk() {
+    // json_report is 2 MB+ of wasm built on serde_json, toml and regex: what a real
+    // function weighs. Its artifact round-trips whole, and it runs the same from disk.
+    let order = Bytes::from_static(
+        br#"{"id":"A-1","email":"ana@example.org","currency":"EUR",
+            "lines":[{"sku":"ABC-1234","quantity":2,"unit_price":1.5},
+                     {"sku":"bad","quantity":0,"unit_price":9.0}],
+            "extras":[{"type":"gift","message":"hi","wrap":true,"from":"a","to":"b"}]}"#,
+    );
+    let bytes = guest("json_report");
+    assert!(
+        bytes.len() > 2 << 20,
+        "json_report is {} bytes",
+        bytes.len()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let mut outputs = Vec::new();
+    for _ in 0..2 {
+        let h = engine_on_disk(dir.path());
+        let report = h.deploy("report", bytes.clone());
+        outputs.push(
+            h.engine
+                .execute(&report, order.clone(), None)
+                .await
+                .unwrap(),
+        );
+        h.engine.flush_artifacts().await;
+        let stats = h.engine.cache_stats().await;
+        outputs.push(Bytes::from(format!("{:?}", (stats.loads, stats.disk_hits))));
+    }
+    let report = std::str::from_utf8(&outputs[0]).unwrap();
+    for expected in [
+        r#""total": 3.0"#,
+        r#""items": 2"#,
+        "line 1: sku `bad` is malformed",
+        "line 1: quantity is zero",
+        r#""wrap": "true""#,
+    ] {
+        assert!(report.contains(expected), "no {expected} in {report}");
+    }
+    assert_eq!(outputs[2], outputs[0], "the same report from the artifact");
+    assert_eq!(
+        (&outputs[1][..], &outputs[3][..]),
+        (&b"(1, 0)"[..], &b"(0, 1)"[..])
+    );
+}
