@@ -6,6 +6,8 @@
 //! docs/performance.md. Every module weighs the same, so the capacity is a number of
 //! modules; a fixed seed makes every run replay the same traces.
 
+#![allow(clippy::print_stdout, reason = "the report is this program's output")]
+
 use std::collections::HashMap;
 use std::num::NonZeroUsize;
 

@@ -39,14 +39,29 @@ async fn a_frequently_used_module_survives_a_burst_of_one_off_modules() {
     for _ in 0..30 {
         assert!(cache.get(&hot).await.is_some());
     }
-    // 200 modules used once each, ten times the capacity. Plain LRU keeps the latest
-    // eight of them and loses `hot` after the eighth.
+    // 200 modules used once each, ten times the capacity. Plain LRU, weighted the same
+    // and fed the same trace, keeps the latest of them and loses `hot`.
+    let mut lru = lru::LruCache::unbounded();
+    let mut lru_weight = 0;
+    let mut lru_load = |name: String, weight: u64| {
+        lru_weight += weight;
+        lru.put(name, weight);
+        while lru_weight > 100 {
+            lru_weight -= lru.pop_lru().map_or(0, |(_, w)| w);
+        }
+    };
+    lru_load("hot".into(), 20);
+    for i in 0..4 {
+        lru_load(format!("warm {i}"), 10);
+    }
     for i in 0..200 {
         load(&cache, &format!("one-off {i}"), 10).await;
+        lru_load(format!("one-off {i}"), 10);
         if i % 10 == 0 {
             cache.stats().await;
         }
     }
+    assert!(!lru.contains("hot"), "plain LRU kept it");
     let stats = cache.stats().await;
     assert!(
         cache.contains(&hot),
