@@ -30,18 +30,30 @@ async fn never_loaded(cache: &Cache<Blob, TestError>, cid: &Cid) -> Arc<Blob> {
         .unwrap()
 }
 
+/// A cache on `dir` that has loaded `cid` (counted in `loads`) and written its artifact.
+async fn written(
+    dir: &std::path::Path,
+    fingerprint: [u8; 32],
+    cid: &Cid,
+    loads: &Arc<AtomicU64>,
+    code: &'static [u8],
+) -> Cache<Blob, TestError> {
+    let (cache, _) = cache_on(dir, fingerprint);
+    cache
+        .get_or_try_insert(cid, counting(loads, code))
+        .await
+        .unwrap();
+    cache.flush().await;
+    cache
+}
+
 #[tokio::test]
 async fn a_restarted_cache_loads_nothing_again() {
     let dir = tempfile::tempdir().unwrap();
     let cid = Cid::of(b"module");
     let loads = Arc::new(AtomicU64::new(0));
     {
-        let (cache, _) = cache_on(dir.path(), [1; 32]);
-        cache
-            .get_or_try_insert(&cid, counting(&loads, b"code"))
-            .await
-            .unwrap();
-        cache.flush().await;
+        let cache = written(dir.path(), [1; 32], &cid, &loads, b"code").await;
         assert_eq!(cache.stats().await.disk_writes, 1);
     }
     let (restarted, codec) = cache_on(dir.path(), [1; 32]);
@@ -58,12 +70,7 @@ async fn damaged(damage: impl FnOnce(&std::path::Path)) {
     let dir = tempfile::tempdir().unwrap();
     let cid = Cid::of(b"module");
     let loads = Arc::new(AtomicU64::new(0));
-    let (cache, _) = cache_on(dir.path(), [1; 32]);
-    cache
-        .get_or_try_insert(&cid, counting(&loads, b"code"))
-        .await
-        .unwrap();
-    cache.flush().await;
+    let cache = written(dir.path(), [1; 32], &cid, &loads, b"code").await;
     damage(&cache.artifact_store().unwrap().path(&cid));
 
     let (fresh, codec) = cache_on(dir.path(), [1; 32]);
@@ -119,12 +126,7 @@ async fn an_artifact_of_another_engine_is_a_miss() {
     let dir = tempfile::tempdir().unwrap();
     let cid = Cid::of(b"module");
     let loads = Arc::new(AtomicU64::new(0));
-    let (theirs, _) = cache_on(dir.path(), [2; 32]);
-    theirs
-        .get_or_try_insert(&cid, counting(&loads, b"their code"))
-        .await
-        .unwrap();
-    theirs.flush().await;
+    let theirs = written(dir.path(), [2; 32], &cid, &loads, b"their code").await;
     let (ours, codec) = cache_on(dir.path(), [1; 32]);
     // Their file where ours would be.
     std::fs::copy(
@@ -145,12 +147,7 @@ async fn bytes_the_codec_refuses_are_a_miss_and_removed() {
     let dir = tempfile::tempdir().unwrap();
     let cid = Cid::of(b"module");
     let loads = Arc::new(AtomicU64::new(0));
-    let (cache, _) = cache_on(dir.path(), [1; 32]);
-    cache
-        .get_or_try_insert(&cid, counting(&loads, b"!stale"))
-        .await
-        .unwrap();
-    cache.flush().await;
+    let cache = written(dir.path(), [1; 32], &cid, &loads, b"!stale").await;
     let path = cache.artifact_store().unwrap().path(&cid);
     assert!(path.exists());
     let (fresh, codec) = cache_on(dir.path(), [1; 32]);
