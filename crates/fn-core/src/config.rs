@@ -45,6 +45,18 @@ pub struct Config {
     pub compile_timeout_retry_after: Duration,
     /// How many modules may compile at once. Default: the number of cores.
     pub max_concurrent_compiles: usize,
+    /// Where modules compile. `None` compiles on a blocking thread of this process: a
+    /// compile past its timeout is abandoned but runs on, holding its CPU, its memory
+    /// and its compile slot until Cranelift finishes. `Some` runs each compile in a child
+    /// process (a compile worker) capped by `compile_memory_limit_bytes` and killed at
+    /// `compile_timeout`, its memory returned at once: what a host of untrusted modules
+    /// wants. Default none (a library has no worker program to name); `fnd` sets itself.
+    pub compile_worker: Option<CompileWorker>,
+    /// The most address space one compile worker may use, in bytes (its `RLIMIT_AS`,
+    /// which also bounds what it may allocate). A module whose compile needs more is
+    /// refused with [`Error::Deploy`]. At least 256 MiB. Only with `compile_worker`.
+    /// Default 2 GiB.
+    pub compile_memory_limit_bytes: u64,
     /// The largest input accepted, in bytes. Default 6 MiB.
     pub max_input_bytes: u64,
     /// The most a function may write to stdout (its output), in bytes. Default 6 MiB.
@@ -86,6 +98,21 @@ pub struct Config {
     pub preopen_roots: Vec<PathBuf>,
 }
 
+/// The program a compile worker runs: see [`Config::compile_worker`].
+///
+/// The program must answer the compile-worker protocol of the same build of fn-runtime
+/// on its standard input and output (`fn_runtime::worker::serve`): `fnd compile-worker`
+/// does, and so does the `fn-compile-worker` program of fn-runtime. A worker of another
+/// build is refused at its handshake.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CompileWorker {
+    /// The executable.
+    pub program: PathBuf,
+    /// Its arguments, e.g. `["compile-worker"]` for `fnd`.
+    #[serde(default)]
+    pub args: Vec<String>,
+}
+
 /// How instances are allocated: from a pool of pre-reserved slots (fast) or on demand.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
@@ -117,6 +144,8 @@ impl Default for Config {
             compile_timeout: Duration::from_secs(30),
             compile_timeout_retry_after: Duration::from_secs(60),
             max_concurrent_compiles: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            compile_worker: None,
+            compile_memory_limit_bytes: 2 << 30,
             max_input_bytes: 6 << 20,
             max_output_bytes: 6 << 20,
             max_log_bytes: 1 << 20,
@@ -219,6 +248,22 @@ impl Config {
             "max_concurrent_compiles",
             self.max_concurrent_compiles as u64,
         )?;
+        if self.compile_memory_limit_bytes < 256 << 20 {
+            return Err(Error::validation(
+                "compile_memory_limit_bytes",
+                "must be at least 256 MiB",
+            ));
+        }
+        if self
+            .compile_worker
+            .as_ref()
+            .is_some_and(|worker| worker.program.as_os_str().is_empty())
+        {
+            return Err(Error::validation(
+                "compile_worker.program",
+                "must not be empty",
+            ));
+        }
         nonzero("max_output_bytes", self.max_output_bytes)?;
         nonzero("max_log_bytes", self.max_log_bytes)?;
         nonzero("max_instances", self.max_instances.into())?;
@@ -309,6 +354,15 @@ mod tests {
             }),
             ("pooling.slots", |c| c.pooling.slots = 0),
             ("max_concurrent_compiles", |c| c.max_concurrent_compiles = 0),
+            ("compile_memory_limit_bytes", |c| {
+                c.compile_memory_limit_bytes = 255 << 20;
+            }),
+            ("compile_worker.program", |c| {
+                c.compile_worker = Some(CompileWorker {
+                    program: PathBuf::new(),
+                    args: Vec::new(),
+                });
+            }),
             ("compile_timeout_retry_after", |c| {
                 c.compile_timeout_retry_after = Duration::from_secs(2 * 24 * 60 * 60);
             }),

@@ -31,7 +31,7 @@ mod serde_duration;
 mod traits;
 
 pub use crate::cid::Cid;
-pub use crate::config::{Config, MEMORY_CEILING_BYTES, PoolingConfig};
+pub use crate::config::{CompileWorker, Config, MEMORY_CEILING_BYTES, PoolingConfig};
 pub use crate::error::{Error, ErrorKind, OutputStream, Result, TrapCode};
 pub use crate::function::{
     Function, FunctionDefinition, MAX_ARGS, MAX_ARGS_BYTES, MAX_ENV_BYTES, MAX_ENV_VARS,

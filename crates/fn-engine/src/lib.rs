@@ -56,6 +56,9 @@ use fn_runtime::{Invocation, Runtime};
 use crate::modules::Module;
 use crate::record::Recorder;
 pub use fn_cache::CacheStats;
+/// The `main` of a compile worker ([`fn_core::Config::compile_worker`]): a program that
+/// names itself as the worker calls it when started as one, as `fnd compile-worker` does.
+pub use fn_runtime::worker::serve as serve_compile_worker;
 
 /// Everything one invocation produced: see [`Engine::execute_detailed`].
 #[derive(Debug)]

@@ -2,6 +2,9 @@
 //! this engine can run (an ABI, imports it provides, memories and tables within the
 //! config) — the same checks for a module loaded from a cached artifact.
 //!
+//! In a compile worker (`worker.rs`), only `new_module` runs in the child; the checks run
+//! here when its artifact is loaded.
+//!
 //! Remembering failures is the cache's (fn-cache's negative entries): this file only
 //! says what failed.
 
@@ -24,20 +27,26 @@ pub(crate) fn compile_blocking(
     bytes: &[u8],
 ) -> Result<CompiledModule> {
     let deploy = |message: String| Error::Deploy { cid, message };
-    let module = Module::new(engine, bytes).map_err(|e| {
+    let module = new_module(engine, bytes).map_err(deploy)?;
+    prepare(linker, config, cid, module).map_err(deploy)
+}
+
+/// Cranelift's run alone: `bytes` (binary or text) to a wasmtime module, or the
+/// compiler's whole message. The compile worker calls it too.
+pub(crate) fn new_module(engine: &Engine, bytes: &[u8]) -> Result<Module, String> {
+    Module::new(engine, bytes).map_err(|e| {
         if bytes.starts_with(b"\0asm") || looks_like_text(bytes) {
-            deploy(format!("{e:?}"))
+            format!("{e:?}")
         } else {
             // wasmtime read it as the text format, and its complaint would quote the
             // bytes (raw, whatever they are); name the first few instead.
-            deploy(format!(
+            format!(
                 "not a wasm binary (it begins with the bytes {}, not the `\\0asm` magic) \
                  and not WebAssembly text either",
                 hex_prefix(bytes)
-            ))
+            )
         }
-    })?;
-    prepare(linker, config, cid, module).map_err(deploy)
+    })
 }
 
 /// Loads a module from an artifact an earlier [`compile_blocking`] serialized, and runs
@@ -54,10 +63,14 @@ pub(crate) fn deserialize_blocking(
     bytes: &[u8],
 ) -> Result<CompiledModule, String> {
     // SAFETY: `Module::deserialize` maps `bytes` as machine code and trusts it. They come
-    // from the artifact tier, which gives out a file's payload only when its sha2-256
-    // digest, format version, engine fingerprint (wasmtime version, compatibility hash)
-    // and CID all match what this process's `Module::serialize` wrote; wasmtime itself
-    // checks its header and engine compatibility again. The folder is private (0700).
+    // from one of two places. The artifact tier gives out a file's payload only when its
+    // sha2-256 digest, format version, engine fingerprint (wasmtime version,
+    // compatibility hash) and CID all match what a `Module::serialize` of this build
+    // wrote; the folder is private (0700). A compile worker's answer comes over the
+    // pipes of a child this runtime started, after a handshake that proved the same
+    // protocol version and engine fingerprint: the same code compiled the same bytes
+    // there as would have here. wasmtime itself checks its header and engine
+    // compatibility again.
     #[allow(unsafe_code, reason = "the one deserialize of a verified artifact")]
     let module = unsafe { Module::deserialize(engine, bytes) }.map_err(|e| format!("{e:#}"))?;
     prepare(linker, config, cid, module)

@@ -8,8 +8,9 @@
 //! - per runtime: one wasmtime engine (pooling allocator with copy-on-write memory
 //!   images, on-demand when the pool cannot be reserved), one WASI preview 1 linker, one
 //!   epoch ticker thread;
-//! - per module: a compile on a blocking thread (bounded in number and time), the ABI,
-//!   and an `InstancePre` with every import resolved;
+//! - per module: a compile on a blocking thread or in a compile worker process (bounded
+//!   in number, time and, in a worker, memory), the ABI, and an `InstancePre` with every
+//!   import resolved;
 //! - per invocation: a store with exactly the function's args and env, bounded stdout
 //!   and stderr pipes, a resource limiter that reports peak memory, WASI caps (random
 //!   bytes, resource table, host-call arguments), and a deadline armed once the input is
@@ -19,7 +20,8 @@
 //! Where things are: `runtime.rs` (types, orchestration), `engine.rs` (config to
 //! wasmtime), `compile.rs`, `host.rs` (host imports: WASI, and the `fn` module of host
 //! services to come), `store.rs` (one invocation's store), `abi.rs` and `abi/call.rs`,
-//! `classify.rs` (errors), `deadline.rs`.
+//! `classify.rs` (errors), `deadline.rs`, `worker.rs` and `worker/client.rs` (the compile
+//! worker: Cranelift in a child process that is capped and killed at the compile timeout).
 //!
 //! # Example
 //!
@@ -63,6 +65,7 @@ mod limits;
 mod pipe;
 mod runtime;
 mod store;
+pub mod worker;
 
 pub use crate::abi::Abi;
 pub use crate::runtime::{CompiledModule, Invocation, Outcome, Runtime};

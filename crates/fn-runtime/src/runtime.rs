@@ -187,8 +187,9 @@ impl Runtime {
     }
 
     /// Compiles `bytes` (binary wasm, or the text format) into a module ready to run:
-    /// checks the size cap, compiles on a blocking thread with at most
-    /// `max_concurrent_compiles` compiles at once and a `compile_timeout` limit, checks
+    /// checks the size cap, compiles with at most `max_concurrent_compiles` compiles at
+    /// once and a `compile_timeout` limit (in a compile worker killed at that limit when
+    /// `compile_worker` is set, else on a blocking thread that runs on), checks
     /// its memories and tables against the config, detects the ABI and resolves imports.
     /// Failures are not remembered here: that is the cache's (fn-cache's negative
     /// entries, with `compile_timeout_retry_after`).
@@ -227,8 +228,25 @@ impl Runtime {
                 })?;
         self.inner.compiles.fetch_add(1, Ordering::Relaxed);
         let inner = self.inner.clone();
-        // The compile runs to completion on its thread even when the caller stops
-        // waiting; it keeps its permit until then, so slow compiles stay bounded.
+        if let Some(worker) = &config.compile_worker {
+            // The worker is killed and reaped within the limit, or with this future
+            // when the caller drops it; the permit is held until then.
+            let _permit = permit;
+            let fingerprint = self.artifact_fingerprint();
+            let artifact =
+                crate::worker::client::compile(worker, config, fingerprint, cid, bytes).await?;
+            let task = tokio::task::spawn_blocking(move || {
+                deserialize_blocking(&inner.engine, &inner.linker, &inner.config, cid, &artifact)
+            });
+            return match task.await {
+                Ok(result) => result.map_err(|message| Error::Deploy { cid, message }),
+                Err(join) => Err(Error::Internal {
+                    message: format!("loading the compile of {cid} panicked: {join}"),
+                }),
+            };
+        }
+        // In process, the compile runs to completion on its thread even when the caller
+        // stops waiting; it keeps its permit until then, so slow compiles stay bounded.
         let task = tokio::task::spawn_blocking(move || {
             let _permit = permit;
             compile_blocking(&inner.engine, &inner.linker, &inner.config, cid, &bytes)

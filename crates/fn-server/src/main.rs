@@ -33,7 +33,8 @@ use anyhow::{Context, Result, bail};
 use bytes::Bytes;
 use clap::{Parser, Subcommand};
 use fn_core::{
-    Config, Error, FunctionDefinition, InvocationContext, MemoryLogger, Preopen, TriggerType,
+    CompileWorker, Config, Error, FunctionDefinition, InvocationContext, MemoryLogger, Preopen,
+    TriggerType,
 };
 use fn_engine::Engine;
 use fn_registry::InMemoryRegistry;
@@ -62,7 +63,10 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run one invocation of a module (a WASI command or a handle-ABI module).
-    Run(RunArgs),
+    Run(Box<RunArgs>),
+    /// Compile one module for a parent `fnd` (its compile worker), over stdin and stdout.
+    #[command(hide = true)]
+    CompileWorker,
 }
 
 #[derive(clap::Args)]
@@ -104,12 +108,26 @@ struct RunArgs {
     /// Compile the module afresh, and keep nothing on disk.
     #[arg(long)]
     no_cache: bool,
+    /// The longest the compile may take, in milliseconds.
+    #[arg(long, default_value_t = 30_000)]
+    compile_timeout_ms: u64,
+    /// Compile in this process instead of a compile worker (a child `fnd` capped in
+    /// memory and killed at the compile timeout). A compile that times out then runs on
+    /// until it finishes, and fnd with it.
+    #[arg(long)]
+    compile_in_process: bool,
     /// Arguments for the function, after argv[0] (its name): `fnd run m.wasm -- a b`.
     #[arg(last = true, value_name = "ARGS")]
     args: Vec<String>,
 }
 
 fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Command::CompileWorker = cli.command {
+        // Before anything else starts: a worker is one thread, and its stdout is the
+        // protocol's alone.
+        return fn_engine::serve_compile_worker();
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("FND_LOG")
@@ -117,7 +135,6 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    let cli = Cli::parse();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(e) => {
@@ -126,7 +143,8 @@ fn main() -> ExitCode {
         }
     };
     let result = match cli.command {
-        Command::Run(args) => runtime.block_on(run(args)),
+        Command::Run(args) => runtime.block_on(run(*args)),
+        Command::CompileWorker => unreachable!("served above"),
     };
     match result {
         Ok(code) => code,
@@ -176,6 +194,8 @@ async fn run(args: RunArgs) -> Result<ExitCode> {
     let config = Config {
         preopen_roots: preopens.iter().map(|p| p.host.clone()).collect(),
         artifact_cache_dir: cache_dir(&args),
+        compile_timeout: Duration::from_millis(args.compile_timeout_ms),
+        compile_worker: compile_worker(&args),
         ..Config::default()
     };
     let input = read_input(&args, config.max_input_bytes)?;
@@ -216,6 +236,24 @@ async fn run(args: RunArgs) -> Result<ExitCode> {
             stdout.flush()?;
             eprintln!("error: {}", inert(&error.to_string()));
             Ok(ExitCode::from(failure_status(&error)))
+        }
+    }
+}
+
+/// This program as its own compile worker (`fnd compile-worker`), unless
+/// `--compile-in-process`, or when the path of this program cannot be found (logged).
+fn compile_worker(args: &RunArgs) -> Option<CompileWorker> {
+    if args.compile_in_process {
+        return None;
+    }
+    match std::env::current_exe() {
+        Ok(program) => Some(CompileWorker {
+            program,
+            args: vec!["compile-worker".into()],
+        }),
+        Err(error) => {
+            tracing::warn!(%error, "cannot find this program to run it as the compile worker; compiling in process");
+            None
         }
     }
 }

@@ -8,3 +8,4 @@ mod preopens;
 mod security;
 mod support;
 mod wasi_command;
+mod worker;

@@ -319,3 +319,46 @@ fn no_cache_compiles_afresh_and_keeps_nothing() {
         1
     );
 }
+
+#[test]
+fn a_compile_bomb_ends_at_its_timeout_and_fnd_exits() {
+    let dir = tempfile::tempdir().unwrap();
+    let bomb = dir.path().join("bomb.wasm");
+    std::fs::write(&bomb, fn_guests::bombs::nested_loops(100_000)).unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_fnd"))
+        .args(["run", bomb.to_str().unwrap(), "--no-cache"])
+        .args(["--compile-timeout-ms", "500"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (done, wait) = std::sync::mpsc::channel();
+    std::thread::spawn(move || done.send(child.wait_with_output()));
+    // In process, Cranelift would run on for minutes and fnd with it; the worker is
+    // killed at the timeout. (A generous bound: only a hang reaches it.)
+    let out = wait
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .expect("fnd exits after the compile timeout")
+        .unwrap();
+    assert_eq!(out.status.code(), Some(124));
+    assert!(
+        text(&out.stderr).contains("took longer than 500 ms"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn compile_in_process_still_runs_a_function() {
+    let hello = guest("hello");
+    let out = fnd(&[
+        "run",
+        hello.to_str().unwrap(),
+        "--no-cache",
+        "--compile-in-process",
+        "--input",
+        "here",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "hello, here!\n");
+}
