@@ -5,8 +5,8 @@
 //! functions) given a thread of the host runs on past its timeout, holding a core, its
 //! memory and its compile slot, and keeps the process from exiting. In a child process
 //! it has an address-space cap (`RLIMIT_AS`, `Config::compile_memory_limit_bytes`), a
-//! CPU-time cap as a backstop, and is killed and reaped at the compile timeout, its
-//! memory returned to the system at once.
+//! CPU-time cap as a backstop and a lower priority than the host (`nice` 10), and is
+//! killed and reaped at the compile timeout, its memory returned to the system at once.
 //!
 //! The protocol, version [`PROTOCOL_VERSION`], over the child's standard input and
 //! output (little-endian integers):
@@ -40,6 +40,8 @@ pub(crate) const HELLO: [u8; 8] = *b"fncw-hi!";
 pub(crate) const RESULT: [u8; 8] = *b"fncw-res";
 pub(crate) const ARTIFACT: u8 = 0;
 pub(crate) const REFUSED: u8 = 1;
+/// The worker's scheduling priority (`nice`): compiles yield the CPU to invocations.
+const COMPILE_NICENESS: i32 = 10;
 /// The largest config the worker reads.
 const MAX_CONFIG_BYTES: u32 = 1 << 20;
 
@@ -148,8 +150,9 @@ fn private_stdout() -> Result<std::io::BufWriter<std::fs::File>, String> {
     Ok(std::io::BufWriter::new(std::fs::File::from(pipe)))
 }
 
-/// Caps this process: its address space (`compile_memory_limit_bytes`), and its CPU time
-/// a little past the compile timeout, a backstop for a host that failed to kill it.
+/// Caps this process: its address space (`compile_memory_limit_bytes`), its CPU time a
+/// little past the compile timeout (a backstop for a host that failed to kill it), and
+/// its priority.
 fn limit_self(config: &Config) -> Result<(), String> {
     use rustix::process::{Resource, Rlimit, setrlimit};
     let cap = |limit: u64| Rlimit {
@@ -163,7 +166,11 @@ fn limit_self(config: &Config) -> Result<(), String> {
         .saturating_add(Duration::from_secs(1))
         .as_secs()
         .max(1);
-    setrlimit(Resource::Cpu, cap(cpu)).map_err(|e| format!("capping the CPU time: {e}"))
+    setrlimit(Resource::Cpu, cap(cpu)).map_err(|e| format!("capping the CPU time: {e}"))?;
+    // Below the host's invocations when they compete for a core: a compile can wait a
+    // little, a running function's latency cannot. Best effort.
+    let _ = rustix::process::setpriority_process(None, COMPILE_NICENESS);
+    Ok(())
 }
 
 fn read_u32(input: &mut impl Read) -> Result<u32, String> {

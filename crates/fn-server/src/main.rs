@@ -5,6 +5,10 @@
 //! limits, same record. Nothing of the host is visible unless given: `--env` for
 //! variables, `--dir`/`--dir-rw` for folders. The HTTP gateway (`fnd serve`) comes with the server issue.
 //!
+//! Modules compile in a compile worker: this program run again as the hidden
+//! `fnd compile-worker`, capped in memory and killed at `--compile-timeout-ms`, so a
+//! compile bomb cannot keep `fnd` running (`--compile-in-process` turns it off).
+//!
 //! Exit status of `fnd run`, chosen so that a guest's status and fnd's own can never be
 //! confused: 0 success; 1–123 the guest's own non-zero exit status, passed on; 124 the
 //! function failed in any other way (a trap, its deadline, a limit, a refused module) or
