@@ -118,7 +118,10 @@ async fn measure(timeout: Duration) {
         .expect("engine builds");
     for (name, wasm) in &bombs {
         let host_before = status_kb(&me, "VmRSS:").unwrap_or(0);
-        let (stop, peak) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicU64::new(0)));
+        let (stop, peak) = (
+            Arc::new(AtomicBool::new(false)),
+            Arc::new(AtomicU64::new(0)),
+        );
         let sampler = std::thread::spawn({
             let (stop, peak) = (stop.clone(), peak.clone());
             move || sample_children(stop, peak)
@@ -208,7 +211,9 @@ async fn healthy_while_bombs_compile(bombs: &[(&str, Vec<u8>)]) {
     for task in compiling {
         task.abort();
     }
-    println!("\n`hello`, {CALLS} sequential warm calls, idle and while two bombs compile ({still} workers still compiling when the last call ended):\n");
+    println!(
+        "\n`hello`, {CALLS} sequential warm calls, idle and while two bombs compile ({still} workers still compiling when the last call ended):\n"
+    );
     println!("| | p50 | p99 | max |");
     println!("|---|---:|---:|---:|");
     for (name, samples) in [("idle", &idle), ("two bombs compiling", &busy)] {

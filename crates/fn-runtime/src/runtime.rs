@@ -9,7 +9,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 
 use bytes::Bytes;
 use fn_core::{Cid, Config, Error, InvocationLimits, Preopen, Result};
@@ -353,20 +352,15 @@ impl Runtime {
         let mut store = store::new_store(&self.inner.engine, config, wasi, &limits);
         deadline::arm(&mut store, limits.timeout(), config.epoch_tick);
 
-        // Epoch interruption only stops running wasm; a guest parked in a host call is
-        // bounded by this wall-clock timer, a little after the epoch deadline.
-        let backstop = limits.timeout() + config.epoch_tick * 2 + Duration::from_millis(5);
-        let run = tokio::time::timeout(
-            backstop,
-            crate::abi::call::run(
-                &mut store,
-                module,
-                handle_input,
-                &stdout,
-                config.max_output_bytes,
-            ),
+        let deadline = store.data().deadline;
+        let run = crate::abi::call::run(
+            &mut store,
+            module,
+            handle_input,
+            &stdout,
+            config.max_output_bytes,
         );
-        let result = match run.await {
+        let result = match deadline::at_most_until(deadline, run).await {
             Ok(Ok(output)) => Ok(output),
             Ok(Err(failure)) => Err(classify(
                 failure,
