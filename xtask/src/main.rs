@@ -9,6 +9,7 @@ use std::process::Command;
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 
+mod bombs;
 mod dist;
 #[cfg(test)]
 mod tidy;
@@ -120,9 +121,16 @@ fn guests(root: &Path) -> Result<Vec<PathBuf>> {
              `rustup target add wasm32-wasip1`"
         );
     }
+    let bombs = bombs::write(&guests_out(root)).context("writing the compile bombs")?;
+    println!("wrote {bombs} compile bombs beside them");
     let mut built: Vec<PathBuf> = std::fs::read_dir(guests_out(root))?
         .filter_map(|entry| entry.ok().map(|e| e.path()))
         .filter(|path| path.extension().is_some_and(|ext| ext == "wasm"))
+        .filter(|path| {
+            !path
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("bomb_"))
+        })
         .collect();
     built.sort();
     println!(

@@ -17,7 +17,6 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use fn_core::{Cid, CompileWorker, Config, FunctionDefinition};
 use fn_engine::Engine;
-use fn_guests::bombs;
 use fn_registry::InMemoryRegistry;
 
 fn main() -> ExitCode {
@@ -106,9 +105,18 @@ async fn measure(timeout: Duration) {
     );
     println!("|---|---:|---|---:|---:|---:|---:|---:|");
     let bombs: [(&str, Vec<u8>); 4] = [
-        ("100 000 nested loops", bombs::nested_loops(100_000)),
-        ("15 000 nested blocks", bombs::nested_blocks(15_000)),
-        ("1 000 000 functions", bombs::many_functions(1_000_000)),
+        (
+            "100 000 nested loops",
+            fn_guests::bytes("bomb_nested_loops"),
+        ),
+        (
+            "15 000 nested blocks",
+            fn_guests::bytes("bomb_nested_blocks"),
+        ),
+        (
+            "1 000 000 functions",
+            fn_guests::bytes("bomb_million_functions"),
+        ),
         // Not a bomb: a large healthy module, for the memory a real compile takes.
         ("json_report (healthy)", fn_guests::bytes("json_report")),
     ];

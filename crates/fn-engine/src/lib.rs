@@ -5,9 +5,8 @@
 //! the function validated once at the entry, admission (rate limit) before anything is
 //! fetched or compiled, one compile per CID even under concurrent misses (fn-cache: in
 //! memory, and on disk when `artifact_cache_dir` is set, so a restart does not
-//! recompile), CID
-//! verification of fetched bytes, the function's limits capped by the config, errors
-//! wrapped with the function's name and the request id, and exactly one
+//! recompile), CID verification of fetched bytes, the function's limits capped by the
+//! config, errors wrapped with the function's name and the request id, and exactly one
 //! [`InvocationRecord`](fn_core::InvocationRecord) per invocation whatever its end — a
 //! caller that drops the invocation's future included (recorded as cancelled).
 //!
@@ -38,6 +37,7 @@
 //! # }).unwrap();
 //! ```
 
+mod builder;
 mod modules;
 mod record;
 
@@ -53,11 +53,11 @@ use fn_core::{
 };
 use fn_runtime::{Invocation, Runtime};
 
+pub use crate::builder::EngineBuilder;
 use crate::modules::Module;
 use crate::record::Recorder;
 pub use fn_cache::CacheStats;
-/// The `main` of a compile worker ([`fn_core::Config::compile_worker`]): a program that
-/// names itself as the worker calls it when started as one, as `fnd compile-worker` does.
+/// A compile worker's `main` ([`fn_core::Config::compile_worker`]), as `fnd compile-worker`.
 pub use fn_runtime::worker::serve as serve_compile_worker;
 
 /// Everything one invocation produced: see [`Engine::execute_detailed`].
@@ -78,58 +78,6 @@ pub struct Execution {
 struct Streams {
     stdout: Bytes,
     log: Bytes,
-}
-
-/// Builds an [`Engine`]. Every setting has a default; [`EngineBuilder::build`] validates
-/// them together.
-#[derive(Debug)]
-pub struct EngineBuilder {
-    config: Config,
-    registry: Arc<dyn FunctionRegistry>,
-    invocation_logger: Option<Arc<dyn InvocationLogger>>,
-    rate_limiter: Option<Arc<dyn RateLimiter>>,
-}
-
-impl EngineBuilder {
-    /// The engine-wide limits. Default: [`Config::default`].
-    pub fn config(mut self, config: Config) -> EngineBuilder {
-        self.config = config;
-        self
-    }
-
-    /// Where every invocation's record goes (when `config.log_invocations` is on).
-    /// Default: none.
-    pub fn invocation_logger(mut self, logger: Arc<dyn InvocationLogger>) -> EngineBuilder {
-        self.invocation_logger = Some(logger);
-        self
-    }
-
-    /// Asked before every invocation. Default: none (no rate limit).
-    pub fn rate_limiter(mut self, limiter: Arc<dyn RateLimiter>) -> EngineBuilder {
-        self.rate_limiter = Some(limiter);
-        self
-    }
-
-    /// Builds the engine: validates the config and creates the runtime.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Validation`] naming the config field that is wrong; [`Error::Internal`]
-    /// when wasmtime cannot be set up at all.
-    pub fn build(self) -> Result<Engine> {
-        let runtime = Runtime::new(&self.config)?;
-        Ok(Engine {
-            inner: Arc::new(EngineInner {
-                cache: modules::cache(&self.config, &runtime),
-                config: self.config,
-                runtime,
-                registry: self.registry,
-                invocation_logger: self.invocation_logger,
-                rate_limiter: self.rate_limiter,
-                closed: AtomicBool::new(false),
-            }),
-        })
-    }
 }
 
 /// Runs functions. Cheap to clone: clones share everything.

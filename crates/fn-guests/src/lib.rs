@@ -1,12 +1,11 @@
 //! Test support: the guests of this repository (`guests/`), as `cargo xtask guests`
 //! builds them for `wasm32-wasip1`. Every crate's tests load them from here, so the
 //! location and the message for a guest that is not built live in one place. Also
-//! [`SpanWatch`], which tells a test that an invocation has started running, and
-//! [`bombs`], modules built to make a compiler work too long or too hard.
+//! [`SpanWatch`], which tells a test that an invocation has started running. The compile
+//! bombs `cargo xtask guests` writes beside the guests (`bomb_nested_loops`,
+//! `bomb_nested_blocks`, `bomb_million_functions`) load like guests.
 
 use std::path::PathBuf;
-
-pub mod bombs;
 
 /// The folder `cargo xtask guests` leaves the `.wasm` files in.
 pub fn dir() -> PathBuf {

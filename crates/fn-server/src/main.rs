@@ -26,32 +26,18 @@
     reason = "a command-line program prints its results"
 )]
 
-use std::collections::BTreeMap;
-use std::io::{IsTerminal, Read, Write};
-use std::path::PathBuf;
-use std::process::ExitCode;
-use std::sync::Arc;
-use std::time::Duration;
+mod run;
 
-use anyhow::{Context, Result, bail};
-use bytes::Bytes;
+use std::process::ExitCode;
+
 use clap::{Parser, Subcommand};
-use fn_core::{
-    CompileWorker, Config, Error, FunctionDefinition, InvocationContext, MemoryLogger, Preopen,
-    TriggerType,
-};
-use fn_engine::Engine;
-use fn_registry::InMemoryRegistry;
+
+use crate::run::RunArgs;
 
 /// The exit status when `fnd` itself could not run the function (an unreadable module
 /// or input, a bad flag value, an invalid definition): apart from the statuses a guest
 /// passes on, as `env` and container runtimes do.
 const FND_FAILED: u8 = 125;
-/// The exit status when the function failed other than by exiting with a status fnd can
-/// pass on (1 to [`LAST_PASSED_ON`]).
-const FUNCTION_FAILED: u8 = 124;
-/// The highest guest exit status passed on as it is.
-const LAST_PASSED_ON: i32 = 123;
 
 #[derive(Parser)]
 #[command(
@@ -71,58 +57,6 @@ enum Command {
     /// Compile one module for a parent `fnd` (its compile worker), over stdin and stdout.
     #[command(hide = true)]
     CompileWorker,
-}
-
-#[derive(clap::Args)]
-struct RunArgs {
-    /// The module: a `.wasm` file, or WebAssembly text (`.wat`).
-    module: PathBuf,
-    /// The input, as a string. Without --input or --input-file, stdin is read when it
-    /// is not a terminal.
-    #[arg(long, conflicts_with = "input_file")]
-    input: Option<String>,
-    /// Read the input from this file.
-    #[arg(long)]
-    input_file: Option<PathBuf>,
-    /// The function's name (argv[0]); default: the module's file stem.
-    #[arg(long)]
-    name: Option<String>,
-    /// An environment variable for the function, KEY=VALUE; repeat for more.
-    #[arg(long = "env", value_name = "KEY=VALUE")]
-    env: Vec<String>,
-    /// The invocation's deadline in milliseconds.
-    #[arg(long, default_value_t = 5_000)]
-    timeout_ms: u64,
-    /// The function's memory limit in MiB.
-    #[arg(long, default_value_t = 64)]
-    memory_mib: u64,
-    /// Preopen a host folder, read-only, as GUEST (default `/`); repeat for more.
-    #[arg(long = "dir", value_name = "HOST[::GUEST]")]
-    dirs: Vec<String>,
-    /// Preopen a host folder the function may write to, as GUEST (default `/`).
-    #[arg(long = "dir-rw", value_name = "HOST[::GUEST]")]
-    writable_dirs: Vec<String>,
-    /// Print the invocation record as JSON on stderr.
-    #[arg(long)]
-    record: bool,
-    /// Keep compiled modules in this folder, so the next run of the same module starts
-    /// without compiling; default `$XDG_CACHE_HOME/fnd`, else `$HOME/.cache/fnd`.
-    #[arg(long, value_name = "DIR", conflicts_with = "no_cache")]
-    cache_dir: Option<PathBuf>,
-    /// Compile the module afresh, and keep nothing on disk.
-    #[arg(long)]
-    no_cache: bool,
-    /// The longest the compile may take, in milliseconds.
-    #[arg(long, default_value_t = 30_000)]
-    compile_timeout_ms: u64,
-    /// Compile in this process instead of a compile worker (a child `fnd` capped in
-    /// memory and killed at the compile timeout). A compile that times out then runs on
-    /// until it finishes, and fnd with it.
-    #[arg(long)]
-    compile_in_process: bool,
-    /// Arguments for the function, after argv[0] (its name): `fnd run m.wasm -- a b`.
-    #[arg(last = true, value_name = "ARGS")]
-    args: Vec<String>,
 }
 
 fn main() -> ExitCode {
@@ -147,7 +81,7 @@ fn main() -> ExitCode {
         }
     };
     let result = match cli.command {
-        Command::Run(args) => runtime.block_on(run(*args)),
+        Command::Run(args) => runtime.block_on(run::run(*args)),
         Command::CompileWorker => unreachable!("served above"),
     };
     match result {
@@ -159,221 +93,7 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(args: RunArgs) -> Result<ExitCode> {
-    let wasm = read_module(&args.module, Config::default().max_module_bytes)?;
-    let max_memory_bytes = args
-        .memory_mib
-        .checked_mul(1 << 20)
-        .filter(|bytes| *bytes <= fn_core::MEMORY_CEILING_BYTES)
-        .with_context(|| {
-            format!(
-                "--memory-mib {} is over the {} MiB a wasm32 memory can address",
-                args.memory_mib,
-                fn_core::MEMORY_CEILING_BYTES >> 20
-            )
-        })?;
-    let name = match &args.name {
-        Some(name) => name.clone(),
-        None => default_name(&args.module),
-    };
-    let mut env = BTreeMap::new();
-    for pair in &args.env {
-        let Some((key, value)) = pair.split_once('=') else {
-            bail!("--env `{pair}` is not KEY=VALUE");
-        };
-        env.insert(key.to_string(), value.to_string());
-    }
-
-    let mut preopens = Vec::new();
-    for (spec, writable) in args
-        .dirs
-        .iter()
-        .map(|d| (d, false))
-        .chain(args.writable_dirs.iter().map(|d| (d, true)))
-    {
-        preopens.push(preopen(spec, writable)?);
-    }
-
-    // This run may see exactly the folders it was given.
-    let config = Config {
-        preopen_roots: preopens.iter().map(|p| p.host.clone()).collect(),
-        artifact_cache_dir: cache_dir(&args),
-        compile_timeout: Duration::from_millis(args.compile_timeout_ms),
-        compile_worker: compile_worker(&args),
-        ..Config::default()
-    };
-    let input = read_input(&args, config.max_input_bytes)?;
-    let registry = Arc::new(InMemoryRegistry::new());
-    let records = Arc::new(MemoryLogger::new());
-    let engine = Engine::builder(registry.clone())
-        .config(config.clone())
-        .invocation_logger(records.clone())
-        .build()?;
-    let cid = registry.put_wasm(Bytes::from(wasm));
-    let mut definition = FunctionDefinition::new("local", name);
-    definition.timeout = Duration::from_millis(args.timeout_ms);
-    definition.max_memory_bytes = max_memory_bytes;
-    definition.env = env;
-    definition.args = args.args.clone();
-    definition.preopens = preopens;
-    let function = registry.deploy(definition, cid, &config)?;
-
-    let ctx = InvocationContext::new(TriggerType::Job);
-    let execution = engine.execute_detailed(&function, input, Some(ctx)).await;
-    // A module compiled by this run is being written to the cache folder: let it land.
-    engine.flush_artifacts().await;
-    if args.record {
-        for record in records.take_all() {
-            eprintln!("{}", serde_json::to_string(&record)?);
-        }
-    }
-    let mut stdout = std::io::stdout().lock();
-    match execution.result {
-        Ok(output) => {
-            stdout.write_all(&output)?;
-            stdout.flush()?;
-            Ok(ExitCode::SUCCESS)
-        }
-        Err(error) => {
-            // What a failed command wrote before it failed is still its output to show.
-            stdout.write_all(&execution.stdout)?;
-            stdout.flush()?;
-            eprintln!("error: {}", inert(&error.to_string()));
-            Ok(ExitCode::from(failure_status(&error)))
-        }
-    }
-}
-
-/// This program as its own compile worker (`fnd compile-worker`), unless
-/// `--compile-in-process`, or when the path of this program cannot be found (logged).
-fn compile_worker(args: &RunArgs) -> Option<CompileWorker> {
-    if args.compile_in_process {
-        return None;
-    }
-    match std::env::current_exe() {
-        Ok(program) => Some(CompileWorker {
-            program,
-            args: vec!["compile-worker".into()],
-        }),
-        Err(error) => {
-            tracing::warn!(%error, "cannot find this program to run it as the compile worker; compiling in process");
-            None
-        }
-    }
-}
-
-/// The artifact cache folder: `--cache-dir`, else `$XDG_CACHE_HOME/fnd`, else
-/// `$HOME/.cache/fnd`; none with `--no-cache` or when neither variable is set (or they
-/// are not absolute, as the XDG specification asks).
-fn cache_dir(args: &RunArgs) -> Option<PathBuf> {
-    if args.no_cache {
-        return None;
-    }
-    if let Some(dir) = &args.cache_dir {
-        return Some(std::path::absolute(dir).unwrap_or_else(|_| dir.clone()));
-    }
-    let absolute = |var: &str| {
-        std::env::var_os(var)
-            .map(PathBuf::from)
-            .filter(|path| path.is_absolute())
-    };
-    absolute("XDG_CACHE_HOME")
-        .or_else(|| absolute("HOME").map(|home| home.join(".cache")))
-        .map(|cache| cache.join("fnd"))
-}
-
-/// `HOST[::GUEST]` as a preopen of the resolved host folder, as GUEST or `/`.
-fn preopen(spec: &str, writable: bool) -> Result<Preopen> {
-    let flag = if writable { "--dir-rw" } else { "--dir" };
-    let (host, guest) = spec.split_once("::").unwrap_or((spec, "/"));
-    let host = std::fs::canonicalize(host)
-        .with_context(|| format!("{flag} `{spec}`: the folder `{host}` cannot be opened"))?;
-    if !host.is_dir() {
-        bail!("{flag} `{spec}`: `{}` is not a folder", host.display());
-    }
-    Ok(Preopen {
-        host,
-        guest: guest.to_string(),
-        writable,
-    })
-}
-
-/// The input from `--input`, `--input-file` or stdin, refused once it is over `limit`
-/// bytes: never more than `limit + 1` bytes are read.
-fn read_input(args: &RunArgs, limit: u64) -> Result<Bytes> {
-    let over = |source: &str| {
-        anyhow::anyhow!("the input from {source} is over the engine's {limit}-byte input limit")
-    };
-    if let Some(input) = &args.input {
-        if input.len() as u64 > limit {
-            return Err(over("--input"));
-        }
-        return Ok(Bytes::from(input.clone()));
-    }
-    let (source, reader): (String, Box<dyn Read>) = match &args.input_file {
-        Some(path) => (
-            format!("--input-file {}", path.display()),
-            Box::new(
-                std::fs::File::open(path)
-                    .with_context(|| format!("reading the input {}", path.display()))?,
-            ),
-        ),
-        None => {
-            let stdin = std::io::stdin();
-            if stdin.is_terminal() {
-                return Ok(Bytes::new());
-            }
-            ("stdin".to_string(), Box::new(stdin))
-        }
-    };
-    let mut input = Vec::new();
-    reader
-        .take(limit.saturating_add(1))
-        .read_to_end(&mut input)
-        .with_context(|| format!("reading the input from {source}"))?;
-    if input.len() as u64 > limit {
-        return Err(over(&source));
-    }
-    Ok(Bytes::from(input))
-}
-
-/// The module at `path`: a regular file (not a FIFO or a device, which could block or
-/// never end) of at most `limit` bytes, never reading more than `limit + 1`.
-fn read_module(path: &std::path::Path, limit: u64) -> Result<Vec<u8>> {
-    let context = || format!("reading the module {}", path.display());
-    let file = std::fs::File::open(path).with_context(context)?;
-    let metadata = file.metadata().with_context(context)?;
-    if !metadata.is_file() {
-        bail!("the module {} is not a regular file", path.display());
-    }
-    let mut wasm = Vec::new();
-    file.take(limit.saturating_add(1))
-        .read_to_end(&mut wasm)
-        .with_context(context)?;
-    if wasm.len() as u64 > limit {
-        bail!(
-            "the module {} is over the engine's {limit}-byte module limit",
-            path.display()
-        );
-    }
-    Ok(wasm)
-}
-
-/// `fnd run`'s exit status for a failed invocation: the guest's own exit status when it
-/// is one fnd passes on (1 to 123), otherwise [`FUNCTION_FAILED`].
-fn failure_status(error: &Error) -> u8 {
-    match error.root() {
-        Error::Exit { code, .. } if (1..=LAST_PASSED_ON).contains(code) => {
-            u8::try_from(*code).unwrap_or(FUNCTION_FAILED)
-        }
-        _ => FUNCTION_FAILED,
-    }
-}
-
-/// `text` with every control character but newline and tab escaped (`\u{1b}`), so that
-/// what a guest or a module wrote cannot move the cursor, recolour or retitle the
-/// operator's terminal, or hide text.
-fn inert(text: &str) -> String {
+pub(crate) fn inert(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         if c.is_control() && c != '\n' && c != '\t' {
@@ -383,12 +103,6 @@ fn inert(text: &str) -> String {
         }
     }
     out
-}
-
-/// The module's file stem, made into a valid function name.
-fn default_name(path: &std::path::Path) -> String {
-    let stem = path.file_stem().unwrap_or_default().to_string_lossy();
-    fn_core::name_from(&stem, "fn-")
 }
 
 #[cfg(test)]
@@ -403,23 +117,5 @@ mod tests {
         );
         assert_eq!(inert("plain ünïcode"), "plain ünïcode");
         assert_eq!(inert("\u{9b}2J"), "\\u{9b}2J", "C1 controls too");
-    }
-
-    #[test]
-    fn only_statuses_1_to_123_are_passed_on() {
-        let exit = |code| Error::Exit {
-            code,
-            stderr_tail: String::new(),
-        };
-        assert_eq!(failure_status(&exit(7)), 7);
-        assert_eq!(failure_status(&exit(123)), 123);
-        for code in [124, 125, 126, 255, 256, -1] {
-            assert_eq!(failure_status(&exit(code)), FUNCTION_FAILED, "{code}");
-        }
-        let trap = Error::Trap {
-            code: fn_core::TrapCode::UnreachableCodeReached,
-            message: String::new(),
-        };
-        assert_eq!(failure_status(&trap), FUNCTION_FAILED);
     }
 }

@@ -12,7 +12,6 @@ use fn_runtime::Runtime;
 use futures::FutureExt as _;
 
 use crate::support::*;
-use fn_guests::bombs;
 
 /// The worker program of this crate.
 fn worker() -> CompileWorker {
@@ -96,7 +95,7 @@ async fn a_compile_bomb_ends_at_the_timeout_and_frees_its_slot() {
         c.compile_timeout = Duration::from_millis(500);
         c.max_concurrent_compiles = 1;
     });
-    let bomb = Bytes::from(bombs::nested_loops(100_000));
+    let bomb = guest("bomb_nested_loops");
     assert!(matches!(
         runtime.compile(bomb.clone()).await,
         Err(Error::CompileTimeout { .. })
@@ -104,9 +103,7 @@ async fn a_compile_bomb_ends_at_the_timeout_and_frees_its_slot() {
     assert_eq!(workers_alive(), Vec::<String>::new(), "killed and reaped");
     // A second bomb, then a healthy module: the one compile slot is free each time.
     assert!(matches!(
-        runtime
-            .compile(Bytes::from(bombs::nested_blocks(15_000)))
-            .await,
+        runtime.compile(guest("bomb_nested_blocks")).await,
         Err(Error::CompileTimeout { .. }) | Ok(_)
     ));
     runtime.compile(guest("hello")).await.unwrap();
@@ -120,10 +117,7 @@ async fn a_compile_over_its_memory_cap_is_refused_and_says_so() {
         c.compile_memory_limit_bytes = 256 << 20;
         c.compile_timeout = Duration::from_secs(60);
     });
-    match runtime
-        .compile(Bytes::from(bombs::many_functions(1_000_000)))
-        .await
-    {
+    match runtime.compile(guest("bomb_million_functions")).await {
         Err(Error::Deploy { message, .. }) => {
             assert!(message.contains("compile_memory_limit_bytes"), "{message}");
         }
@@ -136,7 +130,7 @@ async fn a_compile_over_its_memory_cap_is_refused_and_says_so() {
 async fn a_dropped_compile_kills_its_worker() {
     let _one = COUNTING.lock().await;
     let runtime = with_worker(|c| c.compile_timeout = Duration::from_secs(60));
-    let bomb = Bytes::from(bombs::nested_loops(100_000));
+    let bomb = guest("bomb_nested_loops");
     let mut compile = Box::pin(runtime.compile(bomb));
     // Poll until the worker exists, then drop the compile.
     while workers_alive().is_empty() {

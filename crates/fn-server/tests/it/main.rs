@@ -322,9 +322,7 @@ fn no_cache_compiles_afresh_and_keeps_nothing() {
 
 #[test]
 fn a_compile_bomb_ends_at_its_timeout_and_fnd_exits() {
-    let dir = tempfile::tempdir().unwrap();
-    let bomb = dir.path().join("bomb.wasm");
-    std::fs::write(&bomb, fn_guests::bombs::nested_loops(100_000)).unwrap();
+    let bomb = guest("bomb_nested_loops");
     let child = Command::new(env!("CARGO_BIN_EXE_fnd"))
         .args(["run", bomb.to_str().unwrap(), "--no-cache"])
         .args(["--compile-timeout-ms", "500"])

@@ -1,5 +1,7 @@
 //! Compile bombs: small modules that make Cranelift work for a long time or take a lot of
-//! memory. Built as binary wasm here, so no test depends on a text parser's limits.
+//! memory, written by `cargo xtask guests` beside the guests as `bomb_*.wasm` (made here,
+//! not committed: the largest is 4 MB). Binary wasm, so no test depends on a text
+//! parser's limits.
 
 /// LEB128 of `n`, as wasm encodes sizes and counts.
 fn leb(mut n: u64, out: &mut Vec<u8>) {
@@ -46,7 +48,7 @@ fn module(bodies: &[Vec<u8>]) -> Vec<u8> {
 
 /// One function of `depth` nested `loop`s (300 KB for 100 000): Cranelift's time grows
 /// faster than the nesting.
-pub fn nested_loops(depth: usize) -> Vec<u8> {
+pub(crate) fn nested_loops(depth: usize) -> Vec<u8> {
     let mut body = vec![0];
     for _ in 0..depth {
         body.extend_from_slice(&[0x03, 0x40]);
@@ -56,7 +58,7 @@ pub fn nested_loops(depth: usize) -> Vec<u8> {
 }
 
 /// One function of `depth` nested `block`s.
-pub fn nested_blocks(depth: usize) -> Vec<u8> {
+pub(crate) fn nested_blocks(depth: usize) -> Vec<u8> {
     let mut body = vec![0];
     for _ in 0..depth {
         body.extend_from_slice(&[0x02, 0x40]);
@@ -66,6 +68,27 @@ pub fn nested_blocks(depth: usize) -> Vec<u8> {
 }
 
 /// `count` empty functions (a million is wasmparser's limit): memory grows with each.
-pub fn many_functions(count: usize) -> Vec<u8> {
+pub(crate) fn many_functions(count: usize) -> Vec<u8> {
     module(&vec![vec![0, 0x0b]; count])
+}
+
+/// The bombs, by the name tests and conformance cases know them (`bomb_NAME.wasm`).
+pub(crate) fn all() -> [(&'static str, Vec<u8>); 3] {
+    [
+        ("bomb_nested_loops", nested_loops(100_000)),
+        ("bomb_nested_blocks", nested_blocks(15_000)),
+        ("bomb_million_functions", many_functions(1_000_000)),
+    ]
+}
+
+/// Writes every bomb into `dir` (unchanged files are not rewritten); how many.
+pub(crate) fn write(dir: &std::path::Path) -> std::io::Result<usize> {
+    let bombs = all();
+    for (name, bytes) in &bombs {
+        let path = dir.join(format!("{name}.wasm"));
+        if std::fs::read(&path).ok().as_deref() != Some(bytes.as_slice()) {
+            std::fs::write(&path, bytes)?;
+        }
+    }
+    Ok(bombs.len())
 }
