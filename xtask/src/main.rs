@@ -26,11 +26,12 @@ enum Task {
     /// Build the guests in guests/ for wasm32-wasip1.
     Guests,
     /// The whole test suite: build the guests, run every crate's tests, then the
-    /// conformance suites (the WASI test suites and the engine's contract suite).
+    /// conformance suites (the WASI test suites, the engine's contract suite and the hostile inputs).
     Test,
     /// Run conformance suites through the engine and write target/conformance/report.{json,md}.
     Conformance {
-        /// Folders holding suites (default: ../shared/conformance and conformance/engine).
+        /// Folders holding suites (default: ../shared/conformance, conformance/engine and
+        /// conformance/hostile).
         paths: Vec<PathBuf>,
         /// Run only the cases whose name contains this.
         #[arg(long)]
@@ -186,7 +187,7 @@ fn lint() -> Result<()> {
 }
 
 /// Runs the conformance runner (crates/fn-conformance) on `paths`, by default the shared
-/// WASI test suites and this repository's engine suite, with the repository's
+/// WASI test suites and this repository's engine and hostile-input suites, with the repository's
 /// expectations file. Fails when the report is not green.
 fn conformance(root: &Path, mut paths: Vec<PathBuf>, filter: Option<&str>) -> Result<()> {
     if paths.is_empty() {
@@ -198,7 +199,11 @@ fn conformance(root: &Path, mut paths: Vec<PathBuf>, filter: Option<&str>) -> Re
                 shared.display()
             );
         }
-        paths = vec![shared.canonicalize()?, root.join("conformance/engine")];
+        paths = vec![
+            shared.canonicalize()?,
+            root.join("conformance/engine"),
+            root.join("conformance/hostile"),
+        ];
     }
     let out = root.join("target/conformance");
     // Build the runner as `cargo test --workspace` builds it (one feature resolution for

@@ -31,6 +31,10 @@ struct Args {
 }
 
 fn main() -> ExitCode {
+    if std::env::args().nth(1).as_deref() == Some("compile-worker") {
+        // This program is its own compile worker, as `fnd` is.
+        return fn_engine::serve_compile_worker();
+    }
     let args = Args::parse();
     match run(args) {
         Ok(true) => ExitCode::SUCCESS,
@@ -51,7 +55,15 @@ fn run(args: Args) -> anyhow::Result<bool> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    let runner = Runner::new(expectations, args.out.join("work")).with_filter(args.filter);
+    let worker = std::env::current_exe()
+        .ok()
+        .map(|program| fn_core::CompileWorker {
+            program,
+            args: vec!["compile-worker".into()],
+        });
+    let runner = Runner::new(expectations, args.out.join("work"))
+        .with_filter(args.filter)
+        .with_compile_worker(worker);
     let report = runtime.block_on(runner.run(&args.paths))?;
     report
         .write(&args.out)

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use chrono::Utc;
-use fn_core::{Error, FunctionDefinition, InvocationContext, MemoryLogger, Preopen};
+use fn_core::{CompileWorker, Error, FunctionDefinition, InvocationContext, MemoryLogger, Preopen};
 use fn_engine::Engine;
 use fn_registry::InMemoryRegistry;
 
@@ -35,6 +35,7 @@ pub struct Runner {
     expectations: Expectations,
     work_dir: PathBuf,
     filter: Option<String>,
+    compile_worker: Option<CompileWorker>,
 }
 
 impl Runner {
@@ -45,7 +46,15 @@ impl Runner {
             expectations,
             work_dir: work_dir.into(),
             filter: None,
+            compile_worker: None,
         }
+    }
+
+    /// Compiles in this worker for every suite whose manifest names none (the
+    /// `fn-conformance` program names itself, as `fnd` does). Default: in process.
+    pub fn with_compile_worker(mut self, worker: Option<CompileWorker>) -> Runner {
+        self.compile_worker = worker;
+        self
     }
 
     /// Runs only the cases whose name contains `filter`.
@@ -76,8 +85,18 @@ impl Runner {
                 suites.push(SuiteReport::broken(path, problem));
             }
             for dir in found {
-                let work = self.work_dir.join(format!("suite-{}", suites.len()));
-                suites.push(self.run_suite(&dir, &work).await);
+                // A manifest that cannot be read is reported by `run_suite`.
+                let variants: Vec<Option<String>> = match Manifest::load(&dir) {
+                    Ok(Manifest {
+                        variants: Some(variants),
+                        ..
+                    }) => variants.into_keys().map(Some).collect(),
+                    _ => vec![None],
+                };
+                for variant in variants {
+                    let work = self.work_dir.join(format!("suite-{}", suites.len()));
+                    suites.push(self.run_suite(&dir, &work, variant.as_deref()).await);
+                }
             }
         }
         let mut problems = Vec::new();
@@ -126,17 +145,21 @@ impl Runner {
         Ok(())
     }
 
-    /// Runs the suite in `dir`, making its fresh folders under `work`.
-    pub async fn run_suite(&self, dir: &Path, work: &Path) -> SuiteReport {
+    /// Runs the suite in `dir` (as its `variant`, when given), making its fresh folders
+    /// under `work`.
+    pub async fn run_suite(&self, dir: &Path, work: &Path, variant: Option<&str>) -> SuiteReport {
         let mut report = SuiteReport::new(dir);
-        let suite = match Suite::open(dir, work) {
+        let suite = match Suite::open(dir, work, variant, self.compile_worker.as_ref()) {
             Ok(suite) => suite,
             Err(error) => {
                 report.error = Some(format!("{error:#}"));
                 return report;
             }
         };
-        report.name.clone_from(&suite.manifest.name);
+        report.name = match variant {
+            Some(variant) => format!("{} [{variant}]", suite.manifest.name),
+            None => suite.manifest.name.clone(),
+        };
         report.version.clone_from(&suite.manifest.version);
         report.notes = fresh::remove_cleanup_files(dir)
             .into_iter()
@@ -198,11 +221,19 @@ struct Suite {
 }
 
 impl Suite {
-    fn open(dir: &Path, work: &Path) -> anyhow::Result<Suite> {
+    fn open(
+        dir: &Path,
+        work: &Path,
+        variant: Option<&str>,
+        worker: Option<&CompileWorker>,
+    ) -> anyhow::Result<Suite> {
         let manifest = Manifest::load(dir)?;
         std::fs::create_dir_all(work)?;
         let work = work.canonicalize()?;
-        let mut config = manifest.engine_config()?;
+        let mut config = manifest.engine_config(variant)?;
+        if config.compile_worker.is_none() {
+            config.compile_worker = worker.cloned();
+        }
         config.log_invocations = true;
         config.preopen_roots = vec![work.clone()];
         let max_module_bytes = config.max_module_bytes;

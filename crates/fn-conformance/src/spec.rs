@@ -57,6 +57,11 @@ pub struct Manifest {
     /// limits small enough to hit quickly).
     #[serde(default)]
     pub config: Option<serde_json::Map<String, Value>>,
+    /// Runs the suite once per entry, each with these changes applied after `config`,
+    /// reported as `NAME [VARIANT]` (an extension of this project's: the hostile suite
+    /// runs under the pooling and the on-demand allocator).
+    #[serde(default)]
+    pub variants: Option<std::collections::BTreeMap<String, serde_json::Map<String, Value>>>,
 }
 
 impl Manifest {
@@ -78,15 +83,24 @@ impl Manifest {
     }
 
     /// The engine config this suite runs under: the defaults with the manifest's
-    /// changes applied.
+    /// changes applied, then those of `variant` (one of [`Manifest::variants`]).
     ///
     /// # Errors
     ///
     /// When the manifest names a field [`Config`] does not have, or gives one a value of
-    /// the wrong type.
-    pub fn engine_config(&self) -> anyhow::Result<Config> {
+    /// the wrong type, or `variant` is not one of its variants.
+    pub fn engine_config(&self, variant: Option<&str>) -> anyhow::Result<Config> {
         let mut config = serde_json::to_value(Config::default())?;
-        if let Some(changes) = &self.config {
+        let variant = match variant {
+            None => None,
+            Some(name) => Some(
+                self.variants
+                    .as_ref()
+                    .and_then(|variants| variants.get(name))
+                    .with_context(|| format!("the manifest has no variant `{name}`"))?,
+            ),
+        };
+        for changes in [self.config.as_ref(), variant].into_iter().flatten() {
             let Value::Object(fields) = &mut config else {
                 unreachable!("a struct serializes to an object")
             };

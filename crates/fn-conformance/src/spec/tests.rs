@@ -10,13 +10,13 @@ fn unknown_case_fields_are_refused() {
 fn manifest_config_changes_the_defaults_and_names_unknown_fields() {
     let manifest: Manifest =
         serde_json::from_str(r#"{"name": "s", "config": {"max_input_bytes": 1024}}"#).unwrap();
-    let config = manifest.engine_config().unwrap();
+    let config = manifest.engine_config(None).unwrap();
     assert_eq!(config.max_input_bytes, 1024);
     assert_eq!(config.max_output_bytes, Config::default().max_output_bytes);
 
     let manifest: Manifest =
         serde_json::from_str(r#"{"name": "s", "config": {"max_inputs": 1}}"#).unwrap();
-    let error = manifest.engine_config().unwrap_err().to_string();
+    let error = manifest.engine_config(None).unwrap_err().to_string();
     assert!(error.contains("`max_inputs`"), "{error}");
 }
 
