@@ -47,9 +47,25 @@ async fn random_bytes_are_capped() {
     assert_eq!(out.result.unwrap(), "");
     let out = run_once(&runtime, random_get(1025), b"").await;
     match out.result {
+        Err(Error::ResourceLimit { resource, limit }) => {
+            assert_eq!((resource, limit), ("random bytes", 1024));
+        }
+        other => panic!("expected a resource limit, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_host_trap_names_its_cause_and_the_backtrace_once() {
+    // WASI refuses an exit status over 125 with a host error, not an exit.
+    let wat = r#"(module
+        (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+        (memory (export "memory") 1)
+        (func (export "_start") (call $exit (i32.const 200))))"#;
+    let out = run_once(&runtime_with(|_| {}), wat, b"").await;
+    match out.result {
         Err(Error::Trap { code, message }) => {
             assert_eq!(code, TrapCode::HostTrap);
-            assert!(message.contains("random"), "{message}");
+            assert!(message.contains("invalid exit status"), "{message}");
             // The backtrace once, after the host's words, never inside them as well.
             assert_eq!(message.matches("0: ").count(), 1, "{message}");
             assert_eq!(message.matches("backtrace").count(), 0, "{message}");
