@@ -5,4 +5,5 @@ mod admission;
 mod cache;
 mod contract;
 mod invariants;
+mod robustness;
 mod support;
