@@ -71,6 +71,11 @@ const LAYERS: &[(&str, &[&str])] = &[
         ],
     ),
     ("fn-conformance", &["fn-core", "fn-engine", "fn-registry"]),
+    // The fuzz targets' bodies, at the top with the programs they drive.
+    (
+        "fn-fuzz",
+        &["fn-core", "fn-engine", "fn-registry", "fn-conformance"],
+    ),
     // The guest SDK: no host crate at all.
     ("fn-guest", &[]),
     // Test support, a dev-dependency only.

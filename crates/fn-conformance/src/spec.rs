@@ -74,7 +74,16 @@ impl Manifest {
         let path = dir.join("manifest.json");
         let text = std::fs::read_to_string(&path)
             .with_context(|| format!("reading {}", path.display()))?;
-        let manifest: Manifest = serde_json::from_str(&text)
+        Manifest::parse(&text, &path)
+    }
+
+    /// Reads a manifest from `text`; `path` names it in errors.
+    ///
+    /// # Errors
+    ///
+    /// When it is not a manifest.
+    pub fn parse(text: &str, path: &Path) -> anyhow::Result<Manifest> {
+        let manifest: Manifest = serde_json::from_str(text)
             .with_context(|| format!("{} is not a suite manifest", path.display()))?;
         if manifest.name.trim().is_empty() {
             bail!("{}: `name` must not be empty", path.display());
@@ -175,8 +184,16 @@ impl CaseSpec {
     ///
     /// When it cannot be read, is not JSON, or has a field the format does not know.
     pub fn load(path: &Path) -> anyhow::Result<CaseSpec> {
-        let text = read_text(path)?;
-        let spec: CaseSpec = serde_json::from_str(&text)
+        CaseSpec::parse(&read_text(path)?, path)
+    }
+
+    /// Reads a case specification from `text`; `path` names it in errors.
+    ///
+    /// # Errors
+    ///
+    /// As [`CaseSpec::load`], but for reading.
+    pub fn parse(text: &str, path: &Path) -> anyhow::Result<CaseSpec> {
+        let spec: CaseSpec = serde_json::from_str(text)
             .with_context(|| format!("{} is not a case specification", path.display()))?;
         if spec.input.is_some() && spec.input_size.is_some() {
             bail!("{}: give `input` or `input_size`, not both", path.display());

@@ -5,5 +5,4 @@ mod admission;
 mod cache;
 mod contract;
 mod invariants;
-mod robustness;
 mod support;
