@@ -11,6 +11,7 @@ use clap::{Parser, Subcommand};
 
 mod bombs;
 mod dist;
+mod fuzz;
 #[cfg(test)]
 mod tidy;
 
@@ -41,12 +42,20 @@ enum Task {
     Lint,
     /// `cargo deny check licenses bans sources` with deny.toml (installs cargo-deny if missing).
     Deny,
-    /// Run what CI (.ci/run) runs: lint, test, deny.
+    /// Run what CI (.ci/run) runs: lint, test, deny, fuzz (15 s a target).
     Ci,
     /// A release build of `fnd` in target/dist/ with SHA256SUMS and a manifest of versions.
     Dist,
     /// Build the guests and run each example function through the engine.
     Demo,
+    /// Run the cargo-fuzz targets of fuzz/ (all without TARGET), each for --seconds.
+    Fuzz {
+        /// deploy_and_invoke, generated_module, handle_result or conformance_spec.
+        target: Option<String>,
+        /// How long each target runs.
+        #[arg(long, default_value_t = 60)]
+        seconds: u64,
+    },
 }
 
 /// The version of cargo-deny installed when it is missing.
@@ -76,12 +85,17 @@ fn main() -> Result<()> {
             // Keep in step with .ci/run.
             lint()?;
             test(&root)?;
-            deny()
+            deny()?;
+            fuzz::fuzz(&root, None, 15)
         }
         Task::Dist => dist::dist(&root),
         Task::Demo => {
             guests(&root)?;
             demo(&root)
+        }
+        Task::Fuzz { target, seconds } => {
+            guests(&root)?;
+            fuzz::fuzz(&root, target.as_deref(), seconds)
         }
     }
 }
@@ -95,7 +109,7 @@ fn project_root() -> PathBuf {
 }
 
 /// Where `cargo xtask guests` leaves the `.wasm` files; tests read them from here.
-fn guests_out(root: &Path) -> PathBuf {
+pub(crate) fn guests_out(root: &Path) -> PathBuf {
     root.join("guests/target/wasm32-wasip1/release")
 }
 
