@@ -127,6 +127,25 @@ async fn a_compile_over_its_memory_cap_is_refused_and_says_so() {
 }
 
 #[tokio::test]
+async fn a_large_healthy_module_compiles_under_the_smallest_memory_cap() {
+    // RLIMIT_AS counts every mapping of the worker, not only the heap: the worker's
+    // engine reserves no pool, so the smallest cap the config allows (256 MiB) still
+    // holds a 2.2 MB module's compile.
+    let _one = COUNTING.lock().await;
+    let runtime = with_worker(|c| c.compile_memory_limit_bytes = 256 << 20);
+    let module = runtime.compile(guest("json_report")).await.unwrap();
+    let outcome = runtime
+        .invoke(
+            &module,
+            invocation(),
+            Bytes::from(r#"{"id":"1","email":"a@b.co","currency":"EUR","lines":[{"sku":"ABC-1234","quantity":2,"unit_price":1.5}]}"#),
+        )
+        .await;
+    let report = String::from_utf8(outcome.result.unwrap().to_vec()).unwrap();
+    assert!(report.contains(r#""total": 3.0"#), "{report}");
+}
+
+#[tokio::test]
 async fn a_dropped_compile_kills_its_worker() {
     let _one = COUNTING.lock().await;
     let runtime = with_worker(|c| c.compile_timeout = Duration::from_secs(60));
