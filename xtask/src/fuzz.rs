@@ -12,7 +12,7 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
-use crate::{cargo, cargo_bin, cargo_metadata, target_dir};
+use crate::{cargo_bin, cargo_metadata, target_dir};
 
 /// The targets, as `fuzz/Cargo.toml` names them.
 pub(crate) const TARGETS: [&str; 4] = [
@@ -34,7 +34,7 @@ pub(crate) fn fuzz(root: &Path, target: Option<&str>, seconds: u64) -> Result<()
         ),
         None => TARGETS.to_vec(),
     };
-    ensure_cargo_fuzz()?;
+    crate::ensure_cargo_tool("fuzz", "cargo-fuzz", CARGO_FUZZ_VERSION)?;
     // Beside the workspace's own build, never mixed with it: instrumented code.
     let build = target_dir(&cargo_metadata(&["--no-deps"])?)?.join("fuzz");
     for target in targets {
@@ -67,25 +67,6 @@ pub(crate) fn fuzz(root: &Path, target: Option<&str>, seconds: u64) -> Result<()
                 root.join("fuzz/artifacts").join(target).display()
             );
         }
-    }
-    Ok(())
-}
-
-/// Installs cargo-fuzz when `cargo fuzz` is missing.
-fn ensure_cargo_fuzz() -> Result<()> {
-    let installed = Command::new(cargo_bin())
-        .args(["fuzz", "--version"])
-        .output()
-        .is_ok_and(|out| out.status.success());
-    if !installed {
-        println!("cargo-fuzz is not installed; installing {CARGO_FUZZ_VERSION} from crates.io");
-        cargo(&[
-            "install",
-            "--locked",
-            "cargo-fuzz",
-            "--version",
-            CARGO_FUZZ_VERSION,
-        ])?;
     }
     Ok(())
 }

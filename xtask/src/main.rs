@@ -275,22 +275,22 @@ pub(crate) fn target_dir(metadata: &serde_json::Value) -> Result<PathBuf> {
         .context("cargo metadata gave no target_directory")
 }
 
-/// The dependency policy: licenses, bans and sources, as deny.toml sets them.
-fn deny() -> Result<()> {
+/// Installs `krate` at `version` from crates.io when `cargo SUBCOMMAND` is missing.
+pub(crate) fn ensure_cargo_tool(subcommand: &str, krate: &str, version: &str) -> Result<()> {
     let installed = Command::new(cargo_bin())
-        .args(["deny", "--version"])
+        .args([subcommand, "--version"])
         .output()
         .is_ok_and(|out| out.status.success());
     if !installed {
-        println!("cargo-deny is not installed; installing {CARGO_DENY_VERSION} from crates.io");
-        cargo(&[
-            "install",
-            "--locked",
-            "cargo-deny",
-            "--version",
-            CARGO_DENY_VERSION,
-        ])?;
+        println!("{krate} is not installed; installing {version} from crates.io");
+        cargo(&["install", "--locked", krate, "--version", version])?;
     }
+    Ok(())
+}
+
+/// The dependency policy: licenses, bans and sources, as deny.toml sets them.
+fn deny() -> Result<()> {
+    ensure_cargo_tool("deny", "cargo-deny", CARGO_DENY_VERSION)?;
     // The duplicate-version warnings (wasmtime's own) stay; their graphs are noise.
     cargo(&[
         "deny",
