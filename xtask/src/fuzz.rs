@@ -89,6 +89,22 @@ fn seed(root: &Path, target: &str, corpus: &Path) -> Result<usize> {
             seeds.extend(files(&root.join("conformance/engine")));
             seeds.extend(files(&root.join("conformance/hostile")));
         }
+        "generated_module" => {
+            // wasm-smith makes more of a few kilobytes of choices than of libFuzzer's
+            // first short inputs: seeds of 4 KiB (any bytes will do; these are fixed).
+            for seed in 0..8u64 {
+                let mut state = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+                let bytes: Vec<u8> = (0..4096)
+                    .map(|_| {
+                        state ^= state << 13;
+                        state ^= state >> 7;
+                        state ^= state << 17;
+                        state.to_le_bytes()[0]
+                    })
+                    .collect();
+                std::fs::write(corpus.join(format!("seed-{seed}")), bytes)?;
+            }
+        }
         "handle_result" => {
             for (ptr, len) in [(1024u64, 8u64), (0, 1025), (65_529, 8), (0, 0)] {
                 let path = corpus.join(format!("seed-{ptr}-{len}"));
