@@ -1,12 +1,14 @@
-//! Admission control for the function engine, usable without it: keyed rate limits on
-//! governor (GCRA), one limit per key kind — global, namespace, function, caller — each
-//! with its own rate, a function's own rate replacing the default, and the state kept
-//! for at most a fixed number of keys however many distinct callers the world invents.
-//! No dependency on wasmtime.
+//! Admission control for the function engine, usable without it:
+//! - [`RateLimits`]: keyed rate limits on governor (GCRA), one limit per key kind —
+//!   global, namespace, function, caller — each with its own rate, a function's own rate
+//!   replacing the default, and the state kept for at most a fixed number of keys however
+//!   many distinct callers the world invents;
+//! - [`ConcurrencyLimits`]: invocations running at once per function, per namespace (a
+//!   share of the global slots) and in all, with a bounded queue and a bounded wait, the
+//!   slot held by a [`ConcurrencyPermit`] until it is dropped.
 //!
-//! Work in progress (issue 11): the concurrency limits with a bounded queue and the
-//! engine's admission seam (a permit held for an invocation's whole life) come next; the
-//! engine does not use this crate yet.
+//! No dependency on wasmtime. Work in progress (issue 11): the engine's admission seam,
+//! which both will plug into, comes next; the engine does not use this crate yet.
 //!
 //! # Example
 //!
@@ -26,7 +28,9 @@
 //! assert!(limits.check(keys("bob"), None).is_ok());
 //! ```
 
+mod concurrency;
 mod rate;
 
+pub use crate::concurrency::{Concurrency, ConcurrencyLimits, ConcurrencyPermit, Overloaded};
 pub use crate::rate::{Denied, KeyKind, Rate, RateLimits};
 pub use governor::clock::FakeRelativeClock;

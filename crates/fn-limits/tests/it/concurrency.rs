@@ -1,0 +1,116 @@
+//! Concurrency limits: slots held and given back, the bounded queue, the bounded wait,
+//! a function's own limit, and a namespace's share.
+
+use std::time::Duration;
+
+use fn_limits::{Concurrency, ConcurrencyLimits};
+
+fn limits(global: usize, share: f64, max_waiters: usize) -> ConcurrencyLimits {
+    ConcurrencyLimits::new(Concurrency {
+        global,
+        namespace_share: share,
+        function_default: None,
+        max_waiters,
+        max_wait: Duration::from_millis(100),
+    })
+}
+
+#[tokio::test]
+async fn slots_are_held_until_dropped_and_a_full_queue_refuses_at_once() {
+    let limits = limits(2, 1.0, 0);
+    let first = limits.acquire("a", "a/f", None).await.unwrap();
+    let _second = limits.acquire("b", "b/g", None).await.unwrap();
+    let refused = limits.acquire("c", "c/h", None).await.unwrap_err();
+    assert_eq!(refused.key, "global");
+    assert_eq!(refused.retry_after, Duration::from_secs(1));
+    drop(first);
+    assert!(limits.acquire("c", "c/h", None).await.is_ok());
+}
+
+#[tokio::test]
+async fn a_waiter_gets_the_slot_given_back() {
+    let limits = limits(1, 1.0, 4);
+    let held = limits.acquire("a", "a/f", None).await.unwrap();
+    let waiter = tokio::spawn({
+        let limits = limits.clone();
+        async move { limits.acquire("b", "b/g", None).await.map(drop) }
+    });
+    while limits.waiting() == 0 {
+        tokio::task::yield_now().await;
+    }
+    drop(held);
+    assert_eq!(waiter.await.unwrap(), Ok(()));
+    assert_eq!(limits.waiting(), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_wait_is_bounded_and_so_is_the_queue() {
+    let limits = limits(1, 1.0, 1);
+    let _held = limits.acquire("a", "a/f", None).await.unwrap();
+    let waiter = tokio::spawn({
+        let limits = limits.clone();
+        async move { limits.acquire("b", "b/g", None).await.map(drop) }
+    });
+    while limits.waiting() == 0 {
+        tokio::task::yield_now().await;
+    }
+    // The queue holds one: the next call is refused without waiting.
+    assert_eq!(
+        limits.acquire("c", "c/h", None).await.unwrap_err().key,
+        "global"
+    );
+    // The paused clock jumps to the waiter's deadline once nothing else can run.
+    assert_eq!(waiter.await.unwrap().unwrap_err().key, "global");
+    assert_eq!(limits.waiting(), 0);
+}
+
+#[tokio::test]
+async fn a_waiter_that_goes_away_leaves_the_queue() {
+    let limits = limits(1, 1.0, 1);
+    let _held = limits.acquire("a", "a/f", None).await.unwrap();
+    let mut waiting = Box::pin(limits.acquire("b", "b/g", None));
+    assert!(futures_poll(&mut waiting).is_none());
+    assert_eq!(limits.waiting(), 1);
+    drop(waiting);
+    assert_eq!(limits.waiting(), 0);
+}
+
+/// Polls `future` once.
+fn futures_poll<F: std::future::Future + Unpin>(future: &mut F) -> Option<F::Output> {
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    match std::pin::Pin::new(future).poll(&mut cx) {
+        std::task::Poll::Ready(output) => Some(output),
+        std::task::Poll::Pending => None,
+    }
+}
+
+#[tokio::test]
+async fn a_functions_own_limit_refuses_with_its_key() {
+    let limits = limits(8, 1.0, 0);
+    let _one = limits.acquire("a", "a/f", Some(1)).await.unwrap();
+    let refused = limits.acquire("a", "a/f", Some(1)).await.unwrap_err();
+    assert_eq!(refused.key, "function:a/f");
+    assert!(
+        limits.acquire("a", "a/g", Some(1)).await.is_ok(),
+        "another function"
+    );
+}
+
+#[tokio::test]
+async fn a_flooding_namespace_leaves_the_others_room() {
+    let limits = limits(4, 0.5, 0);
+    let mut flood = Vec::new();
+    for _ in 0..2 {
+        flood.push(limits.acquire("noisy", "noisy/f", None).await.unwrap());
+    }
+    let refused = limits.acquire("noisy", "noisy/f", None).await.unwrap_err();
+    assert_eq!(refused.key, "namespace:noisy");
+    let quiet: Vec<_> = [
+        limits.acquire("quiet", "quiet/f", None).await,
+        limits.acquire("quiet", "quiet/g", None).await,
+    ]
+    .into_iter()
+    .collect::<Result<_, _>>()
+    .expect("the quiet namespace still gets its share");
+    assert_eq!(quiet.len(), 2);
+}

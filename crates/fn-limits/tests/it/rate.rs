@@ -1,0 +1,131 @@
+//! Keyed rate limits on a fake clock: quotas per kind, the wait governor computes, a
+//! function's own rate, and memory bounded under a million distinct callers.
+
+use std::time::Duration;
+
+use fn_limits::{FakeRelativeClock, Rate, RateLimits};
+
+const NONE: [Option<Rate>; 4] = [None; 4];
+
+fn rate(per_second: f64, burst: u32) -> Option<Rate> {
+    Some(Rate { per_second, burst })
+}
+
+fn keys<'a>(namespace: &'a str, function: &'a str, caller: &'a str) -> [Option<&'a str>; 4] {
+    [Some(""), Some(namespace), Some(function), Some(caller)]
+}
+
+#[test]
+fn a_burst_then_the_wait_governor_computes_then_room_again() {
+    let clock = FakeRelativeClock::default();
+    let limits = RateLimits::with_fake_clock([None, None, None, rate(1.0, 2)], 1000, clock.clone());
+    let k = keys("ns", "ns/f", "alice");
+    assert!(limits.check(k, None).is_ok());
+    assert!(limits.check(k, None).is_ok());
+    let denied = limits.check(k, None).unwrap_err();
+    assert_eq!(denied.key, "caller:alice");
+    assert_eq!(denied.retry_after, Duration::from_secs(1));
+    clock.advance(Duration::from_millis(400));
+    assert_eq!(
+        limits.check(k, None).unwrap_err().retry_after,
+        Duration::from_millis(600)
+    );
+    clock.advance(Duration::from_millis(600));
+    assert!(limits.check(k, None).is_ok());
+    assert!(limits.check(k, None).is_err());
+}
+
+#[test]
+fn each_kind_refuses_with_its_own_key_first_global() {
+    let clock = FakeRelativeClock::default();
+    let one = rate(1.0, 1);
+    let limits = RateLimits::with_fake_clock([one, None, None, None], 1000, clock.clone());
+    assert!(limits.check(keys("a", "a/f", "x"), None).is_ok());
+    assert_eq!(
+        limits.check(keys("b", "b/g", "y"), None).unwrap_err().key,
+        "global"
+    );
+
+    let limits = RateLimits::with_fake_clock([None, one, None, None], 1000, clock.clone());
+    assert!(limits.check(keys("a", "a/f", "x"), None).is_ok());
+    assert_eq!(
+        limits.check(keys("a", "a/g", "y"), None).unwrap_err().key,
+        "namespace:a"
+    );
+    assert!(
+        limits.check(keys("b", "b/f", "x"), None).is_ok(),
+        "another namespace"
+    );
+
+    let limits = RateLimits::with_fake_clock([None, None, one, None], 1000, clock);
+    assert!(limits.check(keys("a", "a/f", "x"), None).is_ok());
+    assert_eq!(
+        limits.check(keys("a", "a/f", "y"), None).unwrap_err().key,
+        "function:a/f"
+    );
+    assert!(
+        limits.check(keys("a", "a/g", "x"), None).is_ok(),
+        "another function"
+    );
+}
+
+#[test]
+fn no_quota_is_unlimited_and_a_call_without_a_caller_skips_that_kind() {
+    let limits = RateLimits::with_fake_clock(NONE, 1000, FakeRelativeClock::default());
+    for _ in 0..10_000 {
+        assert!(limits.check(keys("a", "a/f", "x"), None).is_ok());
+    }
+    assert_eq!(
+        limits.keys_kept(),
+        0,
+        "nothing kept for kinds without a quota"
+    );
+    let limits = RateLimits::with_fake_clock(
+        [None, None, None, rate(1.0, 1)],
+        1000,
+        FakeRelativeClock::default(),
+    );
+    for _ in 0..100 {
+        assert!(
+            limits
+                .check([None, Some("a"), Some("a/f"), None], None)
+                .is_ok()
+        );
+    }
+}
+
+#[test]
+fn a_functions_own_rate_replaces_the_default_and_a_new_rate_takes_effect() {
+    let clock = FakeRelativeClock::default();
+    let limits = RateLimits::with_fake_clock([None, None, rate(1.0, 1), None], 1000, clock);
+    let k = keys("a", "a/f", "x");
+    for _ in 0..5 {
+        assert!(limits.check(k, rate(1.0, 5)).is_ok());
+    }
+    assert!(limits.check(k, rate(1.0, 5)).is_err());
+    // Redeployed with a larger burst: a limiter of that rate.
+    assert!(limits.check(k, rate(1.0, 10)).is_ok());
+    // Nonsense rates are no rate: the default applies.
+    assert!(
+        limits
+            .check(keys("a", "a/g", "x"), rate(f64::NAN, 3))
+            .is_ok()
+    );
+    assert!(limits.check(keys("a", "a/g", "x"), rate(0.0, 3)).is_err());
+}
+
+#[test]
+fn a_million_distinct_callers_keep_memory_bounded() {
+    let clock = FakeRelativeClock::default();
+    let limits = RateLimits::with_fake_clock([None, None, None, rate(1.0, 1)], 10_000, clock);
+    for i in 0..1_000_000u32 {
+        let caller = i.to_string();
+        assert!(
+            limits
+                .check([None, None, None, Some(&caller)], None)
+                .is_ok()
+        );
+    }
+    let kept = limits.keys_kept();
+    assert!(kept <= 10_000, "{kept} keys kept");
+}
