@@ -1,6 +1,6 @@
 //! What wasmtime leaves to the embedder (DESIGN.md, Security model), each tested.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 use fn_core::{Error, TrapCode};
@@ -106,7 +106,8 @@ async fn looping_start_function_hits_the_deadline() {
         (func (export "_start")))"#;
     let module = compile(&runtime, wat).await;
     let timeout = Duration::from_millis(100);
-    let started = Instant::now();
+    // A start function that is not stopped would never return: the typed timeout is the
+    // proof. How late it comes is measured by the kill_latency example, not asserted.
     let out = runtime
         .invoke(&module, with_timeout(timeout), Bytes::new())
         .await;
@@ -115,8 +116,6 @@ async fn looping_start_function_hits_the_deadline() {
         "{:?}",
         out.result
     );
-    // Generous: a start function that is not stopped would run for ever.
-    assert!(started.elapsed() < Duration::from_secs(20));
 }
 
 #[tokio::test]
