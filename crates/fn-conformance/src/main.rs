@@ -31,7 +31,7 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    if std::env::args().nth(1).as_deref() == Some("compile-worker") {
+    if fn_core::CompileWorker::asked_of_this_process() {
         // This program is its own compile worker, as `fnd` is.
         return fn_engine::serve_compile_worker();
     }
@@ -55,12 +55,7 @@ fn run(args: Args) -> anyhow::Result<bool> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    let worker = std::env::current_exe()
-        .ok()
-        .map(|program| fn_core::CompileWorker {
-            program,
-            args: vec!["compile-worker".into()],
-        });
+    let worker = fn_core::CompileWorker::this_program().ok();
     let runner = Runner::new(expectations, args.out.join("work"))
         .with_filter(args.filter)
         .with_compile_worker(worker);

@@ -113,6 +113,30 @@ pub struct CompileWorker {
     pub args: Vec<String>,
 }
 
+impl CompileWorker {
+    /// The argument by which a program that is its own worker is started as one.
+    pub const SUBCOMMAND: &'static str = "compile-worker";
+
+    /// The running program as its own worker, started with [`CompileWorker::SUBCOMMAND`]
+    /// (as `fnd` and `fn-conformance` are).
+    ///
+    /// # Errors
+    ///
+    /// When the path of the running program cannot be found.
+    pub fn this_program() -> std::io::Result<CompileWorker> {
+        Ok(CompileWorker {
+            program: std::env::current_exe()?,
+            args: vec![CompileWorker::SUBCOMMAND.to_owned()],
+        })
+    }
+
+    /// Whether this process was started as its own compile worker.
+    #[must_use]
+    pub fn asked_of_this_process() -> bool {
+        std::env::args().nth(1).as_deref() == Some(CompileWorker::SUBCOMMAND)
+    }
+}
+
 /// How instances are allocated: from a pool of pre-reserved slots (fast) or on demand.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]

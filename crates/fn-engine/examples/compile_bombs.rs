@@ -20,7 +20,7 @@ use fn_engine::Engine;
 use fn_registry::InMemoryRegistry;
 
 fn main() -> ExitCode {
-    if std::env::args().nth(1).as_deref() == Some("compile-worker") {
+    if CompileWorker::asked_of_this_process() {
         return fn_engine::serve_compile_worker();
     }
     let timeout_ms: u64 = std::env::args()
@@ -40,10 +40,7 @@ fn config(compile_timeout: Duration) -> Config {
     let mut config = Config::default();
     config.pooling.slots = 16;
     config.compile_timeout = compile_timeout;
-    config.compile_worker = Some(CompileWorker {
-        program: std::env::current_exe().expect("this program's path"),
-        args: vec!["compile-worker".into()],
-    });
+    config.compile_worker = Some(CompileWorker::this_program().expect("this program's path"));
     config
 }
 

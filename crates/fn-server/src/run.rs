@@ -168,11 +168,8 @@ fn compile_worker(args: &RunArgs) -> Option<CompileWorker> {
     if args.compile_in_process {
         return None;
     }
-    match std::env::current_exe() {
-        Ok(program) => Some(CompileWorker {
-            program,
-            args: vec!["compile-worker".into()],
-        }),
+    match CompileWorker::this_program() {
+        Ok(worker) => Some(worker),
         Err(error) => {
             tracing::warn!(%error, "cannot find this program to run it as the compile worker; compiling in process");
             None
