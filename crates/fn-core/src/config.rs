@@ -7,7 +7,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::{Error, Result};
 
+mod admission;
 mod compile_worker;
+pub use admission::AdmissionConfig;
 pub use compile_worker::CompileWorker;
 
 /// The engine's limits and switches. Every field documents its default; [`Config::validate`]
@@ -96,6 +98,9 @@ pub struct Config {
     pub max_hostcall_bytes: u64,
     /// The pooling instance allocator.
     pub pooling: PoolingConfig,
+    /// Admission: rate limits per key and invocations running at once. Default: no rate
+    /// limit, as many at once as the pool has slots, half of them at most per namespace.
+    pub admission: AdmissionConfig,
     /// Host folders under which a function's definition may name preopened folders
     /// (absolute, without `..`). Default empty: no function gets a filesystem.
     pub preopen_roots: Vec<PathBuf>,
@@ -149,6 +154,7 @@ impl Default for Config {
             max_wasi_resources: 256,
             max_hostcall_bytes: 32 << 20,
             pooling: PoolingConfig::default(),
+            admission: AdmissionConfig::default(),
             preopen_roots: Vec::new(),
         }
     }
@@ -169,6 +175,12 @@ impl Default for PoolingConfig {
 pub const MEMORY_CEILING_BYTES: u64 = 4 << 30;
 
 impl Config {
+    /// Invocations that may run at once in all: `admission.max_concurrent`, or the pool's
+    /// slot count.
+    pub fn max_concurrent(&self) -> u32 {
+        self.admission.max_concurrent.unwrap_or(self.pooling.slots)
+    }
+
     /// Checks every field and the ones that depend on each other.
     ///
     /// # Errors
@@ -290,6 +302,8 @@ impl Config {
                 return Err(Error::validation("pooling.slots", "must be at most 10000"));
             }
         }
+        self.admission
+            .validate(self.pooling.enabled.then_some(self.pooling.slots))?;
         if let Some(root) = self
             .preopen_roots
             .iter()
@@ -318,7 +332,6 @@ mod tests {
 
     #[test]
     fn names_the_wrong_field() {
-        type Mutation = fn(&mut Config);
         let cases: Vec<(&str, Mutation)> = vec![
             ("max_timeout", |c| c.max_timeout = Duration::ZERO),
             ("max_timeout", |c| c.max_timeout = Duration::MAX),
@@ -355,6 +368,14 @@ mod tests {
                 c.compile_timeout_retry_after = Duration::from_secs(2 * 24 * 60 * 60);
             }),
         ];
+        each_names_its_field(cases);
+    }
+
+    /// A config mutation, and the field `validate` must name for it.
+    pub(super) type Mutation = fn(&mut Config);
+
+    /// Asserts that each mutation of the default config is refused naming its field.
+    pub(super) fn each_names_its_field(cases: Vec<(&str, Mutation)>) {
         for (expected, mutate) in cases {
             let mut config = Config::default();
             mutate(&mut config);

@@ -73,13 +73,23 @@ pub enum Error {
         /// The CID of the bytes that came back.
         actual: Cid,
     },
-    /// A rate limit refused the call.
+    /// A rate limit refused the call (HTTP 429).
     #[error("rate limited on `{key}`{}", retry_after.map(|d| format!(", retry after {} ms", d.as_millis())).unwrap_or_default())]
     RateLimited {
         /// The key whose limit was hit (`global`, `namespace:…`, `function:…`, `caller:…`).
         key: String,
-        /// When a retry may succeed, when known.
+        /// When a retry may succeed, when known (fn-limits always knows: the wait its
+        /// rate computes).
         retry_after: Option<Duration>,
+    },
+    /// No slot to run the call in came free within the wait allowed: a concurrency limit
+    /// is full and so is its queue, or the wait ran out (HTTP 503).
+    #[error("overloaded on `{key}`, retry after {} ms", retry_after.as_millis())]
+    Overloaded {
+        /// The key whose slots were all taken (`global`, `namespace:…`, `function:…`).
+        key: String,
+        /// When to try again.
+        retry_after: Duration,
     },
     /// The invocation ran past its deadline.
     #[error("exceeded its {} ms deadline", limit.as_millis())]
@@ -200,6 +210,7 @@ impl Error {
             Error::NotFound { .. } => ErrorKind::NotFound,
             Error::Integrity { .. } => ErrorKind::Integrity,
             Error::RateLimited { .. } => ErrorKind::RateLimited,
+            Error::Overloaded { .. } => ErrorKind::Overloaded,
             Error::Timeout { .. } => ErrorKind::Timeout,
             Error::MemoryLimit { .. } => ErrorKind::MemoryLimit,
             Error::ResourceLimit { .. } => ErrorKind::ResourceLimit,
@@ -220,6 +231,7 @@ impl Error {
         match self.root() {
             Error::Timeout { .. } => InvocationStatus::Timeout,
             Error::RateLimited { .. } => InvocationStatus::RateLimited,
+            Error::Overloaded { .. } => InvocationStatus::Overloaded,
             Error::Cancelled { .. } => InvocationStatus::Cancelled,
             _ => InvocationStatus::Error,
         }
@@ -229,7 +241,10 @@ impl Error {
     pub fn is_retryable(&self) -> bool {
         matches!(
             self.root(),
-            Error::RateLimited { .. } | Error::Unavailable { .. } | Error::CompileTimeout { .. }
+            Error::RateLimited { .. }
+                | Error::Overloaded { .. }
+                | Error::Unavailable { .. }
+                | Error::CompileTimeout { .. }
         )
     }
 

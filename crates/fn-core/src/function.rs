@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Cid, Config, Error, Result};
+use crate::{Cid, Config, Error, RateQuota, Result};
 
 /// The longest name or namespace accepted.
 pub const MAX_NAME_LEN: usize = 64;
@@ -66,11 +66,20 @@ pub struct FunctionDefinition {
     /// Host folders preopened for the guest. Default none; see [`Preopen`].
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub preopens: Vec<Preopen>,
+    /// The function's own rate, replacing the engine's `admission.function_rate`.
+    /// Default none (the engine's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate: Option<RateQuota>,
+    /// The most invocations of it that may run at once, replacing the engine's
+    /// `admission.function_max_concurrent`. Default none (the engine's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_concurrency: Option<u32>,
 }
 
 impl FunctionDefinition {
     /// A definition with the given name and namespace, version `1`, 64 MiB of memory, a
-    /// 5 s timeout, no environment, arguments or preopens, not public.
+    /// 5 s timeout, no environment, arguments or preopens, not public, and the engine's
+    /// rate and concurrency limits.
     pub fn new(namespace: impl Into<String>, name: impl Into<String>) -> FunctionDefinition {
         FunctionDefinition {
             name: name.into(),
@@ -82,6 +91,8 @@ impl FunctionDefinition {
             public: false,
             args: Vec::new(),
             preopens: Vec::new(),
+            rate: None,
+            max_concurrency: None,
         }
     }
 
@@ -147,6 +158,15 @@ impl FunctionDefinition {
         }
         if self.timeout.is_zero() {
             return Err(Error::validation("timeout", "must be greater than zero"));
+        }
+        if let Some(rate) = &self.rate {
+            rate.validate("rate")?;
+        }
+        if self.max_concurrency == Some(0) {
+            return Err(Error::validation(
+                "max_concurrency",
+                "must be greater than zero when set",
+            ));
         }
         validate_env(&self.env)?;
         validate_args(&self.args)?;

@@ -153,6 +153,8 @@ pub enum InvocationStatus {
     Timeout,
     /// A rate limit refused the call before it ran.
     RateLimited,
+    /// No slot to run it in came free within the wait allowed (a concurrency limit).
+    Overloaded,
     /// The caller went away (dropped the invocation) before it ended.
     Cancelled,
 }
@@ -165,6 +167,7 @@ impl InvocationStatus {
             InvocationStatus::Error => "error",
             InvocationStatus::Timeout => "timeout",
             InvocationStatus::RateLimited => "rate_limited",
+            InvocationStatus::Overloaded => "overloaded",
             InvocationStatus::Cancelled => "cancelled",
         }
     }

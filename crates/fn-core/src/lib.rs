@@ -2,7 +2,7 @@
 //! that every other crate speaks.
 //!
 //! fn-core deliberately knows nothing of wasmtime, moka, governor or OpenTelemetry: a
-//! platform can take it alone to write its own registry, logger, rate limiter or host
+//! platform can take it alone to write its own registry, logger, admission control or host
 //! services against the traits here.
 //!
 //! # Example
@@ -21,6 +21,7 @@
 //! # Ok::<(), fn_core::Error>(())
 //! ```
 
+mod admission;
 mod cid;
 mod config;
 mod error;
@@ -30,8 +31,11 @@ mod memory_logger;
 mod serde_duration;
 mod traits;
 
+pub use crate::admission::{Admission, AdmissionRequest, OnAdmissionError, Permit, RateQuota};
 pub use crate::cid::Cid;
-pub use crate::config::{CompileWorker, Config, MEMORY_CEILING_BYTES, PoolingConfig};
+pub use crate::config::{
+    AdmissionConfig, CompileWorker, Config, MEMORY_CEILING_BYTES, PoolingConfig,
+};
 pub use crate::error::{Error, ErrorKind, OutputStream, Result, TrapCode};
 pub use crate::function::{
     Function, FunctionDefinition, MAX_ARGS, MAX_ARGS_BYTES, MAX_ENV_BYTES, MAX_ENV_VARS,
@@ -43,7 +47,7 @@ pub use crate::invocation::{
 pub use crate::memory_logger::MemoryLogger;
 pub use crate::traits::{
     FunctionExecutor, FunctionRegistry, HostContext, HostServices, HttpRequest, HttpResponse,
-    InvocationLogger, LogLevel, RateDecision, RateLimitRequest, RateLimiter, SecretValue,
+    InvocationLogger, LogLevel, SecretValue,
 };
 
 #[cfg(test)]
@@ -57,7 +61,8 @@ mod tests {
         assert_send_sync::<dyn FunctionRegistry>();
         assert_send_sync::<dyn FunctionExecutor>();
         assert_send_sync::<dyn InvocationLogger>();
-        assert_send_sync::<dyn RateLimiter>();
+        assert_send_sync::<dyn Admission>();
+        assert_send_sync::<Permit>();
         assert_send_sync::<dyn HostServices>();
         assert_send_sync::<Error>();
     }
@@ -87,6 +92,18 @@ mod tests {
         assert_eq!(limited.kind(), ErrorKind::RateLimited);
         assert!(limited.is_retryable());
         assert!(limited.is_client_error());
+        let overloaded = Error::Overloaded {
+            key: "namespace:acme".into(),
+            retry_after: std::time::Duration::from_secs(1),
+        };
+        assert_eq!(overloaded.invocation_status(), InvocationStatus::Overloaded);
+        assert_eq!(overloaded.kind(), ErrorKind::Overloaded);
+        assert!(overloaded.is_retryable());
+        assert!(!overloaded.is_client_error(), "503, not 4xx");
+        assert_eq!(
+            overloaded.to_string(),
+            "overloaded on `namespace:acme`, retry after 1000 ms"
+        );
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The traits the engine's crates speak to each other through.
 //!
 //! Each is object safe, `Send + Sync`, and used as `Arc<dyn …>`, so a platform can plug in
-//! its own registry, logger, rate limiter or host services.
+//! its own registry, logger, admission control ([`crate::Admission`]) or host services.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -67,45 +67,6 @@ pub trait InvocationLogger: Send + Sync + fmt::Debug {
     ///
     /// Any error; the engine logs it as a warning and the invocation is unaffected.
     fn log(&self, record: InvocationRecord) -> Result<()>;
-}
-
-/// What a rate limiter is asked about: every key a call may be limited by.
-#[derive(Debug, Clone, Copy)]
-pub struct RateLimitRequest<'a> {
-    /// The function's namespace.
-    pub namespace: &'a str,
-    /// The function's id.
-    pub function_id: &'a str,
-    /// The function's name.
-    pub function_name: &'a str,
-    /// The caller, when known.
-    pub caller: Option<&'a str>,
-}
-
-/// A rate limiter's answer.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RateDecision {
-    /// The call may go ahead.
-    Allow,
-    /// The call is refused.
-    Deny {
-        /// The key whose limit was hit (`global`, `namespace:…`, `function:…`, `caller:…`).
-        key: String,
-        /// When a retry may succeed, when known.
-        retry_after: Option<Duration>,
-    },
-}
-
-/// Decides whether a call may run now. The engine asks before anything is instantiated.
-#[async_trait]
-pub trait RateLimiter: Send + Sync + fmt::Debug {
-    /// Whether this call may go ahead.
-    ///
-    /// # Errors
-    ///
-    /// Any error when the limiter itself fails; the engine logs it and lets the call
-    /// through, as the Go engine did (a broken limiter must not take the platform down).
-    async fn check(&self, request: &RateLimitRequest<'_>) -> Result<RateDecision>;
 }
 
 /// Who is making a host call: host services scope everything they do by it, so one

@@ -3,7 +3,8 @@
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
-use fn_core::{Config, FunctionRegistry, InvocationLogger, RateLimiter, Result};
+use fn_core::{Admission, Config, FunctionRegistry, InvocationLogger, OnAdmissionError, Result};
+use fn_limits::Limits;
 use fn_runtime::Runtime;
 
 use crate::{Engine, EngineInner, modules};
@@ -15,7 +16,7 @@ pub struct EngineBuilder {
     pub(crate) config: Config,
     pub(crate) registry: Arc<dyn FunctionRegistry>,
     pub(crate) invocation_logger: Option<Arc<dyn InvocationLogger>>,
-    pub(crate) rate_limiter: Option<Arc<dyn RateLimiter>>,
+    pub(crate) admission: Vec<(Arc<dyn Admission>, OnAdmissionError)>,
 }
 
 impl EngineBuilder {
@@ -32,9 +33,17 @@ impl EngineBuilder {
         self
     }
 
-    /// Asked before every invocation. Default: none (no rate limit).
-    pub fn rate_limiter(mut self, limiter: Arc<dyn RateLimiter>) -> EngineBuilder {
-        self.rate_limiter = Some(limiter);
+    /// Adds an admission control, asked before every invocation after the engine's own
+    /// limits (`config.admission`) and the controls added before it; its permit is held
+    /// until the invocation ends. `on_error` says what a failure of the control (an
+    /// error that is not a refusal) does: [`OnAdmissionError::Allow`] logs it and lets
+    /// the call through, as the Go engine did with its rate limiter. Default: none.
+    pub fn admission(
+        mut self,
+        control: Arc<dyn Admission>,
+        on_error: OnAdmissionError,
+    ) -> EngineBuilder {
+        self.admission.push((control, on_error));
         self
     }
 
@@ -49,11 +58,12 @@ impl EngineBuilder {
         Ok(Engine {
             inner: Arc::new(EngineInner {
                 cache: modules::cache(&self.config, &runtime),
+                limits: Limits::new(&self.config),
                 config: self.config,
                 runtime,
                 registry: self.registry,
                 invocation_logger: self.invocation_logger,
-                rate_limiter: self.rate_limiter,
+                admission: self.admission,
                 closed: AtomicBool::new(false),
             }),
         })

@@ -2,8 +2,9 @@
 //! invocations of deployed functions, each in a fresh sandbox, and records every one.
 //!
 //! It composes the crates below it and adds the contract of the Go engine it replaces:
-//! the function validated once at the entry, admission (rate limit) before anything is
-//! fetched or compiled, one compile per CID even under concurrent misses (fn-cache: in
+//! the function validated once at the entry, admission (fn-limits' rates per key and
+//! slots held for the invocation's life, then the platform's own controls) before
+//! anything is fetched or compiled, one compile per CID even under concurrent misses (fn-cache: in
 //! memory, and on disk when `artifact_cache_dir` is set, so a restart does not
 //! recompile), CID verification of fetched bytes, the function's limits capped by the
 //! config, errors wrapped with the function's name and the request id, and exactly one
@@ -48,9 +49,10 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use fn_cache::Cache;
 use fn_core::{
-    Cid, Config, Error, Function, FunctionExecutor, FunctionRegistry, InvocationContext,
-    InvocationLimits, InvocationLogger, RateDecision, RateLimitRequest, RateLimiter, Result,
+    Admission, AdmissionRequest, Cid, Config, Error, Function, FunctionExecutor, FunctionRegistry,
+    InvocationContext, InvocationLimits, InvocationLogger, OnAdmissionError, Permit, Result,
 };
+use fn_limits::{ConcurrencyPermit, Limits};
 use fn_runtime::{Invocation, Runtime};
 
 pub use crate::builder::EngineBuilder;
@@ -73,6 +75,13 @@ pub struct Execution {
     pub log: Bytes,
 }
 
+/// What an admitted call holds until it ends: its slots, and the other controls'
+/// permits.
+struct Admitted {
+    _slots: ConcurrencyPermit,
+    _permits: Vec<Permit>,
+}
+
 /// The streams of one run, filled in once the sandbox has finished.
 #[derive(Default)]
 struct Streams {
@@ -92,7 +101,10 @@ struct EngineInner {
     runtime: Runtime,
     registry: Arc<dyn FunctionRegistry>,
     invocation_logger: Option<Arc<dyn InvocationLogger>>,
-    rate_limiter: Option<Arc<dyn RateLimiter>>,
+    /// The engine's own admission limits, from `config.admission`: asked first.
+    limits: Limits,
+    /// The platform's admission controls, asked in order after `limits`.
+    admission: Vec<(Arc<dyn Admission>, OnAdmissionError)>,
     /// Compiled modules: memory, the artifact tier, single-flight loads, remembered
     /// failures.
     cache: Cache<Module, Error>,
@@ -106,7 +118,7 @@ impl Engine {
             config: Config::default(),
             registry,
             invocation_logger: None,
-            rate_limiter: None,
+            admission: Vec::new(),
         }
     }
 
@@ -119,8 +131,10 @@ impl Engine {
     ///
     /// The whole function is validated first (a hand-built invalid `Function` is refused
     /// naming the field), then, with no `ctx`, a fresh request id and the HTTP trigger are
-    /// used. The rate limiter (if any) is asked before anything is fetched or compiled; a
-    /// failing limiter is logged and the call allowed. The limits are the function's,
+    /// used. Admission comes before anything is fetched or compiled: the engine's limits
+    /// (`config.admission`: rates per key, a slot among those running at once), then the
+    /// builder's admission controls in order; the slots are held until the invocation
+    /// ends, whatever its end. The limits are the function's,
     /// capped by the config, computed once here. Every call, whatever its end, is given
     /// to the invocation logger exactly once — a call whose future is dropped before it
     /// ends, even before its first poll, is recorded as cancelled: the record is started
@@ -129,7 +143,9 @@ impl Engine {
     /// # Errors
     ///
     /// [`Error::Execution`] naming the function and request, around the cause:
-    /// [`Error::Validation`], [`Error::RateLimited`], [`Error::InputTooLarge`],
+    /// [`Error::Validation`], [`Error::InputTooLarge`], [`Error::RateLimited`],
+    /// [`Error::Overloaded`] (or another control's error, when registered with
+    /// [`OnAdmissionError::Refuse`]),
     /// [`Error::NotFound`] or [`Error::Integrity`] for the module, [`Error::Deploy`],
     /// [`Error::Timeout`], [`Error::MemoryLimit`], [`Error::OutputTooLarge`],
     /// [`Error::Trap`], [`Error::Exit`], [`Error::Abi`], [`Error::Unavailable`] (closed
@@ -196,13 +212,14 @@ impl Engine {
         let definition = &function.definition;
         // The one validation of the whole function: everything below trusts it.
         definition.validate_invocable(config)?;
-        self.admit(function, ctx).await?;
         if input.len() as u64 > config.max_input_bytes {
             return Err(Error::InputTooLarge {
                 size_bytes: input.len() as u64,
                 limit_bytes: config.max_input_bytes,
             });
         }
+        // Held until this future ends, whatever the end: the slots are given back then.
+        let _admitted = self.admit(function, ctx).await?;
         let limits = InvocationLimits::new(definition, config);
         let module = self
             .module(&function.wasm_cid, || recorder.set_cold_start(true))
@@ -229,28 +246,29 @@ impl Engine {
         outcome.result
     }
 
-    /// Asks the rate limiter, if there is one.
-    async fn admit(&self, function: &Function, ctx: &InvocationContext) -> Result<()> {
-        let Some(limiter) = &self.inner.rate_limiter else {
-            return Ok(());
+    /// Admits the call: the engine's limits, then each admission control in order.
+    async fn admit(&self, function: &Function, ctx: &InvocationContext) -> Result<Admitted> {
+        let caller = ctx.caller.as_deref();
+        let slots = self.inner.limits.admit_call(function, caller).await?;
+        let mut permits = Vec::new();
+        let request = AdmissionRequest {
+            function,
+            context: ctx,
         };
-        let request = RateLimitRequest {
-            namespace: &function.definition.namespace,
-            function_id: &function.id,
-            function_name: &function.definition.name,
-            caller: ctx.caller.as_deref(),
-        };
-        match limiter.check(&request).await {
-            Ok(RateDecision::Allow) => Ok(()),
-            Ok(RateDecision::Deny { key, retry_after }) => {
-                Err(Error::RateLimited { key, retry_after })
-            }
-            Err(error) => {
-                // As the Go engine did: a broken limiter must not stop the platform.
-                tracing::warn!(%error, "rate limiter failed; allowing the call");
-                Ok(())
+        for (control, on_error) in &self.inner.admission {
+            match control.admit(&request).await {
+                Ok(permit) => permits.push(permit),
+                Err(error) if on_error.lets_through(&error) => {
+                    // As the Go engine did: a broken limiter must not stop the platform.
+                    tracing::warn!(?control, %error, "an admission control failed; allowing the call");
+                }
+                Err(error) => return Err(error),
             }
         }
+        Ok(Admitted {
+            _slots: slots,
+            _permits: permits,
+        })
     }
 
     fn check_open(&self) -> Result<()> {

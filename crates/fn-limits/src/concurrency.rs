@@ -16,13 +16,16 @@ use std::time::Duration;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+use crate::KeyKind;
+
 /// The settings of [`ConcurrencyLimits`].
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Concurrency {
     /// Invocations running at once in all; at least one.
     pub global: usize,
-    /// The most of `global` one namespace may hold, as a fraction in (0, 1].
-    pub namespace_share: f64,
+    /// The most of `global` one namespace may hold, in percent (1 to 100; rounded up to a
+    /// whole slot).
+    pub namespace_share_percent: u8,
     /// A function's limit when its definition gives none (`None`: only the others).
     pub function_default: Option<usize>,
     /// Calls that may wait for a slot at once; past it a call is refused at once.
@@ -31,9 +34,27 @@ pub struct Concurrency {
     pub max_wait: Duration,
 }
 
+impl Concurrency {
+    /// The settings of an engine's [`fn_core::Config`]: its `admission` limits, and a
+    /// global limit of [`fn_core::Config::max_concurrent`].
+    #[must_use]
+    pub fn of(config: &fn_core::Config) -> Concurrency {
+        let admission = &config.admission;
+        Concurrency {
+            global: config.max_concurrent() as usize,
+            namespace_share_percent: admission.namespace_share_percent,
+            function_default: admission.function_max_concurrent.map(|n| n as usize),
+            max_waiters: admission.max_waiters as usize,
+            max_wait: admission.max_wait,
+        }
+    }
+}
+
 /// A refusal: no slot under `key` within the wait allowed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Overloaded {
+    /// The kind of key without a slot: global, namespace or function.
+    pub kind: KeyKind,
     /// `global`, `namespace:NAME` or `function:ID` (the id the caller gave).
     pub key: String,
     /// When to try again: the longest wait allowed, at least a second.
@@ -43,7 +64,7 @@ pub struct Overloaded {
 /// One invocation's slots; dropping it gives them back.
 #[derive(Debug)]
 pub struct ConcurrencyPermit {
-    _slots: Vec<OwnedSemaphorePermit>,
+    _slots: [Option<OwnedSemaphorePermit>; 3],
 }
 
 /// Concurrency limits. Cheap to clone: clones share the slots.
@@ -52,14 +73,20 @@ pub struct ConcurrencyLimits {
     inner: Arc<Inner>,
 }
 
+/// Semaphores by key, each with the limit it was made with.
+type Keyed = HashMap<String, (Arc<Semaphore>, usize)>;
+
 #[derive(Debug)]
 struct Inner {
     settings: Concurrency,
     namespace_slots: usize,
+    global_slots: usize,
     global: Arc<Semaphore>,
-    /// Per key: its semaphore and the limit it was made with. Keys are deployed
-    /// functions and namespaces (not chosen by callers); idle ones are pruned.
-    keyed: Mutex<HashMap<String, (Arc<Semaphore>, usize)>>,
+    /// Functions' and namespaces' semaphores. Keys are deployed functions and
+    /// namespaces (not chosen by callers); idle ones are pruned. Looked up by `&str`: a
+    /// key is copied only when its semaphore is made.
+    functions: Mutex<Keyed>,
+    namespaces: Mutex<Keyed>,
     waiting: AtomicUsize,
 }
 
@@ -68,28 +95,23 @@ const PRUNE_ABOVE: usize = 10_000;
 
 impl ConcurrencyLimits {
     /// Limits with `settings` (a `global` of zero is taken as one; a share outside
-    /// (0, 1] as 1).
+    /// 1..=100 as 100).
     #[must_use]
     pub fn new(settings: Concurrency) -> ConcurrencyLimits {
         let global = settings.global.max(1);
-        let share = if settings.namespace_share > 0.0 && settings.namespace_share <= 1.0 {
-            settings.namespace_share
-        } else {
-            1.0
+        let share = match settings.namespace_share_percent {
+            share @ 1..=100 => usize::from(share),
+            _ => 100,
         };
-        #[allow(
-            clippy::cast_possible_truncation,
-            clippy::cast_sign_loss,
-            clippy::cast_precision_loss,
-            reason = "a share of a slot count, rounded up, at least one"
-        )]
-        let namespace_slots = ((global as f64 * share).ceil() as usize).clamp(1, global);
+        let namespace_slots = (global * share).div_ceil(100).clamp(1, global);
         ConcurrencyLimits {
             inner: Arc::new(Inner {
                 settings,
                 namespace_slots,
+                global_slots: global,
                 global: Arc::new(Semaphore::new(global)),
-                keyed: Mutex::new(HashMap::new()),
+                functions: Mutex::default(),
+                namespaces: Mutex::default(),
                 waiting: AtomicUsize::new(0),
             }),
         }
@@ -108,16 +130,17 @@ impl ConcurrencyLimits {
         function_limit: Option<usize>,
     ) -> Result<ConcurrencyPermit, Overloaded> {
         let inner = &self.inner;
-        let mut slots = Vec::with_capacity(3);
+        let mut slots = [None, None, None];
         if let Some(limit) = function_limit.or(inner.settings.function_default) {
-            let key = format!("function:{function}");
-            let semaphore = self.keyed(&key, limit.max(1));
-            slots.push(self.take(&key, semaphore).await?);
+            let semaphore = keyed(&inner.functions, function, limit.max(1));
+            slots[0] = Some(self.take(KeyKind::Function, function, semaphore).await?);
         }
-        let key = format!("namespace:{namespace}");
-        let semaphore = self.keyed(&key, inner.namespace_slots);
-        slots.push(self.take(&key, semaphore).await?);
-        slots.push(self.take("global", inner.global.clone()).await?);
+        // A share of every slot is the global limit itself: no namespace key then.
+        if inner.namespace_slots < inner.global_slots {
+            let semaphore = keyed(&inner.namespaces, namespace, inner.namespace_slots);
+            slots[1] = Some(self.take(KeyKind::Namespace, namespace, semaphore).await?);
+        }
+        slots[2] = Some(self.take(KeyKind::Global, "", inner.global.clone()).await?);
         Ok(ConcurrencyPermit { _slots: slots })
     }
 
@@ -127,36 +150,20 @@ impl ConcurrencyLimits {
         self.inner.waiting.load(Ordering::Relaxed)
     }
 
-    /// The semaphore of `key` with `limit` slots (a new one when the limit changed).
-    fn keyed(&self, key: &str, limit: usize) -> Arc<Semaphore> {
-        let mut keyed = self
-            .inner
-            .keyed
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if keyed.len() > PRUNE_ABOVE {
-            // A key no permit holds (only the map has its semaphore) costs nothing to drop.
-            keyed.retain(|_, (semaphore, _)| Arc::strong_count(semaphore) > 1);
-        }
-        match keyed.get(key) {
-            Some((semaphore, made_with)) if *made_with == limit => semaphore.clone(),
-            _ => {
-                let semaphore = Arc::new(Semaphore::new(limit));
-                keyed.insert(key.to_owned(), (semaphore.clone(), limit));
-                semaphore
-            }
-        }
-    }
-
     /// A slot of `semaphore`, at once or within the wait allowed.
     async fn take(
         &self,
+        kind: KeyKind,
         key: &str,
         semaphore: Arc<Semaphore>,
     ) -> Result<OwnedSemaphorePermit, Overloaded> {
         let settings = &self.inner.settings;
         let overloaded = || Overloaded {
-            key: key.to_owned(),
+            kind,
+            key: match kind {
+                KeyKind::Global => kind.name().to_owned(),
+                _ => format!("{}:{key}", kind.name()),
+            },
             retry_after: settings.max_wait.max(Duration::from_secs(1)),
         };
         match semaphore.clone().try_acquire_owned() {
@@ -176,6 +183,26 @@ impl ConcurrencyLimits {
             _ => Err(overloaded()),
         }
     }
+}
+
+/// The semaphore of `key` in `map` with `limit` slots (a new one when the limit
+/// changed).
+fn keyed(map: &Mutex<Keyed>, key: &str, limit: usize) -> Arc<Semaphore> {
+    let mut map = map
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some((semaphore, made_with)) = map.get(key)
+        && *made_with == limit
+    {
+        return semaphore.clone();
+    }
+    if map.len() > PRUNE_ABOVE {
+        // A key no permit holds (only the map has its semaphore) costs nothing to drop.
+        map.retain(|_, (semaphore, _)| Arc::strong_count(semaphore) > 1);
+    }
+    let semaphore = Arc::new(Semaphore::new(limit));
+    map.insert(key.to_owned(), (semaphore.clone(), limit));
+    semaphore
 }
 
 /// One waiting call, counted out when dropped.

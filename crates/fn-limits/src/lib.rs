@@ -5,32 +5,50 @@
 //!   many distinct callers the world invents;
 //! - [`ConcurrencyLimits`]: invocations running at once per function, per namespace (a
 //!   share of the global slots) and in all, with a bounded queue and a bounded wait, the
-//!   slot held by a [`ConcurrencyPermit`] until it is dropped.
+//!   slot held by a [`ConcurrencyPermit`] until it is dropped;
+//! - [`Limits`]: both, from an engine's [`fn_core::Config`], behind fn-core's
+//!   [`fn_core::Admission`] seam: what fn-engine asks before every invocation.
 //!
-//! No dependency on wasmtime. Work in progress (issue 11): the engine's admission seam,
-//! which both will plug into, comes next; the engine does not use this crate yet.
+//! No dependency on wasmtime.
 //!
 //! # Example
 //!
 //! ```
-//! use fn_limits::{Rate, RateLimits};
+//! use fn_core::{Cid, Config, Error, Function, FunctionDefinition, RateQuota};
+//! use fn_limits::Limits;
 //!
-//! // At most 2 calls a second per caller (a burst of 2); the other kinds unlimited.
-//! let caller = Rate { per_second: 2.0, burst: 2 };
-//! let limits = RateLimits::new([None, None, None, Some(caller)], 100_000);
-//! let keys = |who| [None, Some("orders"), Some("orders/create"), Some(who)];
-//! assert!(limits.check(keys("alice"), None).is_ok());
-//! assert!(limits.check(keys("alice"), None).is_ok());
-//! let denied = limits.check(keys("alice"), None).unwrap_err();
-//! assert_eq!(denied.key, "caller:alice");
-//! assert!(denied.retry_after <= std::time::Duration::from_millis(500));
-//! // Another caller has its own quota.
-//! assert!(limits.check(keys("bob"), None).is_ok());
+//! # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
+//! let mut config = Config::default();
+//! // Two calls a second per caller; one call at a time, and no queue.
+//! config.admission.caller_rate = Some(RateQuota::per_second(2));
+//! config.admission.max_concurrent = Some(1);
+//! config.admission.max_waiters = 0;
+//! let limits = Limits::new(&config);
+//! let create = Function::new(FunctionDefinition::new("orders", "create"), Cid::of(b"wasm"));
+//!
+//! let running = limits.admit_call(&create, Some("alice")).await?;
+//! match limits.admit_call(&create, Some("bob")).await {
+//!     Err(Error::Overloaded { key, .. }) => assert_eq!(key, "global"),
+//!     other => panic!("{other:?}"),
+//! }
+//! drop(running); // the invocation ended: its slot is free again
+//! drop(limits.admit_call(&create, Some("alice")).await?);
+//! match limits.admit_call(&create, Some("alice")).await {
+//!     Err(Error::RateLimited { key, retry_after }) => {
+//!         assert_eq!(key, "caller:alice");
+//!         assert!(retry_after.unwrap() <= std::time::Duration::from_millis(500));
+//!     }
+//!     other => panic!("{other:?}"),
+//! }
+//! # Ok::<(), Error>(())
+//! # }).unwrap();
 //! ```
 
 mod concurrency;
+mod limits;
 mod rate;
 
 pub use crate::concurrency::{Concurrency, ConcurrencyLimits, ConcurrencyPermit, Overloaded};
-pub use crate::rate::{Denied, KeyKind, Rate, RateLimits};
+pub use crate::limits::Limits;
+pub use crate::rate::{Denied, KeyKind, RateLimits};
 pub use governor::clock::FakeRelativeClock;

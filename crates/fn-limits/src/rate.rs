@@ -13,32 +13,19 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use fn_core::RateQuota;
 use governor::clock::{Clock, DefaultClock, FakeRelativeClock};
 use governor::middleware::NoOpMiddleware;
 use governor::state::{InMemoryState, NotKeyed};
 use governor::{Quota, RateLimiter};
 
-/// A rate: `per_second` calls on average, up to `burst` at once.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Rate {
-    /// Sustained calls per second; more than zero.
-    pub per_second: f64,
-    /// Calls allowed at once after a quiet period; at least one.
-    pub burst: u32,
-}
-
-impl Rate {
-    /// governor's quota for this rate, or `None` when it cannot be one (a rate that is
-    /// not a positive finite number, or a zero burst).
-    #[must_use]
-    pub fn quota(self) -> Option<Quota> {
-        if !(self.per_second.is_finite() && self.per_second > 0.0) {
-            return None;
-        }
-        let period = Duration::try_from_secs_f64(1.0 / self.per_second).ok()?;
-        let burst = std::num::NonZeroU32::new(self.burst)?;
-        Some(Quota::with_period(period.max(Duration::from_nanos(1)))?.allow_burst(burst))
-    }
+/// governor's quota for `rate` (see [`RateQuota::interval`]); a zero burst is taken as
+/// one.
+fn quota(rate: RateQuota) -> Quota {
+    let burst = std::num::NonZeroU32::new(rate.burst).unwrap_or(std::num::NonZeroU32::MIN);
+    Quota::with_period(rate.interval())
+        .expect("an interval is at least 1 ns")
+        .allow_burst(burst)
 }
 
 /// What a rate limit is kept by.
@@ -78,6 +65,8 @@ impl KeyKind {
 /// A refused call: which key refused it, and when a call under that key may succeed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Denied {
+    /// The kind of key that refused it.
+    pub kind: KeyKind,
     /// `kind:value`, e.g. `caller:0xabc` or `global`.
     pub key: String,
     /// How long until the key has room for one call (governor's computation).
@@ -86,38 +75,38 @@ pub struct Denied {
 
 type Limiter<C> = RateLimiter<NotKeyed, InMemoryState, C, NoOpMiddleware<<C as Clock>::Instant>>;
 
+/// One key's limiter, and the rate it was made with (a function redeployed with another
+/// rate gets a limiter of that rate).
+struct Keyed<C: Clock> {
+    rate: RateQuota,
+    limiter: Limiter<C>,
+}
+
 /// Rate limits by key. Cheap to clone: clones share the limiters.
 #[derive(Clone)]
 pub struct RateLimits<C: Clock + Clone + Send + Sync + 'static = DefaultClock> {
     clock: C,
-    quotas: [Option<Quota>; 4],
-    limiters: moka::sync::Cache<LimiterKey, Arc<Limiter<C>>>,
-}
-
-/// A limiter's identity: its key, and the quota it was made with (a function redeployed
-/// with another rate gets a limiter of that rate).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-struct LimiterKey {
-    kind: KeyKind,
-    key: String,
-    period: Duration,
-    burst: u32,
+    rates: [Option<RateQuota>; 4],
+    /// Per kind, its keys' limiters (the global kind has one key, the empty string).
+    /// Looked up by `&str`: a key is copied only when its limiter is made.
+    limiters: [moka::sync::Cache<String, Arc<Keyed<C>>>; 4],
 }
 
 impl<C: Clock + Clone + Send + Sync + 'static> std::fmt::Debug for RateLimits<C> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RateLimits")
-            .field("quotas", &self.quotas)
-            .field("keys", &self.limiters.entry_count())
+            .field("rates", &self.rates)
+            .field("keys", &self.keys_kept())
             .finish_non_exhaustive()
     }
 }
 
 impl RateLimits<DefaultClock> {
-    /// Limits with the given rate per kind (`None`: unlimited), keeping at most
-    /// `max_keys` keys' state, on the system clock.
+    /// Limits with the given rate per kind, in [`KeyKind::ALL`]'s order (`None`:
+    /// unlimited), keeping the state of at most `max_keys` keys of each kind, on the
+    /// system clock.
     #[must_use]
-    pub fn new(rates: [Option<Rate>; 4], max_keys: u64) -> RateLimits {
+    pub fn new(rates: [Option<RateQuota>; 4], max_keys: u64) -> RateLimits {
         RateLimits::with_clock(rates, max_keys, DefaultClock::default())
     }
 }
@@ -127,7 +116,7 @@ impl RateLimits<FakeRelativeClock> {
     /// tests of rates and retry-after without sleeping.
     #[must_use]
     pub fn with_fake_clock(
-        rates: [Option<Rate>; 4],
+        rates: [Option<RateQuota>; 4],
         max_keys: u64,
         clock: FakeRelativeClock,
     ) -> RateLimits<FakeRelativeClock> {
@@ -136,18 +125,25 @@ impl RateLimits<FakeRelativeClock> {
 }
 
 impl<C: Clock + Clone + Send + Sync + 'static> RateLimits<C> {
-    fn with_clock(rates: [Option<Rate>; 4], max_keys: u64, clock: C) -> RateLimits<C> {
+    fn with_clock(rates: [Option<RateQuota>; 4], max_keys: u64, clock: C) -> RateLimits<C> {
         RateLimits {
             clock,
-            quotas: rates.map(|rate| rate.and_then(Rate::quota)),
-            limiters: moka::sync::Cache::new(max_keys),
+            rates,
+            limiters: std::array::from_fn(|_| moka::sync::Cache::new(max_keys.max(1))),
         }
+    }
+
+    /// Whether no kind has a rate: every call passes unless a function has its own.
+    #[must_use]
+    pub fn is_unlimited(&self) -> bool {
+        self.rates.iter().all(Option::is_none)
     }
 
     /// Checks one call against each kind's limit in turn (global, namespace, function,
     /// caller), counting it against every limit it passes. `keys` gives each kind's key
-    /// (`None`: the call has none of that kind, e.g. an anonymous caller); `function_rate`
-    /// is the function's own rate, which replaces the function kind's default.
+    /// (`None`: the call has none of that kind, e.g. an anonymous caller; the global key
+    /// may be anything); `function_rate` is the function's own rate, which replaces the
+    /// function kind's default.
     ///
     /// # Errors
     ///
@@ -155,29 +151,32 @@ impl<C: Clock + Clone + Send + Sync + 'static> RateLimits<C> {
     pub fn check(
         &self,
         keys: [Option<&str>; 4],
-        function_rate: Option<Rate>,
+        function_rate: Option<RateQuota>,
     ) -> Result<(), Denied> {
         for (kind, key) in KeyKind::ALL.into_iter().zip(keys) {
-            let quota = match kind {
-                KeyKind::Function => function_rate
-                    .and_then(Rate::quota)
-                    .or(self.quotas[kind as usize]),
-                _ => self.quotas[kind as usize],
+            let rate = match kind {
+                KeyKind::Function => function_rate.or(self.rates[kind as usize]),
+                _ => self.rates[kind as usize],
             };
-            let (Some(quota), Some(key)) = (quota, key) else {
+            let (Some(rate), Some(key)) = (rate, key) else {
                 continue;
             };
-            let id = LimiterKey {
-                kind,
-                key: key.to_owned(),
-                period: quota.replenish_interval(),
-                burst: quota.burst_size().get(),
+            let key = if kind == KeyKind::Global { "" } else { key };
+            let limiters = &self.limiters[kind as usize];
+            let make = || {
+                Arc::new(Keyed {
+                    rate,
+                    limiter: RateLimiter::direct_with_clock(quota(rate), self.clock.clone()),
+                })
             };
-            let limiter = self.limiters.get_with(id, || {
-                Arc::new(RateLimiter::direct_with_clock(quota, self.clock.clone()))
-            });
-            if let Err(not_until) = limiter.check() {
+            let mut keyed = limiters.get_with_by_ref(key, make);
+            if keyed.rate != rate {
+                keyed = make();
+                limiters.insert(key.to_owned(), keyed.clone());
+            }
+            if let Err(not_until) = keyed.limiter.check() {
                 return Err(Denied {
+                    kind,
                     key: match kind {
                         KeyKind::Global => kind.name().to_owned(),
                         _ => format!("{}:{key}", kind.name()),
@@ -189,10 +188,15 @@ impl<C: Clock + Clone + Send + Sync + 'static> RateLimits<C> {
         Ok(())
     }
 
-    /// How many keys' state is kept (after pending evictions have run).
+    /// How many keys' state is kept, of every kind (after pending evictions have run).
     #[must_use]
     pub fn keys_kept(&self) -> u64 {
-        self.limiters.run_pending_tasks();
-        self.limiters.entry_count()
+        self.limiters
+            .iter()
+            .map(|limiters| {
+                limiters.run_pending_tasks();
+                limiters.entry_count()
+            })
+            .sum()
     }
 }

@@ -26,6 +26,8 @@ pub enum ErrorKind {
     Integrity,
     /// [`Error::RateLimited`].
     RateLimited,
+    /// [`Error::Overloaded`].
+    Overloaded,
     /// [`Error::Timeout`].
     Timeout,
     /// [`Error::MemoryLimit`].
@@ -54,7 +56,7 @@ pub enum ErrorKind {
 
 impl ErrorKind {
     /// Every kind, in declaration order.
-    pub const ALL: [ErrorKind; 19] = [
+    pub const ALL: [ErrorKind; 20] = [
         ErrorKind::Validation,
         ErrorKind::Deploy,
         ErrorKind::ModuleTooLarge,
@@ -62,6 +64,7 @@ impl ErrorKind {
         ErrorKind::NotFound,
         ErrorKind::Integrity,
         ErrorKind::RateLimited,
+        ErrorKind::Overloaded,
         ErrorKind::Timeout,
         ErrorKind::MemoryLimit,
         ErrorKind::ResourceLimit,
@@ -77,7 +80,7 @@ impl ErrorKind {
     ];
 
     /// The kind's stable name: `validation`, `deploy`, `module_too_large`,
-    /// `compile_timeout`, `not_found`, `integrity`, `rate_limited`, `timeout`,
+    /// `compile_timeout`, `not_found`, `integrity`, `rate_limited`, `overloaded`, `timeout`,
     /// `memory_limit`, `resource_limit`, `input_too_large`, `output_too_large`, `trap`,
     /// `exit`, `abi`, `host_call`, `unavailable`, `cancelled` or `internal`.
     pub fn as_str(self) -> &'static str {
@@ -89,6 +92,7 @@ impl ErrorKind {
             ErrorKind::NotFound => "not_found",
             ErrorKind::Integrity => "integrity",
             ErrorKind::RateLimited => "rate_limited",
+            ErrorKind::Overloaded => "overloaded",
             ErrorKind::Timeout => "timeout",
             ErrorKind::MemoryLimit => "memory_limit",
             ErrorKind::ResourceLimit => "resource_limit",

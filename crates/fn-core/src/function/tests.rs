@@ -69,6 +69,11 @@ fn names_the_wrong_field() {
             "args",
             Box::new(|d| d.args = vec!["x".repeat(MAX_ARGS_BYTES)]),
         ),
+        (
+            "rate.requests",
+            Box::new(|d| d.rate = Some(crate::RateQuota::per_second(0))),
+        ),
+        ("max_concurrency", Box::new(|d| d.max_concurrency = Some(0))),
         // The default config allows no preopened folder at all.
         (
             "preopens",

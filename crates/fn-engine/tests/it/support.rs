@@ -1,5 +1,5 @@
 //! Helpers shared by the tests: an engine over an in-memory registry with a
-//! [`MemoryLogger`], and rate limiters.
+//! [`MemoryLogger`], and an admission control to plug in.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -7,8 +7,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bytes::Bytes;
 use fn_core::{
-    Config, Error, Function, FunctionDefinition, InvocationContext, InvocationRecord, MemoryLogger,
-    RateDecision, RateLimitRequest, RateLimiter, Result,
+    Admission, AdmissionRequest, Config, Error, Function, FunctionDefinition, InvocationContext,
+    InvocationRecord, MemoryLogger, Permit, Result,
 };
 use fn_engine::{Engine, EngineBuilder};
 use fn_registry::InMemoryRegistry;
@@ -29,44 +29,55 @@ pub(crate) fn only(logger: &MemoryLogger, request_id: &str) -> InvocationRecord 
     matching.into_iter().next().unwrap()
 }
 
-/// Allows `budget` calls, then denies with the function's key.
-#[derive(Debug)]
+/// An admission control that admits `budget` calls, then refuses with the function's
+/// key, noting every call it sees; or, broken, fails every call.
+#[derive(Debug, Default)]
 pub(crate) struct Budget {
     pub(crate) left: Mutex<u32>,
     pub(crate) seen: Mutex<Vec<String>>,
+    pub(crate) broken: bool,
+}
+
+impl Budget {
+    pub(crate) fn of(left: u32) -> Arc<Budget> {
+        Arc::new(Budget {
+            left: Mutex::new(left),
+            ..Budget::default()
+        })
+    }
+
+    pub(crate) fn broken() -> Arc<Budget> {
+        Arc::new(Budget {
+            broken: true,
+            ..Budget::default()
+        })
+    }
 }
 
 #[async_trait]
-impl RateLimiter for Budget {
-    async fn check(&self, request: &RateLimitRequest<'_>) -> Result<RateDecision> {
+impl Admission for Budget {
+    async fn admit(&self, request: &AdmissionRequest<'_>) -> Result<Permit> {
+        let definition = &request.function.definition;
         self.seen.lock().unwrap().push(format!(
             "{}/{}/{}",
-            request.namespace,
-            request.function_name,
-            request.caller.unwrap_or("-")
+            definition.namespace,
+            definition.name,
+            request.context.caller.as_deref().unwrap_or("-")
         ));
+        if self.broken {
+            return Err(Error::Unavailable {
+                reason: "limiter backend down".into(),
+            });
+        }
         let mut left = self.left.lock().unwrap();
         if *left == 0 {
-            return Ok(RateDecision::Deny {
-                key: format!("function:{}", request.function_id),
+            return Err(Error::RateLimited {
+                key: format!("function:{}", request.function.id),
                 retry_after: Some(Duration::from_secs(2)),
             });
         }
         *left -= 1;
-        Ok(RateDecision::Allow)
-    }
-}
-
-/// A limiter that is broken.
-#[derive(Debug)]
-pub(crate) struct Broken;
-
-#[async_trait]
-impl RateLimiter for Broken {
-    async fn check(&self, _: &RateLimitRequest<'_>) -> Result<RateDecision> {
-        Err(Error::Internal {
-            message: "limiter backend down".into(),
-        })
+        Ok(Permit::free())
     }
 }
 
@@ -86,6 +97,13 @@ pub(crate) fn test_config() -> Config {
 
 pub(crate) fn harness() -> Harness {
     harness_with(|b| b)
+}
+
+/// A harness whose config is [`test_config`] changed by `change`.
+pub(crate) fn harness_configured(change: impl FnOnce(&mut Config)) -> Harness {
+    let mut config = test_config();
+    change(&mut config);
+    harness_with(|b| b.config(config))
 }
 
 pub(crate) fn harness_with(change: impl FnOnce(EngineBuilder) -> EngineBuilder) -> Harness {
@@ -129,7 +147,16 @@ pub(crate) async fn failing(
     function: &Function,
     input: &'static [u8],
 ) -> (Error, InvocationRecord) {
-    let ctx = InvocationContext::default();
+    failing_in(h, function, input, InvocationContext::default()).await
+}
+
+/// As [`failing`], in `ctx`.
+pub(crate) async fn failing_in(
+    h: &Harness,
+    function: &Function,
+    input: &'static [u8],
+    ctx: InvocationContext,
+) -> (Error, InvocationRecord) {
     let request_id = ctx.request_id.clone();
     let error = h
         .engine

@@ -5,10 +5,10 @@ use std::time::Duration;
 
 use fn_limits::{Concurrency, ConcurrencyLimits};
 
-fn limits(global: usize, share: f64, max_waiters: usize) -> ConcurrencyLimits {
+fn limits(global: usize, share_percent: u8, max_waiters: usize) -> ConcurrencyLimits {
     ConcurrencyLimits::new(Concurrency {
         global,
-        namespace_share: share,
+        namespace_share_percent: share_percent,
         function_default: None,
         max_waiters,
         max_wait: Duration::from_millis(100),
@@ -17,7 +17,7 @@ fn limits(global: usize, share: f64, max_waiters: usize) -> ConcurrencyLimits {
 
 #[tokio::test]
 async fn slots_are_held_until_dropped_and_a_full_queue_refuses_at_once() {
-    let limits = limits(2, 1.0, 0);
+    let limits = limits(2, 100, 0);
     let first = limits.acquire("a", "a/f", None).await.unwrap();
     let _second = limits.acquire("b", "b/g", None).await.unwrap();
     let refused = limits.acquire("c", "c/h", None).await.unwrap_err();
@@ -29,7 +29,7 @@ async fn slots_are_held_until_dropped_and_a_full_queue_refuses_at_once() {
 
 #[tokio::test]
 async fn a_waiter_gets_the_slot_given_back() {
-    let limits = limits(1, 1.0, 4);
+    let limits = limits(1, 100, 4);
     let held = limits.acquire("a", "a/f", None).await.unwrap();
     let waiter = tokio::spawn({
         let limits = limits.clone();
@@ -45,7 +45,7 @@ async fn a_waiter_gets_the_slot_given_back() {
 
 #[tokio::test(start_paused = true)]
 async fn the_wait_is_bounded_and_so_is_the_queue() {
-    let limits = limits(1, 1.0, 1);
+    let limits = limits(1, 100, 1);
     let _held = limits.acquire("a", "a/f", None).await.unwrap();
     let waiter = tokio::spawn({
         let limits = limits.clone();
@@ -66,7 +66,7 @@ async fn the_wait_is_bounded_and_so_is_the_queue() {
 
 #[tokio::test]
 async fn a_waiter_that_goes_away_leaves_the_queue() {
-    let limits = limits(1, 1.0, 1);
+    let limits = limits(1, 100, 1);
     let _held = limits.acquire("a", "a/f", None).await.unwrap();
     let mut waiting = Box::pin(limits.acquire("b", "b/g", None));
     assert!(futures_poll(&mut waiting).is_none());
@@ -86,7 +86,7 @@ fn futures_poll<F: std::future::Future + Unpin>(future: &mut F) -> Option<F::Out
 
 #[tokio::test]
 async fn a_functions_own_limit_refuses_with_its_key() {
-    let limits = limits(8, 1.0, 0);
+    let limits = limits(8, 100, 0);
     let _one = limits.acquire("a", "a/f", Some(1)).await.unwrap();
     let refused = limits.acquire("a", "a/f", Some(1)).await.unwrap_err();
     assert_eq!(refused.key, "function:a/f");
@@ -98,7 +98,7 @@ async fn a_functions_own_limit_refuses_with_its_key() {
 
 #[tokio::test]
 async fn a_flooding_namespace_leaves_the_others_room() {
-    let limits = limits(4, 0.5, 0);
+    let limits = limits(4, 50, 0);
     let mut flood = Vec::new();
     for _ in 0..2 {
         flood.push(limits.acquire("noisy", "noisy/f", None).await.unwrap());
@@ -113,4 +113,23 @@ async fn a_flooding_namespace_leaves_the_others_room() {
     .collect::<Result<_, _>>()
     .expect("the quiet namespace still gets its share");
     assert_eq!(quiet.len(), 2);
+}
+
+#[tokio::test]
+async fn a_share_rounds_up_to_a_whole_slot_and_settings_come_from_the_config() {
+    let mut config = fn_core::Config::default();
+    config.pooling.slots = 3;
+    config.admission.namespace_share_percent = 40; // 1.2 slots: 2
+    config.admission.max_waiters = 0;
+    let limits = ConcurrencyLimits::new(Concurrency::of(&config));
+    let _one = limits.acquire("a", "a/f", None).await.unwrap();
+    let _two = limits.acquire("a", "a/f", None).await.unwrap();
+    let refused = limits.acquire("a", "a/f", None).await.unwrap_err();
+    assert_eq!(refused.kind, fn_limits::KeyKind::Namespace);
+    let _three = limits.acquire("b", "b/f", None).await.unwrap();
+    assert_eq!(
+        limits.acquire("c", "c/f", None).await.unwrap_err().key,
+        "global",
+        "the pool's three slots are the global limit"
+    );
 }

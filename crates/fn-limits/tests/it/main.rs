@@ -2,4 +2,5 @@
 //! and tokio's paused clock; nothing sleeps.
 
 mod concurrency;
+mod limits;
 mod rate;

@@ -3,12 +3,13 @@
 
 use std::time::Duration;
 
-use fn_limits::{FakeRelativeClock, Rate, RateLimits};
+use fn_core::RateQuota;
+use fn_limits::{FakeRelativeClock, KeyKind, RateLimits};
 
-const NONE: [Option<Rate>; 4] = [None; 4];
+const NONE: [Option<RateQuota>; 4] = [None; 4];
 
-fn rate(per_second: f64, burst: u32) -> Option<Rate> {
-    Some(Rate { per_second, burst })
+fn rate(per_second: u32, burst: u32) -> Option<RateQuota> {
+    Some(RateQuota::per_second(per_second).with_burst(burst))
 }
 
 fn keys<'a>(namespace: &'a str, function: &'a str, caller: &'a str) -> [Option<&'a str>; 4] {
@@ -18,12 +19,13 @@ fn keys<'a>(namespace: &'a str, function: &'a str, caller: &'a str) -> [Option<&
 #[test]
 fn a_burst_then_the_wait_governor_computes_then_room_again() {
     let clock = FakeRelativeClock::default();
-    let limits = RateLimits::with_fake_clock([None, None, None, rate(1.0, 2)], 1000, clock.clone());
+    let limits = RateLimits::with_fake_clock([None, None, None, rate(1, 2)], 1000, clock.clone());
     let k = keys("ns", "ns/f", "alice");
     assert!(limits.check(k, None).is_ok());
     assert!(limits.check(k, None).is_ok());
     let denied = limits.check(k, None).unwrap_err();
     assert_eq!(denied.key, "caller:alice");
+    assert_eq!(denied.kind, KeyKind::Caller);
     assert_eq!(denied.retry_after, Duration::from_secs(1));
     clock.advance(Duration::from_millis(400));
     assert_eq!(
@@ -38,7 +40,7 @@ fn a_burst_then_the_wait_governor_computes_then_room_again() {
 #[test]
 fn each_kind_refuses_with_its_own_key_first_global() {
     let clock = FakeRelativeClock::default();
-    let one = rate(1.0, 1);
+    let one = rate(1, 1);
     let limits = RateLimits::with_fake_clock([one, None, None, None], 1000, clock.clone());
     assert!(limits.check(keys("a", "a/f", "x"), None).is_ok());
     assert_eq!(
@@ -81,7 +83,7 @@ fn no_quota_is_unlimited_and_a_call_without_a_caller_skips_that_kind() {
         "nothing kept for kinds without a quota"
     );
     let limits = RateLimits::with_fake_clock(
-        [None, None, None, rate(1.0, 1)],
+        [None, None, None, rate(1, 1)],
         1000,
         FakeRelativeClock::default(),
     );
@@ -97,27 +99,29 @@ fn no_quota_is_unlimited_and_a_call_without_a_caller_skips_that_kind() {
 #[test]
 fn a_functions_own_rate_replaces_the_default_and_a_new_rate_takes_effect() {
     let clock = FakeRelativeClock::default();
-    let limits = RateLimits::with_fake_clock([None, None, rate(1.0, 1), None], 1000, clock);
+    let limits = RateLimits::with_fake_clock([None, None, rate(1, 1), None], 1000, clock);
     let k = keys("a", "a/f", "x");
     for _ in 0..5 {
-        assert!(limits.check(k, rate(1.0, 5)).is_ok());
+        assert!(limits.check(k, rate(1, 5)).is_ok());
     }
-    assert!(limits.check(k, rate(1.0, 5)).is_err());
+    assert!(limits.check(k, rate(1, 5)).is_err());
     // Redeployed with a larger burst: a limiter of that rate.
-    assert!(limits.check(k, rate(1.0, 10)).is_ok());
-    // Nonsense rates are no rate: the default applies.
-    assert!(
-        limits
-            .check(keys("a", "a/g", "x"), rate(f64::NAN, 3))
-            .is_ok()
-    );
-    assert!(limits.check(keys("a", "a/g", "x"), rate(0.0, 3)).is_err());
+    assert!(limits.check(k, rate(1, 10)).is_ok());
+    // A rate of minutes: one call's room comes back every 20 s.
+    let slow = Some(RateQuota {
+        requests: 3,
+        per: Duration::from_secs(60),
+        burst: 1,
+    });
+    assert!(limits.check(keys("a", "a/g", "x"), slow).is_ok());
+    let denied = limits.check(keys("a", "a/g", "x"), slow).unwrap_err();
+    assert_eq!(denied.retry_after, Duration::from_secs(20));
 }
 
 #[test]
 fn a_million_distinct_callers_keep_memory_bounded() {
     let clock = FakeRelativeClock::default();
-    let limits = RateLimits::with_fake_clock([None, None, None, rate(1.0, 1)], 10_000, clock);
+    let limits = RateLimits::with_fake_clock([None, None, None, rate(1, 1)], 10_000, clock);
     for i in 0..1_000_000u32 {
         let caller = i.to_string();
         assert!(
