@@ -11,7 +11,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -85,8 +85,8 @@ struct Inner {
     /// Functions' and namespaces' semaphores. Keys are deployed functions and
     /// namespaces (not chosen by callers); idle ones are pruned. Looked up by `&str`: a
     /// key is copied only when its semaphore is made.
-    functions: Mutex<Keyed>,
-    namespaces: Mutex<Keyed>,
+    functions: RwLock<Keyed>,
+    namespaces: RwLock<Keyed>,
     waiting: AtomicUsize,
 }
 
@@ -110,8 +110,8 @@ impl ConcurrencyLimits {
                 namespace_slots,
                 global_slots: global,
                 global: Arc::new(Semaphore::new(global)),
-                functions: Mutex::default(),
-                namespaces: Mutex::default(),
+                functions: RwLock::default(),
+                namespaces: RwLock::default(),
                 waiting: AtomicUsize::new(0),
             }),
         }
@@ -187,14 +187,18 @@ impl ConcurrencyLimits {
 
 /// The semaphore of `key` in `map` with `limit` slots (a new one when the limit
 /// changed).
-fn keyed(map: &Mutex<Keyed>, key: &str, limit: usize) -> Arc<Semaphore> {
-    let mut map = map
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    if let Some((semaphore, made_with)) = map.get(key)
-        && *made_with == limit
-    {
-        return semaphore.clone();
+fn keyed(map: &RwLock<Keyed>, key: &str, limit: usize) -> Arc<Semaphore> {
+    let made_with = |(semaphore, made_with): &(Arc<Semaphore>, usize)| {
+        (*made_with == limit).then(|| semaphore.clone())
+    };
+    let read = map.read().unwrap_or_else(PoisonError::into_inner);
+    if let Some(semaphore) = read.get(key).and_then(made_with) {
+        return semaphore;
+    }
+    drop(read);
+    let mut map = map.write().unwrap_or_else(PoisonError::into_inner);
+    if let Some(semaphore) = map.get(key).and_then(made_with) {
+        return semaphore;
     }
     if map.len() > PRUNE_ABOVE {
         // A key no permit holds (only the map has its semaphore) costs nothing to drop.

@@ -4,13 +4,15 @@
 //! Why a bounded cache of direct limiters rather than governor's keyed store: callers
 //! are named by the outside world, and governor's keyed state grows by one entry per key
 //! until `retain_recent` finds it indistinguishable from a fresh one — which a flood of
-//! distinct callers, each seen once, never is in time. Here the limiters of each kind
-//! live in a moka cache of at most `max_keys` entries (TinyLFU keeps the busy keys);
+//! distinct callers, each seen once, never is in time. Here the callers' limiters live in
+//! a moka cache of at most `max_keys` entries (TinyLFU keeps the busy keys), and the
+//! other kinds' (deployed namespaces and functions) in a map cheaper to read;
 //! a key evicted and seen again starts with a full burst, which is what a caller never
 //! seen before gets too, so eviction never makes a limit stricter, and the global and
 //! namespace limits still bound the total.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
 use fn_core::RateQuota;
@@ -89,7 +91,64 @@ pub struct RateLimits<C: Clock + Clone + Send + Sync + 'static = DefaultClock> {
     rates: [Option<RateQuota>; 4],
     /// Per kind, its keys' limiters (the global kind has one key, the empty string).
     /// Looked up by `&str`: a key is copied only when its limiter is made.
-    limiters: [moka::sync::Cache<String, Arc<Keyed<C>>>; 4],
+    limiters: [Store<C>; 4],
+}
+
+/// Where one kind's limiters are kept. Callers are named by the outside world: theirs are
+/// in a moka cache, which bounds them and keeps the busy ones. The other kinds' keys are
+/// deployed namespaces and functions: a map behind a read-write lock, several times
+/// cheaper to read than the cache, emptied if it ever outgrows `max_keys` (every key then
+/// starts afresh, as an evicted caller does).
+#[derive(Clone)]
+enum Store<C: Clock> {
+    Callers(moka::sync::Cache<String, Arc<Keyed<C>>>),
+    Deployed(Arc<RwLock<HashMap<String, Arc<Keyed<C>>>>>, usize),
+}
+
+impl<C: Clock + Send + Sync + 'static> Store<C> {
+    /// `key`'s limiter of `rate`, made by `make` when there is none of that rate.
+    fn get(&self, key: &str, rate: RateQuota, make: impl Fn() -> Arc<Keyed<C>>) -> Arc<Keyed<C>> {
+        match self {
+            Store::Callers(cache) => {
+                let keyed = cache.get_with_by_ref(key, &make);
+                if keyed.rate == rate {
+                    return keyed;
+                }
+                let keyed = make();
+                cache.insert(key.to_owned(), keyed.clone());
+                keyed
+            }
+            Store::Deployed(map, max_keys) => {
+                let read = map.read().unwrap_or_else(PoisonError::into_inner);
+                if let Some(keyed) = read.get(key).filter(|keyed| keyed.rate == rate) {
+                    return keyed.clone();
+                }
+                drop(read);
+                let mut map = map.write().unwrap_or_else(PoisonError::into_inner);
+                if let Some(keyed) = map.get(key).filter(|keyed| keyed.rate == rate) {
+                    return keyed.clone();
+                }
+                if map.len() >= *max_keys {
+                    map.clear();
+                }
+                let keyed = make();
+                map.insert(key.to_owned(), keyed.clone());
+                keyed
+            }
+        }
+    }
+
+    fn len(&self) -> u64 {
+        match self {
+            Store::Callers(cache) => {
+                cache.run_pending_tasks();
+                cache.entry_count()
+            }
+            Store::Deployed(map, _) => {
+                map.read().unwrap_or_else(PoisonError::into_inner).len() as u64
+            }
+        }
+    }
 }
 
 impl<C: Clock + Clone + Send + Sync + 'static> std::fmt::Debug for RateLimits<C> {
@@ -129,7 +188,13 @@ impl<C: Clock + Clone + Send + Sync + 'static> RateLimits<C> {
         RateLimits {
             clock,
             rates,
-            limiters: std::array::from_fn(|_| moka::sync::Cache::new(max_keys.max(1))),
+            limiters: KeyKind::ALL.map(|kind| match kind {
+                KeyKind::Caller => Store::Callers(moka::sync::Cache::new(max_keys.max(1))),
+                _ => Store::Deployed(
+                    Arc::default(),
+                    usize::try_from(max_keys).unwrap_or(usize::MAX).max(1),
+                ),
+            }),
         }
     }
 
@@ -162,18 +227,12 @@ impl<C: Clock + Clone + Send + Sync + 'static> RateLimits<C> {
                 continue;
             };
             let key = if kind == KeyKind::Global { "" } else { key };
-            let limiters = &self.limiters[kind as usize];
-            let make = || {
+            let keyed = self.limiters[kind as usize].get(key, rate, || {
                 Arc::new(Keyed {
                     rate,
                     limiter: RateLimiter::direct_with_clock(quota(rate), self.clock.clone()),
                 })
-            };
-            let mut keyed = limiters.get_with_by_ref(key, make);
-            if keyed.rate != rate {
-                keyed = make();
-                limiters.insert(key.to_owned(), keyed.clone());
-            }
+            });
             if let Err(not_until) = keyed.limiter.check() {
                 return Err(Denied {
                     kind,
@@ -191,12 +250,6 @@ impl<C: Clock + Clone + Send + Sync + 'static> RateLimits<C> {
     /// How many keys' state is kept, of every kind (after pending evictions have run).
     #[must_use]
     pub fn keys_kept(&self) -> u64 {
-        self.limiters
-            .iter()
-            .map(|limiters| {
-                limiters.run_pending_tasks();
-                limiters.entry_count()
-            })
-            .sum()
+        self.limiters.iter().map(Store::len).sum()
     }
 }

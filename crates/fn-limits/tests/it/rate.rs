@@ -133,3 +133,20 @@ fn a_million_distinct_callers_keep_memory_bounded() {
     let kept = limits.keys_kept();
     assert!(kept <= 10_000, "{kept} keys kept");
 }
+
+#[test]
+fn namespaces_and_functions_beyond_the_cap_start_afresh_rather_than_grow() {
+    let one = rate(1, 1);
+    let limits =
+        RateLimits::with_fake_clock([None, one, one, None], 100, FakeRelativeClock::default());
+    for i in 0..10_000u32 {
+        let namespace = format!("ns{i}");
+        assert!(
+            limits
+                .check(keys(&namespace, &namespace, "x"), None)
+                .is_ok()
+        );
+    }
+    let kept = limits.keys_kept();
+    assert!(kept <= 200, "{kept} keys kept");
+}
