@@ -114,8 +114,9 @@ pub struct PoolingConfig {
     /// engine falls back to on-demand allocation and logs it. Default true.
     pub enabled: bool,
     /// How many invocations may hold a slot at once (memories, tables, instances and
-    /// async stacks each get this many). A call that finds no free slot fails with
-    /// [`Error::Unavailable`]. Default 256.
+    /// async stacks each get this many). Admission's global limit
+    /// (`admission.max_concurrent`) is at most this, so calls wait for a slot there, or
+    /// are refused with [`Error::Overloaded`], rather than find the pool full. Default 256.
     pub slots: u32,
     /// Bytes of each memory and table kept resident between uses and reset with
     /// `memset` instead of `madvise`: on two cores this stops the pool's slots from

@@ -149,7 +149,7 @@ impl Engine {
     /// [`Error::NotFound`] or [`Error::Integrity`] for the module, [`Error::Deploy`],
     /// [`Error::Timeout`], [`Error::MemoryLimit`], [`Error::OutputTooLarge`],
     /// [`Error::Trap`], [`Error::Exit`], [`Error::Abi`], [`Error::Unavailable`] (closed
-    /// engine, full pool, a preopened folder that cannot be opened).
+    /// engine, a preopened folder that cannot be opened).
     pub fn execute<'a>(
         &'a self,
         function: &'a Function,
