@@ -67,6 +67,17 @@ pub trait InvocationLogger: Send + Sync + fmt::Debug {
     ///
     /// Any error; the engine logs it as a warning and the invocation is unaffected.
     fn log(&self, record: InvocationRecord) -> Result<()>;
+
+    /// Waits (a bounded time) until every record taken so far is written: before a
+    /// program exits ([`crate::FunctionExecutor`]'s engine calls it when it is closed).
+    /// The default does nothing, for loggers that write as they take.
+    ///
+    /// # Errors
+    ///
+    /// Any error: the records could not all be written in time.
+    fn flush(&self) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// Who is making a host call: host services scope everything they do by it, so one

@@ -316,10 +316,17 @@ impl Engine {
 
     /// Closes the engine: drops every module from memory (artifacts on disk stay for
     /// the next start); every later call fails with [`Error::Unavailable`] (and is still
-    /// recorded). Invocations under way finish.
+    /// recorded). Invocations under way finish. The invocation logger is flushed
+    /// (`InvocationLogger::flush`, a bounded wait): the records of every invocation that
+    /// ended before are written when this returns.
     pub fn close(&self) {
         self.inner.closed.store(true, Ordering::Release);
         self.inner.cache.invalidate_all();
+        if let Some(logger) = &self.inner.invocation_logger
+            && let Err(error) = logger.flush()
+        {
+            tracing::warn!(%error, "the invocation records were not all written");
+        }
     }
 
     /// Waits until every artifact being written to disk is written: before a process

@@ -281,3 +281,28 @@ impl FunctionRegistry for Gated {
         self.inner.wasm_bytes(cid).await
     }
 }
+
+#[tokio::test]
+async fn closing_the_engine_flushes_its_invocation_logger() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("records.jsonl");
+    let logger = fn_telemetry::JsonLinesLogger::open(&path, fn_telemetry::Rotation::default())
+        .expect("the file opens");
+    let h = harness_with(|b| b.invocation_logger(Arc::new(logger)));
+    let hello = h.deploy("hello", guest("hello"));
+    let ctx = InvocationContext::default();
+    let request_id = ctx.request_id.clone();
+    h.engine
+        .execute(&hello, Bytes::new(), Some(ctx))
+        .await
+        .unwrap();
+    h.engine.close();
+    let text = std::fs::read_to_string(&path).unwrap();
+    let records: Vec<fn_core::InvocationRecord> = text
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(records.len(), 1, "{text}");
+    assert_eq!(records[0].request_id, request_id);
+    assert_eq!(records[0].status, InvocationStatus::Success);
+}

@@ -1,0 +1,32 @@
+//! Telemetry for the function engine, usable without it (no dependency on wasmtime).
+//!
+//! Today: [`InvocationLogger`](fn_core::InvocationLogger) implementations, the places an
+//! engine's records go —
+//! - [`TracingLogger`]: one `tracing` event per record, for whatever subscriber the
+//!   program has;
+//! - [`JsonLinesLogger`]: one JSON object per line in a file, written by a thread of its
+//!   own (never on the invocation's path), rotated by size;
+//! - [`RingLogger`]: the last N records in memory (tests, `fnd logs` without a store);
+//! - [`FanOut`]: several of them, each record to every one.
+//!
+//! The OpenTelemetry invocation span, metrics and OTLP export (issue 12) come next.
+//!
+//! # Example
+//!
+//! ```
+//! use std::sync::Arc;
+//!
+//! use fn_core::InvocationLogger;
+//! use fn_telemetry::{FanOut, RingLogger, TracingLogger};
+//!
+//! let ring = Arc::new(RingLogger::new(1000));
+//! let logger = FanOut::new(vec![ring.clone(), Arc::new(TracingLogger)]);
+//! // Hand `Arc::new(logger)` to `EngineBuilder::invocation_logger`; then, in a test:
+//! logger.flush()?;
+//! assert!(ring.records().is_empty());
+//! # Ok::<(), fn_core::Error>(())
+//! ```
+
+mod loggers;
+
+pub use crate::loggers::{FanOut, JsonLinesLogger, RingLogger, Rotation, TracingLogger};

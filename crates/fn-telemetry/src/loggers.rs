@@ -1,0 +1,156 @@
+//! Where an engine's invocation records go: a `tracing` event, a JSON-lines file, a ring
+//! in memory, or several of these at once.
+//!
+//! Why these four: a program with a subscriber sees its invocations as events without
+//! anything else; an operator without a store keeps them in a file that cannot fill the
+//! disk; tests and `fnd logs` read the last ones back; and a platform wants several at
+//! once. Every `log` returns at once: the engine calls it on the invocation's path.
+
+mod json_lines;
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use fn_core::{Error, InvocationLogger, InvocationRecord, Result};
+
+pub use self::json_lines::{JsonLinesLogger, Rotation};
+
+/// Logs each record as one `tracing` event (target `fn_telemetry::invocation`): at
+/// `INFO` for a success, `WARN` for any other end, with the record's fields.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TracingLogger;
+
+impl InvocationLogger for TracingLogger {
+    fn log(&self, record: InvocationRecord) -> Result<()> {
+        macro_rules! event {
+            ($level:expr) => {
+                tracing::event!(
+                    target: "fn_telemetry::invocation",
+                    $level,
+                    invocation_id = %record.id,
+                    request_id = %record.request_id,
+                    namespace = %record.namespace,
+                    function = %record.function_name,
+                    version = %record.version,
+                    trigger = %record.trigger,
+                    status = %record.status,
+                    error_kind = record.error_kind.map(|kind| kind.as_str()),
+                    error = record.error_message.as_deref(),
+                    duration_us = u64::try_from(record.duration.as_micros()).unwrap_or(u64::MAX),
+                    input_size = record.input_size,
+                    output_size = record.output_size,
+                    peak_memory_bytes = record.peak_memory_bytes,
+                    cold_start = record.cold_start,
+                    "invocation"
+                )
+            };
+        }
+        if record.status == fn_core::InvocationStatus::Success {
+            event!(tracing::Level::INFO);
+        } else {
+            event!(tracing::Level::WARN);
+        }
+        Ok(())
+    }
+}
+
+/// Keeps the last `capacity` records in memory, the oldest dropped first: bounded,
+/// unlike [`fn_core::MemoryLogger`], so a server may keep one.
+#[derive(Debug)]
+pub struct RingLogger {
+    capacity: usize,
+    records: Mutex<VecDeque<InvocationRecord>>,
+}
+
+impl RingLogger {
+    /// A ring of at most `capacity` records (at least one).
+    #[must_use]
+    pub fn new(capacity: usize) -> RingLogger {
+        let capacity = capacity.max(1);
+        RingLogger {
+            capacity,
+            records: Mutex::new(VecDeque::with_capacity(capacity.min(4096))),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, VecDeque<InvocationRecord>> {
+        self.records.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The records kept, oldest first.
+    #[must_use]
+    pub fn records(&self) -> Vec<InvocationRecord> {
+        self.lock().iter().cloned().collect()
+    }
+
+    /// The last `n` records kept that match `keep`, newest first.
+    #[must_use]
+    pub fn latest(
+        &self,
+        n: usize,
+        keep: impl Fn(&InvocationRecord) -> bool,
+    ) -> Vec<InvocationRecord> {
+        self.lock()
+            .iter()
+            .rev()
+            .filter(|record| keep(record))
+            .take(n)
+            .cloned()
+            .collect()
+    }
+}
+
+impl InvocationLogger for RingLogger {
+    fn log(&self, record: InvocationRecord) -> Result<()> {
+        let mut records = self.lock();
+        if records.len() == self.capacity {
+            records.pop_front();
+        }
+        records.push_back(record);
+        Ok(())
+    }
+}
+
+/// Gives every record to each of several loggers, in order. One that fails does not keep
+/// the record from the others; the first failure is returned.
+#[derive(Debug, Clone)]
+pub struct FanOut {
+    loggers: Vec<Arc<dyn InvocationLogger>>,
+}
+
+impl FanOut {
+    /// A fan-out to `loggers`.
+    #[must_use]
+    pub fn new(loggers: Vec<Arc<dyn InvocationLogger>>) -> FanOut {
+        FanOut { loggers }
+    }
+}
+
+impl InvocationLogger for FanOut {
+    fn log(&self, record: InvocationRecord) -> Result<()> {
+        let Some((last, rest)) = self.loggers.split_last() else {
+            return Ok(());
+        };
+        let mut first: Option<Error> = None;
+        for logger in rest {
+            if let Err(error) = logger.log(record.clone()) {
+                first.get_or_insert(error);
+            }
+        }
+        // The last one takes the record itself: one clone fewer.
+        if let Err(error) = last.log(record) {
+            first.get_or_insert(error);
+        }
+        first.map_or(Ok(()), Err)
+    }
+
+    fn flush(&self) -> Result<()> {
+        let mut first: Option<Error> = None;
+        for logger in &self.loggers {
+            if let Err(error) = logger.flush() {
+                first.get_or_insert(error);
+            }
+        }
+        first.map_or(Ok(()), Err)
+    }
+}

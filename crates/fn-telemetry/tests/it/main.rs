@@ -1,0 +1,3 @@
+//! fn-telemetry's integration tests.
+
+mod loggers;
