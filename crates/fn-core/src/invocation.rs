@@ -220,6 +220,14 @@ pub struct InvocationRecord {
     pub peak_memory_bytes: u64,
     /// Whether the module was compiled for this call (not found in the cache).
     pub cold_start: bool,
+    /// The memory limit the invocation ran under, in bytes: the function's, capped by
+    /// the config (`faas.max_memory`). 0 for a call refused before it was computed.
+    #[serde(default)]
+    pub max_memory_bytes: u64,
+    /// For a cold start, how long the module took to be ready (fetched and compiled, or
+    /// loaded from disk, or waited for while another call compiled it); zero otherwise.
+    #[serde(default, with = "crate::serde_duration::micros")]
+    pub compile_duration: Duration,
 }
 
 impl InvocationRecord {
@@ -250,6 +258,8 @@ impl InvocationRecord {
             error_kind: None,
             peak_memory_bytes: 0,
             cold_start: false,
+            max_memory_bytes: 0,
+            compile_duration: Duration::ZERO,
         }
     }
 

@@ -218,12 +218,18 @@ impl Engine {
                 limit_bytes: config.max_input_bytes,
             });
         }
+        let limits = InvocationLimits::new(definition, config);
+        recorder.set_max_memory(limits.max_memory_bytes());
         // Held until this future ends, whatever the end: the slots are given back then.
         let _admitted = self.admit(function, ctx).await?;
-        let limits = InvocationLimits::new(definition, config);
+        let fetching = std::time::Instant::now();
         let module = self
             .module(&function.wasm_cid, || recorder.set_cold_start(true))
-            .await?;
+            .await;
+        if recorder.cold_start() {
+            recorder.set_compile_duration(fetching.elapsed());
+        }
+        let module = module?;
         let invocation = Invocation {
             name: &definition.name,
             env: &definition.env,

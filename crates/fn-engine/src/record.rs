@@ -42,6 +42,27 @@ impl<'a> Recorder<'a> {
         }
     }
 
+    /// Whether the module was compiled for this call, as noted.
+    pub(crate) fn cold_start(&self) -> bool {
+        self.pending
+            .as_ref()
+            .is_some_and(|(_, record)| record.cold_start)
+    }
+
+    /// Notes the memory limit the invocation runs under.
+    pub(crate) fn set_max_memory(&mut self, bytes: u64) {
+        if let Some((_, record)) = &mut self.pending {
+            record.max_memory_bytes = bytes;
+        }
+    }
+
+    /// Notes how long a cold start waited for its module.
+    pub(crate) fn set_compile_duration(&mut self, duration: std::time::Duration) {
+        if let Some((_, record)) = &mut self.pending {
+            record.compile_duration = duration;
+        }
+    }
+
     /// Notes the largest linear memory the guest had.
     pub(crate) fn set_peak_memory(&mut self, bytes: u64) {
         if let Some((_, record)) = &mut self.pending {

@@ -41,6 +41,9 @@ impl InvocationLogger for TracingLogger {
                     output_size = record.output_size,
                     peak_memory_bytes = record.peak_memory_bytes,
                     cold_start = record.cold_start,
+                    max_memory_bytes = record.max_memory_bytes,
+                    compile_duration_us =
+                        u64::try_from(record.compile_duration.as_micros()).unwrap_or(u64::MAX),
                     "invocation"
                 )
             };

@@ -51,6 +51,16 @@ async fn success_record_has_every_field() {
         record.peak_memory_bytes
     );
     assert!(record.cold_start, "the first call compiles");
+    assert!(record.compile_duration > Duration::ZERO);
+    assert!(
+        record.compile_duration < record.duration,
+        "part of the call"
+    );
+    assert_eq!(
+        record.max_memory_bytes,
+        64 << 20,
+        "the definition's default"
+    );
     assert!(record.completed_at >= record.started_at);
     assert!(record.duration > Duration::ZERO);
 
@@ -60,10 +70,9 @@ async fn success_record_has_every_field() {
         .execute(&echo, Bytes::new(), Some(ctx))
         .await
         .unwrap();
-    assert!(
-        !only(&h.logger, &request_id).cold_start,
-        "the second call is warm"
-    );
+    let warm = only(&h.logger, &request_id);
+    assert!(!warm.cold_start, "the second call is warm");
+    assert_eq!(warm.compile_duration, Duration::ZERO);
 }
 
 #[tokio::test]
