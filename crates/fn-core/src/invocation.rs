@@ -70,6 +70,10 @@ pub struct InvocationContext {
     pub trigger: TriggerType,
     /// The authenticated caller, when there is one (the Go engine's `CallerWallet`).
     pub caller: Option<String>,
+    /// The caller's W3C trace context, when it gave a valid one: the invocation's span
+    /// joins that trace. Default none (a new trace).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace: Option<crate::TraceContext>,
 }
 
 impl InvocationContext {
@@ -80,7 +84,14 @@ impl InvocationContext {
             request_id: new_id(),
             trigger,
             caller: None,
+            trace: None,
         }
+    }
+
+    /// This context in the caller's trace.
+    pub fn with_trace(mut self, trace: crate::TraceContext) -> InvocationContext {
+        self.trace = Some(trace);
+        self
     }
 
     /// This context with `caller` set.

@@ -29,6 +29,7 @@ mod function;
 mod invocation;
 mod memory_logger;
 mod serde_duration;
+mod trace_context;
 mod traits;
 
 pub use crate::admission::{Admission, AdmissionRequest, OnAdmissionError, Permit, RateQuota};
@@ -45,6 +46,7 @@ pub use crate::invocation::{
     InvocationContext, InvocationLimits, InvocationRecord, InvocationStatus, TriggerType, new_id,
 };
 pub use crate::memory_logger::MemoryLogger;
+pub use crate::trace_context::{MAX_TRACESTATE_BYTES, TraceContext};
 pub use crate::traits::{
     FunctionExecutor, FunctionRegistry, HostContext, HostServices, HttpRequest, HttpResponse,
     InvocationLogger, LogLevel, SecretValue,

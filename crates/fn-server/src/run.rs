@@ -12,7 +12,7 @@ use anyhow::{Context, Result, bail};
 use bytes::Bytes;
 use fn_core::{
     CompileWorker, Config, Error, FunctionDefinition, InvocationContext, MemoryLogger, Preopen,
-    TriggerType,
+    TraceContext, TriggerType,
 };
 use fn_engine::Engine;
 use fn_registry::InMemoryRegistry;
@@ -136,7 +136,8 @@ pub(crate) async fn run(args: RunArgs) -> Result<ExitCode> {
     definition.preopens = preopens;
     let function = registry.deploy(definition, cid, &config)?;
 
-    let ctx = InvocationContext::new(TriggerType::Job);
+    let mut ctx = InvocationContext::new(TriggerType::Job);
+    ctx.trace = trace_from_env(|name| std::env::var(name).ok());
     let execution = engine.execute_detailed(&function, input, Some(ctx)).await;
     // A module compiled by this run is being written to the cache folder: let it land.
     engine.flush_artifacts().await;
@@ -314,5 +315,47 @@ mod tests {
             message: String::new(),
         };
         assert_eq!(failure_status(&trap), FUNCTION_FAILED);
+    }
+}
+
+/// The caller's trace from OpenTelemetry's environment-variable carrier: `TRACEPARENT`
+/// and `TRACESTATE` (read through `var`). An invalid `TRACEPARENT` is ignored, as the W3C
+/// rules say, with a warning.
+fn trace_from_env(var: impl Fn(&str) -> Option<String>) -> Option<TraceContext> {
+    let traceparent = var("TRACEPARENT")?;
+    let trace = TraceContext::parse(&traceparent, var("TRACESTATE").as_deref());
+    if trace.is_none() {
+        eprintln!("fnd: ignoring TRACEPARENT: not a valid W3C traceparent");
+    }
+    trace
+}
+
+#[cfg(test)]
+mod trace_tests {
+    use super::*;
+
+    #[test]
+    fn the_trace_comes_from_traceparent_and_tracestate() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |name: &str| {
+                pairs
+                    .iter()
+                    .find(|(key, _)| *key == name)
+                    .map(|(_, value)| (*value).to_owned())
+            }
+        };
+        let parent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        let trace = trace_from_env(env(&[
+            (
+                "TRACEPARENT",
+                "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            ),
+            ("TRACESTATE", "congo=t61rcWkgMzE"),
+        ]))
+        .expect("a valid traceparent");
+        assert_eq!(trace.traceparent(), parent);
+        assert_eq!(trace.tracestate(), Some("congo=t61rcWkgMzE"));
+        assert_eq!(trace_from_env(env(&[])), None);
+        assert_eq!(trace_from_env(env(&[("TRACEPARENT", "garbage")])), None);
     }
 }
