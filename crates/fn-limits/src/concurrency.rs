@@ -79,8 +79,8 @@ type Keyed = HashMap<String, (Arc<Semaphore>, usize)>;
 #[derive(Debug)]
 struct Inner {
     settings: Concurrency,
-    namespace_slots: usize,
-    global_slots: usize,
+    /// Slots one namespace may hold, when fewer than the global ones.
+    namespace_slots: Option<usize>,
     global: Arc<Semaphore>,
     /// Functions' and namespaces' semaphores. Keys are deployed functions and
     /// namespaces (not chosen by callers); idle ones are pruned. Looked up by `&str`: a
@@ -107,8 +107,8 @@ impl ConcurrencyLimits {
         ConcurrencyLimits {
             inner: Arc::new(Inner {
                 settings,
-                namespace_slots,
-                global_slots: global,
+                // A share of every slot is the global limit itself: no namespace key then.
+                namespace_slots: (namespace_slots < global).then_some(namespace_slots),
                 global: Arc::new(Semaphore::new(global)),
                 functions: RwLock::default(),
                 namespaces: RwLock::default(),
@@ -135,9 +135,8 @@ impl ConcurrencyLimits {
             let semaphore = keyed(&inner.functions, function, limit.max(1));
             slots[0] = Some(self.take(KeyKind::Function, function, semaphore).await?);
         }
-        // A share of every slot is the global limit itself: no namespace key then.
-        if inner.namespace_slots < inner.global_slots {
-            let semaphore = keyed(&inner.namespaces, namespace, inner.namespace_slots);
+        if let Some(namespace_slots) = inner.namespace_slots {
+            let semaphore = keyed(&inner.namespaces, namespace, namespace_slots);
             slots[1] = Some(self.take(KeyKind::Namespace, namespace, semaphore).await?);
         }
         slots[2] = Some(self.take(KeyKind::Global, "", inner.global.clone()).await?);
