@@ -11,7 +11,7 @@ mod json_lines;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use fn_core::{Error, InvocationLogger, InvocationRecord, Result};
+use fn_core::{InvocationLogger, InvocationRecord, Result};
 
 pub use self::json_lines::{JsonLinesLogger, Rotation};
 
@@ -134,26 +134,17 @@ impl InvocationLogger for FanOut {
         let Some((last, rest)) = self.loggers.split_last() else {
             return Ok(());
         };
-        let mut first: Option<Error> = None;
-        for logger in rest {
-            if let Err(error) = logger.log(record.clone()) {
-                first.get_or_insert(error);
-            }
-        }
+        let rest = first_error(rest.iter().map(|logger| logger.log(record.clone())));
         // The last one takes the record itself: one clone fewer.
-        if let Err(error) = last.log(record) {
-            first.get_or_insert(error);
-        }
-        first.map_or(Ok(()), Err)
+        rest.and(last.log(record))
     }
 
     fn flush(&self) -> Result<()> {
-        let mut first: Option<Error> = None;
-        for logger in &self.loggers {
-            if let Err(error) = logger.flush() {
-                first.get_or_insert(error);
-            }
-        }
-        first.map_or(Ok(()), Err)
+        first_error(self.loggers.iter().map(|logger| logger.flush()))
     }
+}
+
+/// Runs every one of `results` and returns the first failure, if any.
+fn first_error(results: impl Iterator<Item = Result<()>>) -> Result<()> {
+    results.fold(Ok(()), Result::and)
 }

@@ -10,7 +10,6 @@ use std::io::{BufWriter, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
-use std::sync::{Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -53,7 +52,7 @@ enum Message {
 pub struct JsonLinesLogger {
     path: PathBuf,
     sender: Option<SyncSender<Message>>,
-    writer: Mutex<Option<JoinHandle<()>>>,
+    writer: Option<JoinHandle<()>>,
     dropped: AtomicU64,
 }
 
@@ -74,7 +73,7 @@ impl JsonLinesLogger {
         Ok(JsonLinesLogger {
             path,
             sender: Some(sender),
-            writer: Mutex::new(Some(writer)),
+            writer: Some(writer),
             dropped: AtomicU64::new(0),
         })
     }
@@ -136,12 +135,7 @@ impl Drop for JsonLinesLogger {
     fn drop(&mut self) {
         // Closing the queue ends the writer once it has written what is queued.
         self.sender = None;
-        let writer = self
-            .writer
-            .get_mut()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
-        if let Some(writer) = writer
+        if let Some(writer) = self.writer.take()
             && writer.join().is_err()
         {
             tracing::error!(path = %self.path.display(), "the JSON-lines writer panicked");
