@@ -9,14 +9,14 @@
 //! function's slot holds no global slot meanwhile. Each namespace may hold at most its
 //! share of the global slots, so one namespace flooding the engine cannot take them all.
 
-use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::KeyKind;
+use crate::deployed::DeployedMap;
 
 /// The settings of [`ConcurrencyLimits`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,7 +74,7 @@ pub struct ConcurrencyLimits {
 }
 
 /// Semaphores by key, each with the limit it was made with.
-type Keyed = HashMap<String, (Arc<Semaphore>, usize)>;
+type Keyed = DeployedMap<(Arc<Semaphore>, usize)>;
 
 #[derive(Debug)]
 struct Inner {
@@ -85,8 +85,8 @@ struct Inner {
     /// Functions' and namespaces' semaphores. Keys are deployed functions and
     /// namespaces (not chosen by callers); idle ones are pruned. Looked up by `&str`: a
     /// key is copied only when its semaphore is made.
-    functions: RwLock<Keyed>,
-    namespaces: RwLock<Keyed>,
+    functions: Keyed,
+    namespaces: Keyed,
     waiting: AtomicUsize,
 }
 
@@ -110,8 +110,8 @@ impl ConcurrencyLimits {
                 // A share of every slot is the global limit itself: no namespace key then.
                 namespace_slots: (namespace_slots < global).then_some(namespace_slots),
                 global: Arc::new(Semaphore::new(global)),
-                functions: RwLock::default(),
-                namespaces: RwLock::default(),
+                functions: DeployedMap::new(PRUNE_ABOVE),
+                namespaces: DeployedMap::new(PRUNE_ABOVE),
                 waiting: AtomicUsize::new(0),
             }),
         }
@@ -159,10 +159,7 @@ impl ConcurrencyLimits {
         let settings = &self.inner.settings;
         let overloaded = || Overloaded {
             kind,
-            key: match kind {
-                KeyKind::Global => kind.name().to_owned(),
-                _ => format!("{}:{key}", kind.name()),
-            },
+            key: kind.key(key),
             retry_after: settings.max_wait.max(Duration::from_secs(1)),
         };
         match semaphore.clone().try_acquire_owned() {
@@ -186,25 +183,14 @@ impl ConcurrencyLimits {
 
 /// The semaphore of `key` in `map` with `limit` slots (a new one when the limit
 /// changed).
-fn keyed(map: &RwLock<Keyed>, key: &str, limit: usize) -> Arc<Semaphore> {
-    let made_with = |(semaphore, made_with): &(Arc<Semaphore>, usize)| {
-        (*made_with == limit).then(|| semaphore.clone())
-    };
-    let read = map.read().unwrap_or_else(PoisonError::into_inner);
-    if let Some(semaphore) = read.get(key).and_then(made_with) {
-        return semaphore;
-    }
-    drop(read);
-    let mut map = map.write().unwrap_or_else(PoisonError::into_inner);
-    if let Some(semaphore) = map.get(key).and_then(made_with) {
-        return semaphore;
-    }
-    if map.len() > PRUNE_ABOVE {
+fn keyed(map: &Keyed, key: &str, limit: usize) -> Arc<Semaphore> {
+    let (semaphore, _) = map.get(
+        key,
+        |(_, made_with)| *made_with == limit,
+        || (Arc::new(Semaphore::new(limit)), limit),
         // A key no permit holds (only the map has its semaphore) costs nothing to drop.
-        map.retain(|_, (semaphore, _)| Arc::strong_count(semaphore) > 1);
-    }
-    let semaphore = Arc::new(Semaphore::new(limit));
-    map.insert(key.to_owned(), (semaphore.clone(), limit));
+        |map| map.retain(|_, (semaphore, _)| Arc::strong_count(semaphore) > 1),
+    );
     semaphore
 }
 

@@ -45,6 +45,7 @@
 //! ```
 
 mod concurrency;
+mod deployed;
 mod limits;
 mod rate;
 

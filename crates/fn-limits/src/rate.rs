@@ -12,10 +12,12 @@
 //! namespace limits still bound the total.
 
 use std::collections::HashMap;
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use fn_core::RateQuota;
+
+use crate::deployed::DeployedMap;
 use governor::clock::{Clock, DefaultClock, FakeRelativeClock};
 use governor::middleware::NoOpMiddleware;
 use governor::state::{InMemoryState, NotKeyed};
@@ -51,6 +53,16 @@ impl KeyKind {
         KeyKind::Function,
         KeyKind::Caller,
     ];
+
+    /// A refusal's key for `value` of this kind: `global`, or `kind:value`
+    /// (`namespace:orders`).
+    #[must_use]
+    pub fn key(self, value: &str) -> String {
+        match self {
+            KeyKind::Global => self.name().to_owned(),
+            _ => format!("{}:{value}", self.name()),
+        }
+    }
 
     /// Its name in a refusal's key (`namespace:orders`).
     #[must_use]
@@ -102,7 +114,7 @@ pub struct RateLimits<C: Clock + Clone + Send + Sync + 'static = DefaultClock> {
 #[derive(Clone)]
 enum Store<C: Clock> {
     Callers(moka::sync::Cache<String, Arc<Keyed<C>>>),
-    Deployed(Arc<RwLock<HashMap<String, Arc<Keyed<C>>>>>, usize),
+    Deployed(Arc<DeployedMap<Arc<Keyed<C>>>>),
 }
 
 impl<C: Clock + Send + Sync + 'static> Store<C> {
@@ -118,23 +130,8 @@ impl<C: Clock + Send + Sync + 'static> Store<C> {
                 cache.insert(key.to_owned(), keyed.clone());
                 keyed
             }
-            Store::Deployed(map, max_keys) => {
-                let read = map.read().unwrap_or_else(PoisonError::into_inner);
-                if let Some(keyed) = read.get(key).filter(|keyed| keyed.rate == rate) {
-                    return keyed.clone();
-                }
-                drop(read);
-                let mut map = map.write().unwrap_or_else(PoisonError::into_inner);
-                if let Some(keyed) = map.get(key).filter(|keyed| keyed.rate == rate) {
-                    return keyed.clone();
-                }
-                if map.len() >= *max_keys {
-                    map.clear();
-                }
-                let keyed = make();
-                map.insert(key.to_owned(), keyed.clone());
-                keyed
-            }
+            // Past the cap every key starts afresh, as an evicted caller does.
+            Store::Deployed(map) => map.get(key, |keyed| keyed.rate == rate, make, HashMap::clear),
         }
     }
 
@@ -144,9 +141,7 @@ impl<C: Clock + Send + Sync + 'static> Store<C> {
                 cache.run_pending_tasks();
                 cache.entry_count()
             }
-            Store::Deployed(map, _) => {
-                map.read().unwrap_or_else(PoisonError::into_inner).len() as u64
-            }
+            Store::Deployed(map) => map.len() as u64,
         }
     }
 }
@@ -190,10 +185,9 @@ impl<C: Clock + Clone + Send + Sync + 'static> RateLimits<C> {
             rates,
             limiters: KeyKind::ALL.map(|kind| match kind {
                 KeyKind::Caller => Store::Callers(moka::sync::Cache::new(max_keys.max(1))),
-                _ => Store::Deployed(
-                    Arc::default(),
-                    usize::try_from(max_keys).unwrap_or(usize::MAX).max(1),
-                ),
+                _ => Store::Deployed(Arc::new(DeployedMap::new(
+                    usize::try_from(max_keys).unwrap_or(usize::MAX),
+                ))),
             }),
         }
     }
@@ -236,10 +230,7 @@ impl<C: Clock + Clone + Send + Sync + 'static> RateLimits<C> {
             if let Err(not_until) = keyed.limiter.check() {
                 return Err(Denied {
                     kind,
-                    key: match kind {
-                        KeyKind::Global => kind.name().to_owned(),
-                        _ => format!("{}:{key}", kind.name()),
-                    },
+                    key: kind.key(key),
                     retry_after: not_until.wait_time_from(self.clock.now()),
                 });
             }
