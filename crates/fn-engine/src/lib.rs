@@ -222,12 +222,16 @@ impl Engine {
         recorder.set_max_memory(limits.max_memory_bytes());
         // Held until this future ends, whatever the end: the slots are given back then.
         let _admitted = self.admit(function, ctx).await?;
-        let fetching = std::time::Instant::now();
+        // The clock is read only for a cold start: a warm call pays nothing for it.
+        let mut cold_since = None;
         let module = self
-            .module(&function.wasm_cid, || recorder.set_cold_start(true))
+            .module(&function.wasm_cid, || {
+                recorder.set_cold_start(true);
+                cold_since = Some(std::time::Instant::now());
+            })
             .await;
-        if recorder.cold_start() {
-            recorder.set_compile_duration(fetching.elapsed());
+        if let Some(since) = cold_since {
+            recorder.set_compile_duration(since.elapsed());
         }
         let module = module?;
         let invocation = Invocation {

@@ -42,13 +42,6 @@ impl<'a> Recorder<'a> {
         }
     }
 
-    /// Whether the module was compiled for this call, as noted.
-    pub(crate) fn cold_start(&self) -> bool {
-        self.pending
-            .as_ref()
-            .is_some_and(|(_, record)| record.cold_start)
-    }
-
     /// Notes the memory limit the invocation runs under.
     pub(crate) fn set_max_memory(&mut self, bytes: u64) {
         if let Some((_, record)) = &mut self.pending {
