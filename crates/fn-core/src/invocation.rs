@@ -6,7 +6,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::{Config, Error, ErrorKind, Function, FunctionDefinition};
+use crate::{Cid, Config, Error, ErrorKind, Function, FunctionDefinition, TraceContext};
 
 /// What triggered an invocation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -239,6 +239,19 @@ pub struct InvocationRecord {
     /// loaded from disk, or waited for while another call compiled it); zero otherwise.
     #[serde(default, with = "crate::serde_duration::micros")]
     pub compile_duration: Duration,
+    /// How long the sandbox took to be made and the module instantiated in it (its start
+    /// function included); `None` when no sandbox was made.
+    #[serde(default, with = "crate::serde_duration::option_micros")]
+    pub instantiate_duration: Option<Duration>,
+    /// How long the guest's code ran after instantiation; `None` when it never ran.
+    #[serde(default, with = "crate::serde_duration::option_micros")]
+    pub execute_duration: Option<Duration>,
+    /// The compiled module's CID (the function's `wasm_cid`).
+    pub wasm_cid: Cid,
+    /// The caller's W3C trace context, when one was given: the invocation's span is its
+    /// child.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace: Option<TraceContext>,
 }
 
 impl InvocationRecord {
@@ -271,6 +284,10 @@ impl InvocationRecord {
             cold_start: false,
             max_memory_bytes: 0,
             compile_duration: Duration::ZERO,
+            instantiate_duration: None,
+            execute_duration: None,
+            wasm_cid: function.wasm_cid,
+            trace: ctx.trace.clone(),
         }
     }
 

@@ -22,3 +22,23 @@ macro_rules! duration_as {
 }
 duration_as!(millis, as_millis, from_millis);
 duration_as!(micros, as_micros, from_micros);
+
+/// An optional duration as whole microseconds, or `null`.
+pub(crate) mod option_micros {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(crate) fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+        match d {
+            Some(d) => super::micros::serialize(d, s),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Duration>, D::Error> {
+        Ok(Option::<u64>::deserialize(d)?.map(Duration::from_micros))
+    }
+}

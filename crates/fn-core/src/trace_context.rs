@@ -61,6 +61,19 @@ impl TraceContext {
     pub fn trace_id(&self) -> &str {
         &self.traceparent[3..35]
     }
+
+    /// The caller's span id (the W3C `parent-id`): 16 lower-case hex digits.
+    #[must_use]
+    pub fn parent_id(&self) -> &str {
+        &self.traceparent[36..52]
+    }
+
+    /// The trace flags, of which bit 0 is `sampled`: whether the caller records this
+    /// trace.
+    #[must_use]
+    pub fn flags(&self) -> u8 {
+        u8::from_str_radix(&self.traceparent[53..55], 16).unwrap_or(0)
+    }
 }
 
 fn valid_traceparent(value: &str) -> bool {

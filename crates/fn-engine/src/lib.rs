@@ -242,7 +242,7 @@ impl Engine {
             limits,
         };
         let outcome = self.inner.runtime.invoke(&module, invocation, input).await;
-        recorder.set_peak_memory(outcome.peak_memory_bytes);
+        recorder.set_outcome_measures(&outcome);
         if !outcome.log.is_empty() {
             tracing::debug!(
                 function = %definition.name,

@@ -56,10 +56,13 @@ impl<'a> Recorder<'a> {
         }
     }
 
-    /// Notes the largest linear memory the guest had.
-    pub(crate) fn set_peak_memory(&mut self, bytes: u64) {
+    /// Notes what the runtime measured: the largest linear memory the guest had, and
+    /// how long instantiation and the guest's code took.
+    pub(crate) fn set_outcome_measures(&mut self, outcome: &fn_runtime::Outcome) {
         if let Some((_, record)) = &mut self.pending {
-            record.peak_memory_bytes = bytes;
+            record.peak_memory_bytes = outcome.peak_memory_bytes;
+            record.instantiate_duration = outcome.instantiate_duration;
+            record.execute_duration = outcome.execute_duration;
         }
     }
 

@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use fn_core::{Cid, Config, Error, InvocationLimits, Preopen, Result};
@@ -127,6 +128,13 @@ pub struct Outcome {
     /// What the guest wrote to stdout that is not in the output: everything a WASI
     /// command wrote before it failed, or what a handle-ABI guest printed.
     pub stdout: Bytes,
+    /// How long the sandbox took to be made and the module instantiated (its start
+    /// function included), or until the invocation ended if instantiation never
+    /// finished; `None` when no sandbox was made.
+    pub instantiate_duration: Option<Duration>,
+    /// How long the guest's code ran after instantiation; `None` when it never got
+    /// there.
+    pub execute_duration: Option<Duration>,
 }
 
 impl Outcome {
@@ -136,6 +144,8 @@ impl Outcome {
             peak_memory_bytes: 0,
             log: Bytes::new(),
             stdout: Bytes::new(),
+            instantiate_duration: None,
+            execute_duration: None,
         }
     }
 }
@@ -373,13 +383,23 @@ impl Runtime {
                 limit: limits.timeout(),
             }),
         };
-        let peak_memory_bytes = store.data().limits.peak_memory_bytes as u64;
+        let ended = Instant::now();
+        let state = store.data();
+        let peak_memory_bytes = state.limits.peak_memory_bytes as u64;
+        let instantiated = state.instantiated.unwrap_or(ended);
+        let instantiate_duration = Some(instantiated.duration_since(state.made));
+        let execute_duration = state
+            .instantiated
+            .filter(|_| state.called)
+            .map(|at| ended.duration_since(at));
         drop(store);
         Outcome {
             result,
             peak_memory_bytes,
             log: stderr.take(),
             stdout: stdout.take(),
+            instantiate_duration,
+            execute_duration,
         }
     }
 }

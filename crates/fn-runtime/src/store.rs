@@ -36,6 +36,12 @@ pub(crate) struct StoreState {
     pub(crate) deadline: Instant,
     /// The epoch tick, to turn the time left into ticks.
     pub(crate) tick: Duration,
+    /// When the store was made (the deadline's start).
+    pub(crate) made: Instant,
+    /// When instantiation ended (or failed); `None` until it has.
+    pub(crate) instantiated: Option<Instant>,
+    /// Whether instantiation succeeded, so the guest's code was called.
+    pub(crate) called: bool,
 }
 
 /// A store for one invocation under `limits`, with its WASI context, limiter, fuel and
@@ -47,6 +53,7 @@ pub(crate) fn new_store(
     wasi: WasiP1Ctx,
     limits: &InvocationLimits,
 ) -> Store<StoreState> {
+    let made = Instant::now();
     let mut store = Store::new(
         engine,
         StoreState {
@@ -61,8 +68,11 @@ pub(crate) fn new_store(
                 memory_denied: false,
                 table_denied: false,
             },
-            deadline: Instant::now() + limits.timeout(),
+            deadline: made + limits.timeout(),
             tick: config.epoch_tick,
+            made,
+            instantiated: None,
+            called: false,
         },
     );
     store.limiter(|state| &mut state.limits);

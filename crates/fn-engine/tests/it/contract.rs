@@ -63,8 +63,21 @@ async fn success_record_has_every_field() {
     );
     assert!(record.completed_at >= record.started_at);
     assert!(record.duration > Duration::ZERO);
+    assert_eq!(record.wasm_cid, echo.wasm_cid);
+    assert_eq!(record.trace, None, "no trace context was given");
+    let instantiate = record.instantiate_duration.expect("a sandbox was made");
+    let execute = record.execute_duration.expect("the guest ran");
+    assert!(
+        record.compile_duration + instantiate + execute <= record.duration,
+        "the phases are parts of the call: {record:?}"
+    );
 
-    let ctx = InvocationContext::default();
+    let trace = fn_core::TraceContext::parse(
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        Some("congo=t61rcWkgMzE"),
+    )
+    .expect("a valid traceparent");
+    let ctx = InvocationContext::default().with_trace(trace.clone());
     let request_id = ctx.request_id.clone();
     h.engine
         .execute(&echo, Bytes::new(), Some(ctx))
@@ -73,6 +86,11 @@ async fn success_record_has_every_field() {
     let warm = only(&h.logger, &request_id);
     assert!(!warm.cold_start, "the second call is warm");
     assert_eq!(warm.compile_duration, Duration::ZERO);
+    assert_eq!(
+        warm.trace,
+        Some(trace),
+        "the caller's trace context is kept"
+    );
 }
 
 #[tokio::test]
@@ -89,6 +107,10 @@ async fn every_failure_is_typed_and_recorded_once() {
     let (error, record) = failing(&h, &spin, b"").await;
     assert!(matches!(error.root(), Error::Timeout { .. }));
     assert_eq!(record.status, InvocationStatus::Timeout);
+    assert!(
+        record.execute_duration >= Some(Duration::from_millis(200)),
+        "the loop ran until the deadline: {record:?}"
+    );
 
     let bomb = h.deploy_with("bomb", guest("memory_bomb"), small);
     let (error, record) = failing(&h, &bomb, b"").await;

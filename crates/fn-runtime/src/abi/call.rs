@@ -19,7 +19,8 @@ use crate::store::StoreState;
 /// Instantiates `module` in `store` and runs it: the output, or why it stopped.
 ///
 /// The spans `instantiate` and `execute` (target `fn_runtime`, level debug) mark the two
-/// phases; an `execute` span exists once the guest's code is about to run.
+/// phases; an `execute` span exists once the guest's code is about to run. When
+/// instantiation ends, successful or not, the store's `instantiated` is set.
 pub(crate) async fn run(
     store: &mut Store<StoreState>,
     module: &CompiledModule,
@@ -31,8 +32,10 @@ pub(crate) async fn run(
         .pre
         .instantiate_async(&mut *store)
         .instrument(tracing::debug_span!("instantiate"))
-        .await
-        .map_err(Failure::Wasm)?;
+        .await;
+    store.data_mut().instantiated = Some(std::time::Instant::now());
+    let instance = instance.map_err(Failure::Wasm)?;
+    store.data_mut().called = true;
     let func = |store: &mut Store<StoreState>, export| {
         instance
             .get_module_export(&mut *store, export)
