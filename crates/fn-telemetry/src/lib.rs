@@ -28,5 +28,12 @@
 //! ```
 
 mod loggers;
+mod otel;
 
 pub use crate::loggers::{FanOut, JsonLinesLogger, RingLogger, Rotation, TracingLogger};
+pub use crate::otel::{
+    ATTRIBUTE_PREFIX, CacheFigures, DEFAULT_EXPORT_TIMEOUT, DEFAULT_FLUSH_TIMEOUT,
+    DEFAULT_METRIC_EXPORT_INTERVAL, ENGINE_DURATION_BUCKETS, FAAS_DURATION_BUCKETS, MEMORY_BUCKETS,
+    OtelEnv, OtlpProtocol, OtlpTarget, PROMETHEUS_CONTENT_TYPE, SCOPE, SamplerSpec, Telemetry,
+    TelemetryBuilder,
+};

@@ -6,3 +6,4 @@ mod cache;
 mod contract;
 mod invariants;
 mod support;
+mod telemetry;

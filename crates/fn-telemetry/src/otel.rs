@@ -1,0 +1,527 @@
+//! [`Telemetry`]: every invocation as an OpenTelemetry span tree and FaaS metrics,
+//! exported over OTLP and exposed for Prometheus.
+//!
+//! Why an [`InvocationLogger`]: the engine already hands every invocation's record,
+//! exactly once whatever its end, to its logger; telemetry built from that record needs
+//! no second seam in the engine and sees cancelled and refused calls too. The spans are
+//! built when the invocation ends (see `spans`), the exports run on the SDK's own
+//! threads (the batch span processor, the periodic metric reader), never on the
+//! invocation's path.
+
+mod env;
+mod metrics;
+mod spans;
+
+use std::fmt;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use fn_core::{Error, InvocationLogger, InvocationRecord, Result};
+use opentelemetry::KeyValue;
+use opentelemetry::metrics::MeterProvider as _;
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_otlp::{
+    MetricExporter, SpanExporter, WithExportConfig, WithHttpConfig, WithTonicConfig,
+};
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::metrics::{MeterProviderBuilder, PeriodicReader, SdkMeterProvider};
+use opentelemetry_sdk::trace::{Sampler, SdkTracer, SdkTracerProvider, TracerProviderBuilder};
+
+pub use self::env::{
+    DEFAULT_EXPORT_TIMEOUT, DEFAULT_METRIC_EXPORT_INTERVAL, OtelEnv, OtlpProtocol, OtlpTarget,
+    SamplerSpec,
+};
+pub use self::metrics::{
+    CacheFigures, ENGINE_DURATION_BUCKETS, FAAS_DURATION_BUCKETS, MEMORY_BUCKETS,
+};
+
+/// The prefix of the engine's own span and metric attributes (`fn.namespace`, `fn.cid`,
+/// `fn.input_size`, `fn.output_size`, `fn.peak_memory`, `fn.request_id`,
+/// `fn.function_id`, `fn.caller`, `fn.status`, `fn.refusal`) and metrics
+/// (`fn.invocation.duration`, `fn.admission.refusals`, `fn.cache.*`).
+pub const ATTRIBUTE_PREFIX: &str = "fn.";
+
+/// The instrumentation scope of the spans and metrics.
+pub const SCOPE: &str = "fn-engine";
+
+/// How long [`Telemetry::flush`] and [`Telemetry::shutdown`] wait by default.
+pub const DEFAULT_FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The content type of [`Telemetry::prometheus_text`].
+pub const PROMETHEUS_CONTENT_TYPE: &str = "text/plain; version=0.0.4";
+
+/// Spans and metrics of every invocation. Cheap to clone (one shared state); give it to
+/// the engine as its invocation logger (alone, or in a [`crate::FanOut`]).
+#[derive(Clone)]
+pub struct Telemetry {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    tracer: Option<SdkTracer>,
+    tracer_provider: Option<SdkTracerProvider>,
+    meter_provider: Option<SdkMeterProvider>,
+    instruments: Option<metrics::Instruments>,
+    prometheus: Option<prometheus::Registry>,
+    cache: Arc<Mutex<CacheFigures>>,
+    flush_timeout: Duration,
+    /// The runtime gRPC exporters run their connections on, when there are any: a
+    /// multi-threaded one of their own, since tonic's channel deadlocks a flush on a
+    /// single-threaded runtime.
+    grpc_runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.grpc_runtime.take() {
+            // Dropping a runtime inside another one panics; this never blocks.
+            runtime.shutdown_background();
+        }
+    }
+}
+
+impl fmt::Debug for Telemetry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Telemetry")
+            .field("spans", &self.inner.tracer.is_some())
+            .field("metrics", &self.inner.instruments.is_some())
+            .field("prometheus", &self.inner.prometheus.is_some())
+            .field("flush_timeout", &self.inner.flush_timeout)
+            .finish()
+    }
+}
+
+impl Telemetry {
+    /// A builder for telemetry of the service `service_name` (the resource's
+    /// `service.name`), with nothing exported yet.
+    pub fn builder(service_name: impl Into<String>) -> TelemetryBuilder {
+        TelemetryBuilder {
+            service_name: service_name.into(),
+            resource: Vec::new(),
+            sampler: SamplerSpec::ParentBasedAlwaysOn,
+            tracer: SdkTracerProvider::builder(),
+            spans: false,
+            meter: SdkMeterProvider::builder(),
+            metrics: false,
+            prometheus: None,
+            flush_timeout: DEFAULT_FLUSH_TIMEOUT,
+            grpc_runtime: None,
+        }
+    }
+
+    /// The telemetry the standard `OTEL_*` variables ask for, for a service named
+    /// `default_service_name` unless they name it: `None` when they ask for no export
+    /// (or `OTEL_SDK_DISABLED=true`). Each of `env.warnings` is logged.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Validation`] naming the variable when an exporter cannot be built from
+    /// it (an endpoint that is not a URL).
+    pub fn from_env(env: &OtelEnv, default_service_name: &str) -> Result<Option<Telemetry>> {
+        for warning in &env.warnings {
+            tracing::warn!(target: "fn_telemetry", "{warning}");
+        }
+        if !env.exports() {
+            return Ok(None);
+        }
+        Ok(Some(
+            Telemetry::builder(default_service_name).otlp(env)?.build(),
+        ))
+    }
+
+    /// Records `record`'s span tree and metrics. Never blocks: spans go to the batch
+    /// processor's queue (dropped, and counted by the SDK, when it is full).
+    pub fn observe(&self, record: &InvocationRecord) {
+        if let Some(tracer) = &self.inner.tracer {
+            spans::emit(tracer, record);
+        }
+        if let Some(instruments) = &self.inner.instruments {
+            instruments.record(record);
+        }
+    }
+
+    /// Sets the module cache's figures that the `fn.cache.*` metrics report from now on.
+    pub fn update_cache(&self, figures: CacheFigures) {
+        *self
+            .inner
+            .cache
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = figures;
+    }
+
+    /// The metrics in the Prometheus text exposition format
+    /// ([`PROMETHEUS_CONTENT_TYPE`]), for a `/metrics` endpoint.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unavailable`] when the builder was not asked for
+    /// [`TelemetryBuilder::prometheus`]; [`Error::Internal`] when encoding fails.
+    pub fn prometheus_text(&self) -> Result<String> {
+        let Some(registry) = &self.inner.prometheus else {
+            return Err(Error::Unavailable {
+                reason: "this telemetry keeps no Prometheus exposition".into(),
+            });
+        };
+        let mut text = String::new();
+        prometheus::TextEncoder::new()
+            .encode_utf8(&registry.gather(), &mut text)
+            .map_err(|error| Error::Internal {
+                message: format!("encoding the Prometheus exposition: {error}"),
+            })?;
+        Ok(text)
+    }
+
+    /// Exports every span and metric recorded so far, waiting at most the flush timeout
+    /// (an unreachable collector costs that wait, then an error).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unavailable`] when the export failed or did not finish in time.
+    pub fn flush(&self) -> Result<()> {
+        let (traces, meters) = self.providers();
+        self.bounded("flushing telemetry", move || {
+            let traces = traces.map(|p| p.force_flush());
+            let meters = meters.map(|p| p.force_flush());
+            [traces, meters]
+                .into_iter()
+                .flatten()
+                .find_map(|r| r.err().map(|e| e.to_string()))
+        })
+    }
+
+    /// Flushes, then stops the exporters' threads, waiting at most the flush timeout.
+    /// Later records are dropped.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unavailable`] when the last export failed or did not finish in time.
+    pub fn shutdown(&self) -> Result<()> {
+        let (traces, meters) = self.providers();
+        let within = self.inner.flush_timeout;
+        self.bounded("shutting telemetry down", move || {
+            let traces = traces.map(|p| p.shutdown_with_timeout(within));
+            let meters = meters.map(|p| p.shutdown());
+            [traces, meters]
+                .into_iter()
+                .flatten()
+                .find_map(|r| r.err().map(|e| e.to_string()))
+        })
+    }
+
+    fn providers(&self) -> (Option<SdkTracerProvider>, Option<SdkMeterProvider>) {
+        (
+            self.inner.tracer_provider.clone(),
+            self.inner.meter_provider.clone(),
+        )
+    }
+
+    /// Runs `job` (which blocks, and may block for long: the SDK's own bounds are loose)
+    /// on a thread of its own and waits for it at most the flush timeout.
+    fn bounded(
+        &self,
+        what: &str,
+        job: impl FnOnce() -> Option<String> + Send + 'static,
+    ) -> Result<()> {
+        let (sender, receiver) = std::sync::mpsc::channel();
+        let spawned = std::thread::Builder::new()
+            .name("fn-telemetry-flush".into())
+            .spawn(move || {
+                let _ = sender.send(job());
+            });
+        if let Err(error) = spawned {
+            return Err(Error::Unavailable {
+                reason: format!("{what}: no thread: {error}"),
+            });
+        }
+        let within = self.inner.flush_timeout;
+        match receiver.recv_timeout(within) {
+            Ok(None) => Ok(()),
+            Ok(Some(error)) => Err(Error::Unavailable {
+                reason: format!("{what}: {error}"),
+            }),
+            Err(_) => Err(Error::Unavailable {
+                reason: format!("{what}: not done within {} ms", within.as_millis()),
+            }),
+        }
+    }
+}
+
+impl InvocationLogger for Telemetry {
+    fn log(&self, record: InvocationRecord) -> Result<()> {
+        self.observe(&record);
+        Ok(())
+    }
+
+    fn flush(&self) -> Result<()> {
+        Telemetry::flush(self)
+    }
+}
+
+/// Builds a [`Telemetry`]: its resource and sampler, where spans and metrics go.
+pub struct TelemetryBuilder {
+    service_name: String,
+    resource: Vec<KeyValue>,
+    sampler: SamplerSpec,
+    tracer: TracerProviderBuilder,
+    spans: bool,
+    meter: MeterProviderBuilder,
+    metrics: bool,
+    prometheus: Option<prometheus::Registry>,
+    flush_timeout: Duration,
+    grpc_runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl fmt::Debug for TelemetryBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TelemetryBuilder")
+            .field("service_name", &self.service_name)
+            .field("sampler", &self.sampler)
+            .field("spans", &self.spans)
+            .field("metrics", &self.metrics)
+            .field("prometheus", &self.prometheus.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl TelemetryBuilder {
+    /// Adds a resource attribute (`deployment.environment`, `faas.name` for a process
+    /// that runs one function, …).
+    #[must_use]
+    pub fn resource_attribute(mut self, key: &str, value: impl Into<opentelemetry::Value>) -> Self {
+        self.resource.push(KeyValue::new(key.to_owned(), value));
+        self
+    }
+
+    /// Sets the sampler (parent-based always-on by default).
+    #[must_use]
+    pub fn sampler(mut self, sampler: SamplerSpec) -> Self {
+        self.sampler = sampler;
+        self
+    }
+
+    /// Sends spans to `exporter` in batches, from a thread of the SDK's.
+    #[must_use]
+    pub fn span_exporter(
+        mut self,
+        exporter: impl opentelemetry_sdk::trace::SpanExporter + 'static,
+    ) -> Self {
+        self.tracer = self.tracer.with_batch_exporter(exporter);
+        self.spans = true;
+        self
+    }
+
+    /// Sends spans to `processor` (a `SimpleSpanProcessor` over an in-memory exporter
+    /// in tests).
+    #[must_use]
+    pub fn span_processor(
+        mut self,
+        processor: impl opentelemetry_sdk::trace::SpanProcessor + 'static,
+    ) -> Self {
+        self.tracer = self.tracer.with_span_processor(processor);
+        self.spans = true;
+        self
+    }
+
+    /// Lets `reader` collect the metrics (a `PeriodicReader` over an exporter).
+    #[must_use]
+    pub fn metric_reader(
+        mut self,
+        reader: impl opentelemetry_sdk::metrics::reader::MetricReader,
+    ) -> Self {
+        self.meter = self.meter.with_reader(reader);
+        self.metrics = true;
+        self
+    }
+
+    /// Keeps the metrics for [`Telemetry::prometheus_text`] as well.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Internal`] when the Prometheus exporter cannot be built.
+    pub fn prometheus(mut self) -> Result<Self> {
+        let registry = prometheus::Registry::new();
+        let exporter = opentelemetry_prometheus::exporter()
+            .with_registry(registry.clone())
+            .build()
+            .map_err(|error| Error::Internal {
+                message: format!("building the Prometheus exporter: {error}"),
+            })?;
+        self.prometheus = Some(registry);
+        Ok(self.metric_reader(exporter))
+    }
+
+    /// How long [`Telemetry::flush`] and [`Telemetry::shutdown`] wait at most (5 s by
+    /// default).
+    #[must_use]
+    pub fn flush_timeout(mut self, within: Duration) -> Self {
+        self.flush_timeout = within;
+        self
+    }
+
+    /// Applies what the `OTEL_*` variables ask for: the service name and resource
+    /// attributes, the sampler, and an OTLP exporter for each signal they export.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Validation`] naming the variable when an exporter cannot be built from
+    /// it.
+    pub fn otlp(mut self, env: &OtelEnv) -> Result<Self> {
+        if let Some(name) = &env.service_name {
+            self.service_name.clone_from(name);
+        }
+        for (key, value) in &env.resource_attributes {
+            if key != "service.name" {
+                self.resource
+                    .push(KeyValue::new(key.clone(), value.clone()));
+            }
+        }
+        self.sampler = env.sampler;
+        if env.disabled {
+            return Ok(self);
+        }
+        if let Some(target) = &env.traces {
+            let exporter = match target.protocol {
+                OtlpProtocol::HttpProtobuf => SpanExporter::builder()
+                    .with_http()
+                    .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
+                    .with_endpoint(&target.endpoint)
+                    .with_timeout(target.timeout)
+                    .with_headers(target.headers.iter().cloned().collect())
+                    .build(),
+                OtlpProtocol::Grpc => {
+                    let _entered = self.grpc_runtime()?.enter();
+                    SpanExporter::builder()
+                        .with_tonic()
+                        .with_endpoint(&target.endpoint)
+                        .with_timeout(target.timeout)
+                        .with_metadata(metadata(&target.headers))
+                        .build()
+                }
+            }
+            .map_err(|error| exporter_error("TRACES", &error))?;
+            self = self.span_exporter(exporter);
+        }
+        if let Some(target) = &env.metrics {
+            let exporter = match target.protocol {
+                OtlpProtocol::HttpProtobuf => MetricExporter::builder()
+                    .with_http()
+                    .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
+                    .with_endpoint(&target.endpoint)
+                    .with_timeout(target.timeout)
+                    .with_headers(target.headers.iter().cloned().collect())
+                    .build(),
+                OtlpProtocol::Grpc => {
+                    let _entered = self.grpc_runtime()?.enter();
+                    MetricExporter::builder()
+                        .with_tonic()
+                        .with_endpoint(&target.endpoint)
+                        .with_timeout(target.timeout)
+                        .with_metadata(metadata(&target.headers))
+                        .build()
+                }
+            }
+            .map_err(|error| exporter_error("METRICS", &error))?;
+            let reader = PeriodicReader::builder(exporter)
+                .with_interval(env.metric_export_interval)
+                .build();
+            self = self.metric_reader(reader);
+        }
+        Ok(self)
+    }
+
+    fn grpc_runtime(&mut self) -> Result<&tokio::runtime::Runtime> {
+        if self.grpc_runtime.is_none() {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .thread_name("fn-telemetry-grpc")
+                .enable_all()
+                .build()
+                .map_err(|error| Error::Internal {
+                    message: format!("starting the runtime of the gRPC exporters: {error}"),
+                })?;
+            self.grpc_runtime = Some(runtime);
+        }
+        Ok(self.grpc_runtime.as_ref().expect("just set"))
+    }
+
+    /// The telemetry: spans only when an exporter or processor was given, metrics only
+    /// when a reader was (so with neither it costs close to nothing per invocation).
+    pub fn build(self) -> Telemetry {
+        let mut attributes = vec![KeyValue::new("service.name", self.service_name)];
+        attributes.extend(self.resource);
+        let resource = Resource::builder_empty()
+            .with_attributes(attributes)
+            .with_detector(Box::new(
+                opentelemetry_sdk::resource::TelemetryResourceDetector,
+            ))
+            .build();
+        let (tracer, tracer_provider) = if self.spans {
+            let provider = self
+                .tracer
+                .with_sampler(sampler(self.sampler))
+                .with_resource(resource.clone())
+                .build();
+            (Some(provider.tracer(SCOPE)), Some(provider))
+        } else {
+            (None, None)
+        };
+        let cache = Arc::new(Mutex::new(CacheFigures::default()));
+        let (instruments, meter_provider) = if self.metrics {
+            let provider = self.meter.with_resource(resource).build();
+            let meter = provider.meter(SCOPE);
+            (
+                Some(metrics::Instruments::new(&meter, cache.clone())),
+                Some(provider),
+            )
+        } else {
+            (None, None)
+        };
+        Telemetry {
+            inner: Arc::new(Inner {
+                tracer,
+                tracer_provider,
+                meter_provider,
+                instruments,
+                prometheus: self.prometheus,
+                cache,
+                flush_timeout: self.flush_timeout,
+                grpc_runtime: self.grpc_runtime,
+            }),
+        }
+    }
+}
+
+fn sampler(spec: SamplerSpec) -> Sampler {
+    match spec {
+        SamplerSpec::AlwaysOn => Sampler::AlwaysOn,
+        SamplerSpec::AlwaysOff => Sampler::AlwaysOff,
+        SamplerSpec::TraceIdRatio(ratio) => Sampler::TraceIdRatioBased(ratio),
+        SamplerSpec::ParentBasedAlwaysOn => Sampler::ParentBased(Box::new(Sampler::AlwaysOn)),
+        SamplerSpec::ParentBasedAlwaysOff => Sampler::ParentBased(Box::new(Sampler::AlwaysOff)),
+        SamplerSpec::ParentBasedTraceIdRatio(ratio) => {
+            Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(ratio)))
+        }
+    }
+}
+
+fn metadata(
+    headers: &[(String, String)],
+) -> opentelemetry_otlp::tonic_types::metadata::MetadataMap {
+    let mut map = http::HeaderMap::new();
+    for (key, value) in headers {
+        if let (Ok(key), Ok(value)) = (
+            http::HeaderName::from_bytes(key.as_bytes()),
+            http::HeaderValue::from_str(value),
+        ) {
+            map.insert(key, value);
+        }
+    }
+    opentelemetry_otlp::tonic_types::metadata::MetadataMap::from_headers(map)
+}
+
+fn exporter_error(signal: &str, error: &opentelemetry_otlp::ExporterBuildError) -> Error {
+    Error::validation(
+        format!("OTEL_EXPORTER_OTLP_{signal}_ENDPOINT"),
+        format!("the OTLP exporter cannot be built: {error}"),
+    )
+}

@@ -1,0 +1,243 @@
+//! The invocation metrics: the OpenTelemetry FaaS conventions' instruments with their
+//! units and buckets, the engine's finer duration histogram, admission refusals, and
+//! the module cache's figures.
+//!
+//! Why one struct built once: instruments are looked up by name in the meter; building
+//! them per call would cost a lock and a map lookup each. Each record is turned into one
+//! attribute set (trigger, function, namespace), shared by every instrument it touches.
+
+use std::sync::{Arc, Mutex, PoisonError};
+
+use fn_core::{InvocationRecord, InvocationStatus};
+use opentelemetry::KeyValue;
+use opentelemetry::metrics::{Counter, Histogram, Meter};
+use opentelemetry_semantic_conventions::{attribute as attr, metric as m};
+
+/// The FaaS conventions' bucket boundaries for `faas.invoke_duration` and
+/// `faas.init_duration`, in seconds.
+pub const FAAS_DURATION_BUCKETS: [f64; 14] = [
+    0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
+];
+
+/// The buckets of the engine's own duration histogram, `fn.invocation.duration`, in
+/// seconds: from 1 µs (a warm call takes a few) to 60 s.
+pub const ENGINE_DURATION_BUCKETS: [f64; 24] = [
+    1e-6, 2.5e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 0.01, 0.025,
+    0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+];
+
+/// The buckets of `faas.mem_usage`, in bytes (the conventions give none): powers of
+/// four from 64 KiB (one wasm page) to 4 GiB (a 32-bit memory's limit).
+pub const MEMORY_BUCKETS: [f64; 9] = [
+    65_536.0,
+    262_144.0,
+    1_048_576.0,
+    4_194_304.0,
+    16_777_216.0,
+    67_108_864.0,
+    268_435_456.0,
+    1_073_741_824.0,
+    4_294_967_296.0,
+];
+
+/// What the module cache holds and has done, as the telemetry reports it (the engine's
+/// cache statistics, copied here so this crate needs no cache). Counters are totals
+/// since the start.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CacheFigures {
+    /// Compiled modules in memory.
+    pub entries: u64,
+    /// Their weighted size, in bytes.
+    pub weighted_size_bytes: u64,
+    /// Lookups that found the module in memory.
+    pub hits: u64,
+    /// Lookups that did not.
+    pub misses: u64,
+    /// Modules pushed out to make room.
+    pub evictions: u64,
+    /// Compiles run.
+    pub loads: u64,
+    /// Misses served from the artifact tier on disk.
+    pub disk_hits: u64,
+}
+
+/// The instruments, built once.
+pub(crate) struct Instruments {
+    invocations: Counter<u64>,
+    errors: Counter<u64>,
+    timeouts: Counter<u64>,
+    coldstarts: Counter<u64>,
+    invoke_duration: Histogram<f64>,
+    init_duration: Histogram<f64>,
+    mem_usage: Histogram<u64>,
+    engine_duration: Histogram<f64>,
+    refusals: Counter<u64>,
+}
+
+impl Instruments {
+    pub(crate) fn new(meter: &Meter, cache: Arc<Mutex<CacheFigures>>) -> Instruments {
+        let seconds = |name: &'static str, description: &'static str, buckets: &[f64]| {
+            meter
+                .f64_histogram(name)
+                .with_unit("s")
+                .with_description(description)
+                .with_boundaries(buckets.to_vec())
+                .build()
+        };
+        register_cache(meter, cache);
+        Instruments {
+            invocations: meter
+                .u64_counter(m::FAAS_INVOCATIONS)
+                .with_unit("{invocation}")
+                .with_description("Number of successful invocations")
+                .build(),
+            errors: meter
+                .u64_counter(m::FAAS_ERRORS)
+                .with_unit("{error}")
+                .with_description("Number of invocation errors, by error.type")
+                .build(),
+            timeouts: meter
+                .u64_counter(m::FAAS_TIMEOUTS)
+                .with_unit("{timeout}")
+                .with_description("Number of invocation timeouts")
+                .build(),
+            coldstarts: meter
+                .u64_counter(m::FAAS_COLDSTARTS)
+                .with_unit("{coldstart}")
+                .with_description("Number of invocation cold starts")
+                .build(),
+            invoke_duration: seconds(
+                m::FAAS_INVOKE_DURATION,
+                "Duration of an invocation, from the engine taking it to its end",
+                &FAAS_DURATION_BUCKETS,
+            ),
+            init_duration: seconds(
+                m::FAAS_INIT_DURATION,
+                "Duration of a cold start's module preparation (compile or load)",
+                &FAAS_DURATION_BUCKETS,
+            ),
+            mem_usage: meter
+                .u64_histogram(m::FAAS_MEM_USAGE)
+                .with_unit("By")
+                .with_description("Peak linear memory of an invocation's guest")
+                .with_boundaries(MEMORY_BUCKETS.to_vec())
+                .build(),
+            engine_duration: seconds(
+                "fn.invocation.duration",
+                "Duration of an invocation, with buckets down to a microsecond",
+                &ENGINE_DURATION_BUCKETS,
+            ),
+            refusals: meter
+                .u64_counter("fn.admission.refusals")
+                .with_unit("{invocation}")
+                .with_description("Invocations refused by admission control, by fn.refusal")
+                .build(),
+        }
+    }
+
+    /// Counts and measures one invocation.
+    pub(crate) fn record(&self, record: &InvocationRecord) {
+        let attributes = [
+            KeyValue::new(attr::FAAS_TRIGGER, record.trigger.faas_trigger()),
+            KeyValue::new(attr::FAAS_NAME, record.function_name.clone()),
+            KeyValue::new(NAMESPACE, record.namespace.clone()),
+        ];
+        let seconds = record.duration.as_secs_f64();
+        self.invoke_duration.record(seconds, &attributes);
+        self.engine_duration.record(seconds, &attributes);
+        if record.cold_start {
+            self.coldstarts.add(1, &attributes);
+            self.init_duration
+                .record(record.compile_duration.as_secs_f64(), &attributes);
+        }
+        if record.instantiate_duration.is_some() {
+            self.mem_usage.record(record.peak_memory_bytes, &attributes);
+        }
+        let status = record.status;
+        match status {
+            InvocationStatus::Success => {
+                self.invocations.add(1, &attributes);
+                return;
+            }
+            InvocationStatus::Timeout => self.timeouts.add(1, &attributes),
+            InvocationStatus::RateLimited | InvocationStatus::Overloaded => {
+                let [_, name, namespace] = attributes.clone();
+                let reason = KeyValue::new(REFUSAL, status.as_str());
+                self.refusals.add(1, &[name, namespace, reason]);
+            }
+            _ => {}
+        }
+        let error_type = record.error_kind.map_or("_OTHER", |kind| kind.as_str());
+        let [trigger, name, namespace] = attributes;
+        let error_type = KeyValue::new(attr::ERROR_TYPE, error_type);
+        self.errors.add(1, &[trigger, name, namespace, error_type]);
+    }
+}
+
+/// The function's namespace, on every point.
+pub(crate) const NAMESPACE: &str = "fn.namespace";
+/// Why admission refused a call: `rate_limited` or `overloaded`.
+const REFUSAL: &str = "fn.refusal";
+
+/// The module cache's figures as observable instruments, read from the last
+/// [`CacheFigures`] given to the telemetry at each collection.
+fn register_cache(meter: &Meter, cache: Arc<Mutex<CacheFigures>>) {
+    let read = move || *cache.lock().unwrap_or_else(PoisonError::into_inner);
+    let counter =
+        |name: &'static str, description: &'static str, pick: fn(&CacheFigures) -> u64| {
+            let read = read.clone();
+            meter
+                .u64_observable_counter(name)
+                .with_unit("{lookup}")
+                .with_description(description)
+                .with_callback(move |observer| observer.observe(pick(&read()), &[]))
+                .build();
+        };
+    counter(
+        "fn.cache.hits",
+        "Module cache lookups found in memory",
+        |c| c.hits,
+    );
+    counter(
+        "fn.cache.misses",
+        "Module cache lookups not found in memory",
+        |c| c.misses,
+    );
+    counter(
+        "fn.cache.evictions",
+        "Modules pushed out of the cache",
+        |c| c.evictions,
+    );
+    counter("fn.cache.loads", "Compiles run by the module cache", |c| {
+        c.loads
+    });
+    counter(
+        "fn.cache.disk_hits",
+        "Cache misses served from the artifact tier",
+        |c| c.disk_hits,
+    );
+    let gauge = |name: &'static str,
+                 unit: &'static str,
+                 description: &'static str,
+                 pick: fn(&CacheFigures) -> u64| {
+        let read = read.clone();
+        meter
+            .u64_observable_gauge(name)
+            .with_unit(unit)
+            .with_description(description)
+            .with_callback(move |observer| observer.observe(pick(&read()), &[]))
+            .build();
+    };
+    gauge(
+        "fn.cache.entries",
+        "{module}",
+        "Compiled modules in memory",
+        |c| c.entries,
+    );
+    gauge(
+        "fn.cache.size",
+        "By",
+        "Weighted size of the compiled modules in memory",
+        |c| c.weighted_size_bytes,
+    );
+}

@@ -1,0 +1,143 @@
+//! The span tree of one invocation, built from its record when it ends: the invocation
+//! span (named after the function, FaaS attributes, status) and its children for the
+//! phases that happened — compile, instantiate, execute.
+//!
+//! Why from the record, after the fact: the record already holds every figure the span
+//! carries, measured once by the engine; building the spans at the end with explicit
+//! timestamps costs the engine nothing on its path (no span is entered, no context is
+//! switched across awaits) and keeps fn-telemetry the only crate that knows
+//! OpenTelemetry. The children are laid end to end, ending where the invocation ends;
+//! each phase's length is measured, the gaps between them (a cache lookup, admission)
+//! are not, and fall before the first child.
+
+use std::time::SystemTime;
+
+use fn_core::{InvocationRecord, InvocationStatus, TraceContext, TriggerType};
+use opentelemetry::trace::{
+    Span as _, SpanBuilder, SpanContext, SpanId, SpanKind, Status, TraceContextExt as _,
+    TraceFlags, TraceId, TraceState,
+};
+use opentelemetry::{Context, KeyValue};
+use opentelemetry_sdk::trace::SdkTracer;
+use opentelemetry_semantic_conventions::attribute as attr;
+
+use super::metrics::NAMESPACE;
+
+/// The most bytes of an error message put in a span's status description.
+const MAX_STATUS_DESCRIPTION_BYTES: usize = 512;
+
+/// Emits the span tree of `record`.
+pub(crate) fn emit(tracer: &SdkTracer, record: &InvocationRecord) {
+    let parent = match &record.trace {
+        Some(trace) => Context::new().with_remote_span_context(remote(trace)),
+        None => Context::new(),
+    };
+    let start = SystemTime::from(record.started_at);
+    let end = SystemTime::from(record.completed_at);
+    let kind = match record.trigger {
+        TriggerType::Pubsub => SpanKind::Consumer,
+        _ => SpanKind::Server,
+    };
+    let mut span = SpanBuilder::from_name(record.function_name.clone())
+        .with_kind(kind)
+        .with_start_time(start)
+        .with_attributes(attributes(record))
+        .start_with_context(tracer, &parent);
+    if !span.is_recording() {
+        // Not sampled: nothing of it is exported.
+        return;
+    }
+    if record.status != InvocationStatus::Success {
+        let message = record
+            .error_message
+            .as_deref()
+            .unwrap_or(record.status.as_str());
+        span.set_status(Status::error(
+            truncate(message, MAX_STATUS_DESCRIPTION_BYTES).to_owned(),
+        ));
+    }
+    let invocation = parent.with_span(span);
+    // End to end, backwards from the invocation's end.
+    let mut cursor = end;
+    let mut phases = Vec::with_capacity(3);
+    if let Some(execute) = record.execute_duration {
+        phases.push(("execute", execute));
+    }
+    if let Some(instantiate) = record.instantiate_duration {
+        phases.push(("instantiate", instantiate));
+    }
+    if record.cold_start {
+        phases.push(("compile", record.compile_duration));
+    }
+    for (name, length) in phases {
+        let phase_end = cursor;
+        let phase_start = phase_end.checked_sub(length).unwrap_or(start).max(start);
+        cursor = phase_start;
+        SpanBuilder::from_name(name)
+            .with_kind(SpanKind::Internal)
+            .with_start_time(phase_start)
+            .start_with_context(tracer, &invocation)
+            .end_with_timestamp(phase_end);
+    }
+    invocation.span().end_with_timestamp(end);
+}
+
+/// The invocation span's attributes: the FaaS conventions', then the engine's own under
+/// [`super::ATTRIBUTE_PREFIX`].
+fn attributes(record: &InvocationRecord) -> Vec<KeyValue> {
+    let int = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+    let mut attributes = Vec::with_capacity(16);
+    attributes.extend([
+        KeyValue::new(attr::FAAS_TRIGGER, record.trigger.faas_trigger()),
+        KeyValue::new(attr::FAAS_INVOCATION_ID, record.id.clone()),
+        KeyValue::new(attr::FAAS_COLDSTART, record.cold_start),
+        KeyValue::new(attr::FAAS_NAME, record.function_name.clone()),
+        KeyValue::new(attr::FAAS_VERSION, record.version.clone()),
+        KeyValue::new(attr::FAAS_MAX_MEMORY, int(record.max_memory_bytes)),
+        KeyValue::new(NAMESPACE, record.namespace.clone()),
+        KeyValue::new("fn.function_id", record.function_id.clone()),
+        KeyValue::new("fn.cid", record.wasm_cid.to_string()),
+        KeyValue::new("fn.request_id", record.request_id.clone()),
+        KeyValue::new("fn.input_size", int(record.input_size)),
+        KeyValue::new("fn.output_size", int(record.output_size)),
+        KeyValue::new("fn.peak_memory", int(record.peak_memory_bytes)),
+        KeyValue::new("fn.status", record.status.as_str()),
+    ]);
+    if let Some(caller) = &record.caller {
+        attributes.push(KeyValue::new("fn.caller", caller.clone()));
+    }
+    if let Some(kind) = record.error_kind {
+        attributes.push(KeyValue::new(attr::ERROR_TYPE, kind.as_str()));
+    }
+    attributes
+}
+
+/// The caller's span as a remote parent.
+fn remote(trace: &TraceContext) -> SpanContext {
+    // `TraceContext::parse` admitted only valid hex; a failure here yields an invalid
+    // context, which the SDK treats as no parent.
+    let trace_id = TraceId::from_hex(trace.trace_id()).unwrap_or(TraceId::INVALID);
+    let span_id = SpanId::from_hex(trace.parent_id()).unwrap_or(SpanId::INVALID);
+    let state = trace
+        .tracestate()
+        .and_then(|s| s.parse::<TraceState>().ok())
+        .unwrap_or_default();
+    SpanContext::new(
+        trace_id,
+        span_id,
+        TraceFlags::new(trace.flags()),
+        true,
+        state,
+    )
+}
+
+fn truncate(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
