@@ -1,3 +1,4 @@
 //! fn-telemetry's integration tests.
 
 mod loggers;
+mod otlp;
