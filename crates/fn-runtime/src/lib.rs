@@ -62,13 +62,15 @@ mod deadline;
 mod engine;
 mod host;
 mod limits;
+mod outcome;
 mod pipe;
 mod runtime;
 mod store;
 pub mod worker;
 
 pub use crate::abi::Abi;
-pub use crate::runtime::{CompiledModule, Invocation, Outcome, Runtime};
+pub use crate::outcome::Outcome;
+pub use crate::runtime::{CompiledModule, Invocation, Runtime};
 
 /// An engine error for a wasmtime failure while setting up `what`.
 pub(crate) fn internal(what: &str, error: &wasmtime::Error) -> fn_core::Error {

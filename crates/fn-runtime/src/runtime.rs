@@ -9,13 +9,14 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use bytes::Bytes;
 use fn_core::{Cid, Config, Error, InvocationLimits, Preopen, Result};
 use tokio::sync::Semaphore;
 use wasmtime::{Engine, InstancePre, Linker};
 
+use crate::Outcome;
 use crate::abi::{Abi, Entry};
 use crate::classify::classify;
 use crate::compile::{compile_blocking, deserialize_blocking};
@@ -114,40 +115,6 @@ pub struct Invocation<'a> {
     /// The deadline and memory limit, applied as given: the caller computed them once
     /// ([`InvocationLimits::new`]) from a validated function.
     pub limits: InvocationLimits,
-}
-
-/// What an invocation produced, whether it succeeded or not.
-#[derive(Debug)]
-pub struct Outcome {
-    /// The output, or the typed error it failed with.
-    pub result: Result<Bytes>,
-    /// The largest linear memory the guest had, in bytes.
-    pub peak_memory_bytes: u64,
-    /// What the guest wrote to stderr: its log (at most `max_log_bytes`).
-    pub log: Bytes,
-    /// What the guest wrote to stdout that is not in the output: everything a WASI
-    /// command wrote before it failed, or what a handle-ABI guest printed.
-    pub stdout: Bytes,
-    /// How long the sandbox took to be made and the module instantiated (its start
-    /// function included), or until the invocation ended if instantiation never
-    /// finished; `None` when no sandbox was made.
-    pub instantiate_duration: Option<Duration>,
-    /// How long the guest's code ran after instantiation; `None` when it never got
-    /// there.
-    pub execute_duration: Option<Duration>,
-}
-
-impl Outcome {
-    fn failed(error: Error) -> Outcome {
-        Outcome {
-            result: Err(error),
-            peak_memory_bytes: 0,
-            log: Bytes::new(),
-            stdout: Bytes::new(),
-            instantiate_duration: None,
-            execute_duration: None,
-        }
-    }
 }
 
 impl Runtime {

@@ -27,6 +27,7 @@
 )]
 
 mod run;
+mod telemetry;
 
 use std::process::ExitCode;
 

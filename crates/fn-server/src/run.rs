@@ -121,19 +121,23 @@ pub(crate) async fn run(args: RunArgs) -> Result<ExitCode> {
         ..Config::default()
     };
     let input = read_input(&args, config.max_input_bytes)?;
-    let registry = Arc::new(InMemoryRegistry::new());
-    let records = Arc::new(MemoryLogger::new());
-    let engine = Engine::builder(registry.clone())
-        .config(config.clone())
-        .invocation_logger(records.clone())
-        .build()?;
-    let cid = registry.put_wasm(Bytes::from(wasm));
     let mut definition = FunctionDefinition::new("local", name);
     definition.timeout = Duration::from_millis(args.timeout_ms);
     definition.max_memory_bytes = max_memory_bytes;
     definition.env = env;
     definition.args = args.args.clone();
     definition.preopens = preopens;
+    let telemetry = crate::telemetry::for_one_function(&definition)?;
+    let registry = Arc::new(InMemoryRegistry::new());
+    let records = Arc::new(MemoryLogger::new());
+    let engine = Engine::builder(registry.clone())
+        .config(config.clone())
+        .invocation_logger(crate::telemetry::logger(
+            records.clone(),
+            telemetry.as_ref(),
+        ))
+        .build()?;
+    let cid = registry.put_wasm(Bytes::from(wasm));
     let function = registry.deploy(definition, cid, &config)?;
 
     let mut ctx = InvocationContext::new(TriggerType::Job);
@@ -141,6 +145,7 @@ pub(crate) async fn run(args: RunArgs) -> Result<ExitCode> {
     let execution = engine.execute_detailed(&function, input, Some(ctx)).await;
     // A module compiled by this run is being written to the cache folder: let it land.
     engine.flush_artifacts().await;
+    crate::telemetry::finish(telemetry).await;
     if args.record {
         for record in records.take_all() {
             eprintln!("{}", serde_json::to_string(&record)?);

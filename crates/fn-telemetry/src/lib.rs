@@ -29,6 +29,8 @@
 
 mod loggers;
 mod otel;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use crate::loggers::{FanOut, JsonLinesLogger, RingLogger, Rotation, TracingLogger};
 pub use crate::otel::{

@@ -5,5 +5,6 @@ mod admission;
 mod cache;
 mod contract;
 mod invariants;
+mod record;
 mod support;
 mod telemetry;

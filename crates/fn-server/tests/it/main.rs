@@ -4,6 +4,8 @@
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
+mod telemetry;
+
 fn guest(name: &str) -> PathBuf {
     fn_guests::path(name)
 }

@@ -2,8 +2,6 @@
 //! and what arrives is decoded with the OTLP protobuf messages. Also the bounded flush
 //! against a collector that is not there, and the Prometheus exposition.
 
-use std::collections::HashMap;
-use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::TcpListener;
 use std::sync::mpsc;
 use std::time::Duration;
@@ -12,14 +10,13 @@ use fn_core::{
     Cid, Error, Function, FunctionDefinition, InvocationContext, InvocationRecord, TraceContext,
     TriggerType,
 };
+use fn_telemetry::testing::{OtlpHttpReceiver, Received, string};
 use fn_telemetry::{OtelEnv, Telemetry};
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
 use opentelemetry_proto::tonic::metrics::v1::metric;
 use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
 use opentelemetry_proto::tonic::trace::v1::status::StatusCode;
-use prost::Message as _;
 
 /// A record of a cold invocation of `acme/resize` that ran 3 ms, within a caller's trace.
 fn record(failed: bool) -> InvocationRecord {
@@ -50,75 +47,15 @@ fn record(failed: bool) -> InvocationRecord {
     record
 }
 
-/// An OTLP/HTTP receiver on loopback: every request's path and body, in order.
-fn receiver() -> (String, mpsc::Receiver<(String, Vec<u8>)>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let (sender, received) = mpsc::channel();
-    std::thread::spawn(move || {
-        for connection in listener.incoming().flatten() {
-            let sender = sender.clone();
-            std::thread::spawn(move || {
-                let mut writer = connection.try_clone().unwrap();
-                let mut reader = BufReader::new(connection);
-                loop {
-                    let mut line = String::new();
-                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                        return;
-                    }
-                    let path = line.split_whitespace().nth(1).unwrap_or("").to_owned();
-                    let mut length = 0;
-                    loop {
-                        let mut header = String::new();
-                        reader.read_line(&mut header).unwrap();
-                        let header = header.trim_end();
-                        if header.is_empty() {
-                            break;
-                        }
-                        if let Some((name, value)) = header.split_once(':')
-                            && name.eq_ignore_ascii_case("content-length")
-                        {
-                            length = value.trim().parse().unwrap();
-                        }
-                    }
-                    let mut body = vec![0; length];
-                    reader.read_exact(&mut body).unwrap();
-                    let _ = sender.send((path, body));
-                    writer
-                        .write_all(b"HTTP/1.1 200 OK\r\ncontent-type: application/x-protobuf\r\ncontent-length: 0\r\n\r\n")
-                        .unwrap();
-                }
-            });
-        }
-    });
-    (base, received)
-}
-
 fn env(vars: &[(&str, &str)]) -> OtelEnv {
-    let vars: HashMap<String, String> = vars
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect();
-    OtelEnv::from_lookup(|name| vars.get(name).cloned())
-}
-
-fn string(attributes: &[KeyValue], key: &str) -> Option<String> {
-    attributes
-        .iter()
-        .find(|kv| kv.key == key)
-        .and_then(|kv| match &kv.value {
-            Some(AnyValue {
-                value: Some(any_value::Value::StringValue(s)),
-            }) => Some(s.clone()),
-            _ => None,
-        })
+    OtelEnv::from_pairs(vars)
 }
 
 #[test]
 fn the_standard_variables_deliver_spans_and_metrics_to_an_otlp_http_receiver() {
-    let (base, received) = receiver();
+    let receiver = OtlpHttpReceiver::start();
     let env = env(&[
-        ("OTEL_EXPORTER_OTLP_ENDPOINT", &base),
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint()),
         ("OTEL_EXPORTER_OTLP_HEADERS", "x-tenant=acme"),
         ("OTEL_SERVICE_NAME", "fn-tests"),
         ("OTEL_RESOURCE_ATTRIBUTES", "deployment.environment=ci"),
@@ -132,11 +69,11 @@ fn the_standard_variables_deliver_spans_and_metrics_to_an_otlp_http_receiver() {
 
     let mut traces = Vec::new();
     let mut metrics = Vec::new();
-    while let Ok((path, body)) = received.recv_timeout(Duration::from_secs(10)) {
-        match path.as_str() {
-            "/v1/traces" => traces.push(ExportTraceServiceRequest::decode(&body[..]).unwrap()),
-            "/v1/metrics" => metrics.push(ExportMetricsServiceRequest::decode(&body[..]).unwrap()),
-            other => panic!("an unexpected path {other}"),
+    while let Some(received) = receiver.next(Duration::from_secs(10)) {
+        match received {
+            Received::Traces(request) => traces.push(request),
+            Received::Metrics(request) => metrics.push(request),
+            Received::Unexpected(path) => panic!("an unexpected export to {path}"),
         }
         if !traces.is_empty() && !metrics.is_empty() {
             break;
