@@ -42,7 +42,10 @@ enum Task {
     Lint,
     /// `cargo deny check licenses bans sources` with deny.toml (installs cargo-deny if missing).
     Deny,
-    /// Run what CI (.ci/run) runs: lint, test, deny, fuzz (15 s a target).
+    /// Check the Prometheus exposition of fn-telemetry's metrics with `promtool check
+    /// metrics` (Debian's prometheus package).
+    Promtool,
+    /// Run what CI (.ci/run) runs: lint, test, promtool, deny, fuzz (15 s a target).
     Ci,
     /// A release build of `fnd` in target/dist/ with SHA256SUMS and a manifest of versions.
     Dist,
@@ -85,9 +88,11 @@ fn main() -> Result<()> {
             // Keep in step with .ci/run.
             lint()?;
             test(&root)?;
+            promtool()?;
             deny()?;
             fuzz::fuzz(&root, None, 15)
         }
+        Task::Promtool => promtool(),
         Task::Dist => dist::dist(&root),
         Task::Demo => {
             guests(&root)?;
@@ -300,6 +305,43 @@ fn deny() -> Result<()> {
         "bans",
         "sources",
     ])
+}
+
+/// The exposition a `/metrics` endpoint serves (fn-telemetry's example), through
+/// `promtool check metrics`: names, types, units and help as Prometheus wants them.
+fn promtool() -> Result<()> {
+    let exposition = Command::new(cargo_bin())
+        .args([
+            "run",
+            "-q",
+            "-p",
+            "fn-telemetry",
+            "--example",
+            "prometheus_exposition",
+        ])
+        .output()
+        .context("running the prometheus_exposition example")?;
+    if !exposition.status.success() {
+        bail!(
+            "the prometheus_exposition example failed: {}",
+            String::from_utf8_lossy(&exposition.stderr)
+        );
+    }
+    println!("$ promtool check metrics < (the prometheus_exposition example)");
+    let mut check = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .context("running promtool (apt-get install prometheus)")?;
+    std::io::Write::write_all(
+        &mut check.stdin.take().context("promtool's stdin")?,
+        &exposition.stdout,
+    )?;
+    let status = check.wait()?;
+    if !status.success() {
+        bail!("promtool check metrics failed: {status}");
+    }
+    Ok(())
 }
 
 fn demo(root: &Path) -> Result<()> {

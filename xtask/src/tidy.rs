@@ -296,12 +296,19 @@ fn ci_runs_the_readmes_commands() {
         commands[1]
     );
     let xtask = std::fs::read_to_string(root.join("xtask/src/main.rs")).unwrap();
-    for step in ["cargo xtask lint", "cargo xtask test", "cargo xtask deny"] {
+    for step in [
+        "cargo xtask lint",
+        "cargo xtask test",
+        "cargo xtask promtool",
+        "cargo xtask deny",
+    ] {
         assert!(ci.contains(step), ".ci/run must run `{step}`");
     }
     assert!(
-        xtask.contains("lint()?;\n            test(&root)?;\n            deny()"),
-        "`cargo xtask ci` must run what .ci/run runs: lint, test, deny"
+        xtask.contains(
+            "lint()?;\n            test(&root)?;\n            promtool()?;\n            deny()"
+        ),
+        "`cargo xtask ci` must run what .ci/run runs: lint, test, promtool, deny"
     );
 }
 

@@ -65,6 +65,8 @@ impl Cid {
         }
     }
 
+    /// The `cid` crate's value: the reference the tests check `Display` against.
+    #[cfg(test)]
     fn to_inner(self) -> Inner {
         let hash = cid::multihash::Multihash::<64>::wrap(SHA2_256, &self.digest)
             .expect("a 32-byte digest fits a 64-byte multihash");
@@ -73,9 +75,30 @@ impl Cid {
 }
 
 impl fmt::Display for Cid {
+    /// The CIDv1 in base32 lower case (multibase `b`), as the `cid` crate writes it:
+    /// encoded here directly, on the stack, because records and spans write a CID per
+    /// invocation and the generic path allocates and costs thousands of instructions
+    /// (the tests check both agree).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // CIDv1 displays as base32 lower-case multibase by default.
-        fmt::Display::fmt(&self.to_inner(), f)
+        const ALPHABET: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
+        // Version 1, raw codec, sha2-256 multihash of 32 bytes, then the digest.
+        let mut bytes = [0u8; 36];
+        bytes[..4].copy_from_slice(&[0x01, RAW_CODEC as u8, SHA2_256 as u8, 32]);
+        bytes[4..].copy_from_slice(&self.digest);
+        let mut text = [0u8; 1 + (36usize * 8).div_ceil(5)];
+        text[0] = b'b';
+        // Five bytes are eight characters: seven groups, then the last byte's two.
+        for (group, chunk) in bytes.chunks(5).enumerate() {
+            let mut value = 0u64;
+            for (i, byte) in chunk.iter().enumerate() {
+                value |= u64::from(*byte) << (32 - 8 * i);
+            }
+            let chars = (chunk.len() * 8).div_ceil(5);
+            for (i, slot) in text[1 + group * 8..][..chars].iter_mut().enumerate() {
+                *slot = ALPHABET[((value >> (35 - 5 * i)) & 31) as usize];
+            }
+        }
+        f.write_str(std::str::from_utf8(&text).expect("the alphabet is ASCII"))
     }
 }
 

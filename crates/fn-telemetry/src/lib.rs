@@ -1,29 +1,49 @@
-//! Telemetry for the function engine, usable without it (no dependency on wasmtime).
+//! Telemetry for the function engine, usable without it (no dependency on wasmtime):
+//! what becomes of each invocation's record.
 //!
-//! Today: [`InvocationLogger`](fn_core::InvocationLogger) implementations, the places an
-//! engine's records go —
-//! - [`TracingLogger`]: one `tracing` event per record, for whatever subscriber the
-//!   program has;
-//! - [`JsonLinesLogger`]: one JSON object per line in a file, written by a thread of its
-//!   own (never on the invocation's path), rotated by size;
-//! - [`RingLogger`]: the last N records in memory (tests, `fnd logs` without a store);
-//! - [`FanOut`]: several of them, each record to every one.
+//! - [`Telemetry`]: the record as an OpenTelemetry span tree — the invocation span named
+//!   after the function, kind SERVER (CONSUMER for pubsub), with the FaaS conventions'
+//!   attributes (`faas.trigger`, `faas.invocation_id`, `faas.coldstart`, `faas.name`,
+//!   `faas.version`, `faas.max_memory`) and the engine's own under
+//!   [`ATTRIBUTE_PREFIX`], a child of the caller's W3C trace context when there is one,
+//!   status ERROR and `error.type` on failure, and children `compile` (a cold start),
+//!   `instantiate` and `execute` — and as the conventions' metrics (`faas.invocations`,
+//!   `faas.errors`, `faas.timeouts`, `faas.coldstarts`, `faas.invoke_duration`,
+//!   `faas.init_duration`, `faas.mem_usage`) with the engine's (`fn.invocation.duration`
+//!   down to a microsecond, `fn.admission.refusals`, `fn.cache.*`). Exported over OTLP
+//!   (http/protobuf or gRPC) as the standard `OTEL_*` variables say ([`OtelEnv`]), in
+//!   batches on the SDK's threads, and kept for a Prometheus scrape
+//!   ([`Telemetry::prometheus_text`]).
+//! - Invocation loggers: [`TracingLogger`] (a `tracing` event per record),
+//!   [`JsonLinesLogger`] (a size-rotated file, written by a thread of its own),
+//!   [`RingLogger`] (the last N records in memory) and [`FanOut`] (several of them).
 //!
-//! The OpenTelemetry invocation span, metrics and OTLP export (issue 12) come next.
+//! Each is a [`fn_core::InvocationLogger`]: give one (or a [`FanOut`]) to the engine's
+//! builder, and every invocation, whatever its end, reaches it once.
 //!
 //! # Example
 //!
 //! ```
 //! use std::sync::Arc;
 //!
-//! use fn_core::InvocationLogger;
-//! use fn_telemetry::{FanOut, RingLogger, TracingLogger};
+//! use fn_core::{Cid, Function, FunctionDefinition, InvocationContext, InvocationLogger};
+//! use fn_core::InvocationRecord;
+//! use fn_telemetry::{FanOut, OtelEnv, RingLogger, Telemetry};
 //!
+//! // Export as the environment says (nothing here), and keep metrics for /metrics.
+//! let env = OtelEnv::from_pairs(&[("OTEL_SERVICE_NAME", "example")]);
+//! let telemetry = Telemetry::builder("fnd").otlp(&env)?.prometheus()?.build();
 //! let ring = Arc::new(RingLogger::new(1000));
-//! let logger = FanOut::new(vec![ring.clone(), Arc::new(TracingLogger)]);
-//! // Hand `Arc::new(logger)` to `EngineBuilder::invocation_logger`; then, in a test:
-//! logger.flush()?;
-//! assert!(ring.records().is_empty());
+//! let logger = FanOut::new(vec![Arc::new(telemetry.clone()), ring.clone()]);
+//! // Hand `Arc::new(logger)` to `EngineBuilder::invocation_logger`; here, one record:
+//! let function = Function::new(FunctionDefinition::new("acme", "resize"), Cid::of(b"wasm"));
+//! let mut record =
+//!     InvocationRecord::start(&function, &InvocationContext::default(), 5, chrono::Utc::now());
+//! record.set_outcome(Ok(5));
+//! logger.log(record)?;
+//! assert_eq!(ring.records().len(), 1);
+//! let exposition = telemetry.prometheus_text()?;
+//! assert!(exposition.contains(r#"faas_invocations_total{faas_name="resize""#));
 //! # Ok::<(), fn_core::Error>(())
 //! ```
 

@@ -63,3 +63,16 @@ fn serde_as_string() {
     assert_eq!(serde_json::from_str::<Cid>(&json).unwrap(), cid);
     assert!(serde_json::from_str::<Cid>("\"nope\"").is_err());
 }
+
+#[test]
+fn display_writes_what_the_cid_crate_writes() {
+    // The crate is the reference; the direct encoder must agree on every digest.
+    for n in 0u32..2000 {
+        let cid = Cid::of(&n.to_le_bytes());
+        assert_eq!(cid.to_string(), cid.to_inner().to_string(), "input {n}");
+    }
+    let ones = Cid { digest: [0xff; 32] };
+    assert_eq!(ones.to_string(), ones.to_inner().to_string());
+    let zeros = Cid { digest: [0; 32] };
+    assert_eq!(zeros.to_string(), zeros.to_inner().to_string());
+}
