@@ -145,7 +145,7 @@ pub(crate) async fn run(args: RunArgs) -> Result<ExitCode> {
     let execution = engine.execute_detailed(&function, input, Some(ctx)).await;
     // A module compiled by this run is being written to the cache folder: let it land.
     engine.flush_artifacts().await;
-    crate::telemetry::finish(telemetry).await;
+    crate::telemetry::finish(telemetry, &engine).await;
     if args.record {
         for record in records.take_all() {
             eprintln!("{}", serde_json::to_string(&record)?);

@@ -9,7 +9,8 @@ use std::sync::Arc;
 
 use anyhow::{Context as _, Result};
 use fn_core::{FunctionDefinition, InvocationLogger};
-use fn_telemetry::{FanOut, OtelEnv, Telemetry};
+use fn_engine::{CacheStats, Engine};
+use fn_telemetry::{CacheFigures, FanOut, OtelEnv, Telemetry};
 
 /// The service name when `OTEL_SERVICE_NAME` gives none.
 pub(crate) const SERVICE_NAME: &str = "fnd";
@@ -50,16 +51,31 @@ pub(crate) fn logger(
     }
 }
 
-/// Exports what is left and stops the exporters, within the flush timeout; a collector
-/// that cannot be reached costs that wait and a warning, never the run's result.
-pub(crate) async fn finish(telemetry: Option<Telemetry>) {
+/// Exports what is left, with the module cache's figures, and stops the exporters,
+/// within the flush timeout; a collector that cannot be reached costs that wait and a
+/// warning, never the run's result.
+pub(crate) async fn finish(telemetry: Option<Telemetry>, engine: &Engine) {
     let Some(telemetry) = telemetry else {
         return;
     };
+    telemetry.update_cache(cache_figures(&engine.cache_stats().await));
     let done = tokio::task::spawn_blocking(move || telemetry.shutdown()).await;
     match done {
         Ok(Ok(())) => {}
         Ok(Err(error)) => tracing::warn!(%error, "the telemetry was not all exported"),
         Err(error) => tracing::warn!(%error, "exporting the telemetry failed"),
+    }
+}
+
+/// The engine's cache statistics as the telemetry reports them.
+pub(crate) fn cache_figures(stats: &CacheStats) -> CacheFigures {
+    CacheFigures {
+        entries: stats.entries,
+        weighted_size_bytes: stats.weighted_size_bytes,
+        hits: stats.hits,
+        misses: stats.misses,
+        evictions: stats.evictions,
+        loads: stats.loads,
+        disk_hits: stats.disk_hits,
     }
 }

@@ -58,7 +58,7 @@ struct Inner {
     meter_provider: Option<SdkMeterProvider>,
     instruments: Option<metrics::Instruments>,
     prometheus: Option<prometheus::Registry>,
-    cache: Arc<Mutex<CacheFigures>>,
+    cache: Arc<Mutex<Option<CacheFigures>>>,
     flush_timeout: Duration,
     /// The runtime gRPC exporters run their connections on, when there are any: a
     /// multi-threaded one of their own, since tonic's channel deadlocks a flush on a
@@ -124,13 +124,15 @@ impl Telemetry {
         }
     }
 
-    /// Sets the module cache's figures that the `fn.cache.*` metrics report from now on.
+    /// Sets the module cache's figures that the `fn.cache.*` metrics report from now on
+    /// (until the first call they report none). The program calls it with the engine's
+    /// cache statistics: before a scrape, before an exit.
     pub fn update_cache(&self, figures: CacheFigures) {
         *self
             .inner
             .cache
             .lock()
-            .unwrap_or_else(PoisonError::into_inner) = figures;
+            .unwrap_or_else(PoisonError::into_inner) = Some(figures);
     }
 
     /// The metrics in the Prometheus text exposition format

@@ -23,8 +23,7 @@ use opentelemetry_sdk::trace::{
 };
 
 use super::{
-    CacheFigures, DEFAULT_FLUSH_TIMEOUT, Inner, OtelEnv, OtlpProtocol, SCOPE, SamplerSpec,
-    Telemetry, metrics,
+    DEFAULT_FLUSH_TIMEOUT, Inner, OtelEnv, OtlpProtocol, SCOPE, SamplerSpec, Telemetry, metrics,
 };
 
 /// Builds a [`Telemetry`]: its resource and sampler, where spans and metrics go.
@@ -237,7 +236,7 @@ impl TelemetryBuilder {
         } else {
             (None, None)
         };
-        let cache = Arc::new(Mutex::new(CacheFigures::default()));
+        let cache = Arc::new(Mutex::new(None));
         let (instruments, meter_provider) = if self.metrics {
             let provider = self.meter.with_resource(resource).build();
             let meter = provider.meter(SCOPE);

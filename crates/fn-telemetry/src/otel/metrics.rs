@@ -75,7 +75,7 @@ pub(crate) struct Instruments {
 }
 
 impl Instruments {
-    pub(crate) fn new(meter: &Meter, cache: Arc<Mutex<CacheFigures>>) -> Instruments {
+    pub(crate) fn new(meter: &Meter, cache: Arc<Mutex<Option<CacheFigures>>>) -> Instruments {
         let seconds = |name: &'static str, description: &'static str, buckets: &[f64]| {
             meter
                 .f64_histogram(name)
@@ -182,8 +182,9 @@ pub(crate) const NAMESPACE: &str = "fn.namespace";
 const REFUSAL: &str = "fn.refusal";
 
 /// The module cache's figures as observable instruments, read from the last
-/// [`CacheFigures`] given to the telemetry at each collection.
-fn register_cache(meter: &Meter, cache: Arc<Mutex<CacheFigures>>) {
+/// [`CacheFigures`] given to the telemetry at each collection; none are reported until
+/// some are given (a zero would be a false figure).
+fn register_cache(meter: &Meter, cache: Arc<Mutex<Option<CacheFigures>>>) {
     let read = move || *cache.lock().unwrap_or_else(PoisonError::into_inner);
     let counter =
         |name: &'static str, description: &'static str, pick: fn(&CacheFigures) -> u64| {
@@ -192,7 +193,11 @@ fn register_cache(meter: &Meter, cache: Arc<Mutex<CacheFigures>>) {
                 .u64_observable_counter(name)
                 .with_unit("{lookup}")
                 .with_description(description)
-                .with_callback(move |observer| observer.observe(pick(&read()), &[]))
+                .with_callback(move |observer| {
+                    if let Some(figures) = read() {
+                        observer.observe(pick(&figures), &[]);
+                    }
+                })
                 .build();
         };
     counter(
@@ -227,7 +232,11 @@ fn register_cache(meter: &Meter, cache: Arc<Mutex<CacheFigures>>) {
             .u64_observable_gauge(name)
             .with_unit(unit)
             .with_description(description)
-            .with_callback(move |observer| observer.observe(pick(&read()), &[]))
+            .with_callback(move |observer| {
+                if let Some(figures) = read() {
+                    observer.observe(pick(&figures), &[]);
+                }
+            })
             .build();
     };
     gauge(

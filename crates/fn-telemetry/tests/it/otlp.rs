@@ -210,6 +210,11 @@ fn the_prometheus_exposition_has_the_faas_metrics_with_their_units() {
     let telemetry = Telemetry::builder("fn-tests").prometheus().unwrap().build();
     telemetry.observe(&record(false));
     telemetry.observe(&record(true));
+    let before = telemetry.prometheus_text().unwrap();
+    assert!(
+        !before.contains("fn_cache_hits"),
+        "no figures yet, no false zero:\n{before}"
+    );
     telemetry.update_cache(fn_telemetry::CacheFigures {
         entries: 3,
         hits: 40,
