@@ -16,6 +16,10 @@
 //! could not run the function (an unreadable module, a bad flag value, an invalid
 //! definition, an input or a module over the limit, a module that is not a regular file).
 //!
+//! Telemetry: with the standard `OTEL_*` variables set, the invocation's spans and metrics
+//! are exported over OTLP and flushed before the program exits (a bounded wait); a
+//! `TRACEPARENT` in the environment makes its span a child of the caller's.
+//!
 //! Whatever a guest or a module controls that fnd prints as a message (its stderr tail,
 //! a WAT parse error quoting its text) has its control characters escaped, so it cannot
 //! drive the operator's terminal. The function's output on stdout is its data and is

@@ -3,8 +3,8 @@
 //! four configurations —
 //! - `off`: a `Telemetry` with nothing to do (no exporter, no reader);
 //! - `metrics`: the metrics, kept for a Prometheus scrape (none happens);
-//! - `none`: spans and metrics made, the spans batched to an exporter that discards them
-//!   (so the SDK does all its work, and nothing leaves the process);
+//! - `discard`: spans and metrics made, the spans batched to an exporter that discards
+//!   them (so the SDK does all its work, and nothing leaves the process);
 //! - `otlp`: spans and metrics batched to an OTLP/HTTP receiver on loopback, configured
 //!   by the standard variables.
 //!
@@ -61,7 +61,7 @@ fn telemetry(name: &str, endpoint: &str) -> Telemetry {
     match name {
         "off" => builder.build(),
         "metrics" => builder.prometheus().expect("prometheus").build(),
-        "none" => builder
+        "discard" => builder
             .span_exporter(Discard)
             .prometheus()
             .expect("prometheus")
@@ -112,7 +112,7 @@ fn main() {
     }
     println!("| configuration | per record |");
     println!("|---|---:|");
-    for name in ["off", "metrics", "none", "otlp"] {
+    for name in ["off", "metrics", "discard", "otlp"] {
         let ns = median(
             (0..5)
                 .map(|_| ns_per_record(name, count, &endpoint))
