@@ -172,6 +172,22 @@ pub enum Error {
         /// How long the invocation had run when it was cancelled.
         after: Duration,
     },
+    /// The request contradicts what is stored: deleting the active version, rolling
+    /// back to a version that was deleted.
+    #[error("conflict: {reason}")]
+    Conflict {
+        /// What it contradicts.
+        reason: String,
+    },
+    /// The store cannot be read or written: a data folder that cannot be opened, a
+    /// database that is corrupt or newer than this program, a full disk.
+    #[error("storage failed: {what}: {reason}")]
+    Storage {
+        /// What failed, naming the file or folder.
+        what: String,
+        /// Why.
+        reason: String,
+    },
     /// A failure of the engine itself, not of the guest or the caller.
     #[error("internal error: {message}")]
     Internal {
@@ -222,6 +238,8 @@ impl Error {
             Error::HostCall { .. } => ErrorKind::HostCall,
             Error::Unavailable { .. } => ErrorKind::Unavailable,
             Error::Cancelled { .. } => ErrorKind::Cancelled,
+            Error::Conflict { .. } => ErrorKind::Conflict,
+            Error::Storage { .. } => ErrorKind::Storage,
             Error::Internal { .. } | Error::Execution { .. } => ErrorKind::Internal,
         }
     }
@@ -255,6 +273,7 @@ impl Error {
             self.root(),
             Error::Validation { .. }
                 | Error::NotFound { .. }
+                | Error::Conflict { .. }
                 | Error::RateLimited { .. }
                 | Error::InputTooLarge { .. }
         )

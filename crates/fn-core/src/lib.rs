@@ -29,6 +29,7 @@ mod function;
 mod invocation;
 mod memory_logger;
 mod serde_duration;
+mod store;
 mod trace_context;
 mod traits;
 
@@ -46,6 +47,10 @@ pub use crate::invocation::{
     InvocationContext, InvocationLimits, InvocationRecord, InvocationStatus, TriggerType, new_id,
 };
 pub use crate::memory_logger::MemoryLogger;
+pub use crate::store::{
+    FunctionStore, FunctionSummary, MAX_PAGE, Page, Paged, RecordQuery, VersionInfo,
+    parse_record_cursor, record_cursor,
+};
 pub use crate::trace_context::{MAX_TRACESTATE_BYTES, TraceContext};
 pub use crate::traits::{
     FunctionExecutor, FunctionRegistry, HostContext, HostServices, HttpRequest, HttpResponse,

@@ -1,14 +1,16 @@
-//! Stores of functions and their modules, behind fn-core's [`FunctionRegistry`] trait.
+//! Stores of functions, their modules and their invocation records, behind fn-core's
+//! [`FunctionStore`](fn_core::FunctionStore) (and so [`FunctionRegistry`](fn_core::FunctionRegistry),
+//! what the engine reads). They know nothing of wasmtime or of the engine's config:
+//! modules are bytes addressed by [`Cid`](fn_core::Cid), versions are numbered deploys.
 //!
 //! [`InMemoryRegistry`] keeps everything in process memory: for tests, for `fnd run`,
-//! and for platforms that load their functions at start. It knows nothing of wasmtime:
-//! modules are bytes addressed by [`Cid`].
+//! and for platforms that load their functions at start.
 //!
 //! # Example
 //!
 //! ```
 //! use bytes::Bytes;
-//! use fn_core::{Config, FunctionDefinition, FunctionRegistry};
+//! use fn_core::{Config, FunctionDefinition, FunctionRegistry, FunctionStore};
 //! use fn_registry::InMemoryRegistry;
 //!
 //! # tokio::runtime::Runtime::new().unwrap().block_on(async {
@@ -17,130 +19,42 @@
 //! let function = registry.deploy(FunctionDefinition::new("acme", "noop"), cid, &Config::default())?;
 //! assert_eq!(registry.function_by_name("acme", "noop").await?, function);
 //! assert_eq!(registry.wasm_bytes(&cid).await?.len(), 8);
+//! // A second deploy of the name is version 2, and runs; version 1 stays for a rollback.
+//! let second = registry.deploy(FunctionDefinition::new("acme", "noop"), cid, &Config::default())?;
+//! assert_eq!((second.id.as_str(), second.definition.version.as_str()), (function.id.as_str(), "2"));
+//! registry.set_active("acme", "noop", 1).await?;
+//! assert_eq!(registry.function_by_name("acme", "noop").await?.definition.version, "1");
 //! # Ok::<(), fn_core::Error>(())
 //! # }).unwrap();
 //! ```
 
-use std::collections::HashMap;
-use std::sync::{PoisonError, RwLock};
+mod blobs;
+mod memory;
+mod sql;
+mod sqlite;
 
-use async_trait::async_trait;
-use bytes::Bytes;
-use fn_core::{Cid, Config, Error, Function, FunctionDefinition, FunctionRegistry, Result};
+pub use crate::memory::InMemoryRegistry;
+pub use crate::sqlite::{DATABASE_FILE, MODULES_DIR, SqliteOptions, SqliteStore};
 
-/// A registry held in memory.
-#[derive(Debug, Default)]
-pub struct InMemoryRegistry {
-    state: RwLock<State>,
-}
-
-#[derive(Debug, Default)]
-struct State {
-    functions: HashMap<String, Function>,
-    /// `(namespace, name)` to function id.
-    names: HashMap<(String, String), String>,
-    modules: HashMap<Cid, Bytes>,
-}
-
-impl InMemoryRegistry {
-    /// An empty registry.
-    pub fn new() -> InMemoryRegistry {
-        InMemoryRegistry::default()
-    }
-
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, State> {
-        self.state.read().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    fn write(&self) -> std::sync::RwLockWriteGuard<'_, State> {
-        self.state.write().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Stores module bytes and returns their CID.
-    pub fn put_wasm(&self, bytes: Bytes) -> Cid {
-        let cid = Cid::of(&bytes);
-        self.write().modules.insert(cid, bytes);
-        cid
-    }
-
-    /// Deploys `definition` bound to the module `cid`, replacing any function of the same
-    /// name in the namespace (keeping its id).
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Validation`] for an invalid definition; [`Error::NotFound`] when no module
-    /// with that CID was stored.
-    pub fn deploy(
-        &self,
-        definition: FunctionDefinition,
-        cid: Cid,
-        config: &Config,
-    ) -> Result<Function> {
-        definition.validate(config)?;
-        let mut state = self.write();
-        if !state.modules.contains_key(&cid) {
-            return Err(Error::NotFound {
-                kind: "module",
-                id: cid.to_string(),
-            });
-        }
-        let key = (definition.namespace.clone(), definition.name.clone());
-        let function = match state.names.get(&key) {
-            Some(id) => Function {
-                id: id.clone(),
-                wasm_cid: cid,
-                definition,
-            },
-            None => Function::new(definition, cid),
-        };
-        state.names.insert(key, function.id.clone());
-        state
-            .functions
-            .insert(function.id.clone(), function.clone());
-        Ok(function)
+fn no_function(namespace: &str, name: &str) -> fn_core::Error {
+    fn_core::Error::NotFound {
+        kind: "function",
+        id: format!("{namespace}/{name}"),
     }
 }
 
-#[async_trait]
-impl FunctionRegistry for InMemoryRegistry {
-    async fn function(&self, id: &str) -> Result<Function> {
-        self.read()
-            .functions
-            .get(id)
-            .cloned()
-            .ok_or_else(|| Error::NotFound {
-                kind: "function",
-                id: id.to_string(),
-            })
-    }
-
-    async fn function_by_name(&self, namespace: &str, name: &str) -> Result<Function> {
-        let state = self.read();
-        state
-            .names
-            .get(&(namespace.to_string(), name.to_string()))
-            .and_then(|id| state.functions.get(id))
-            .cloned()
-            .ok_or_else(|| Error::NotFound {
-                kind: "function",
-                id: format!("{namespace}/{name}"),
-            })
-    }
-
-    async fn wasm_bytes(&self, cid: &Cid) -> Result<Bytes> {
-        self.read()
-            .modules
-            .get(cid)
-            .cloned()
-            .ok_or_else(|| Error::NotFound {
-                kind: "module",
-                id: cid.to_string(),
-            })
+fn no_version(namespace: &str, name: &str, version: u32) -> fn_core::Error {
+    fn_core::Error::NotFound {
+        kind: "version",
+        id: format!("{namespace}/{name}@{version}"),
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use bytes::Bytes;
+    use fn_core::{Cid, Config, Error, FunctionDefinition, FunctionRegistry};
+
     use super::*;
 
     #[tokio::test]

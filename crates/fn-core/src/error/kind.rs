@@ -50,13 +50,17 @@ pub enum ErrorKind {
     Unavailable,
     /// [`Error::Cancelled`].
     Cancelled,
+    /// [`Error::Conflict`].
+    Conflict,
+    /// [`Error::Storage`].
+    Storage,
     /// [`Error::Internal`].
     Internal,
 }
 
 impl ErrorKind {
     /// Every kind, in declaration order.
-    pub const ALL: [ErrorKind; 20] = [
+    pub const ALL: [ErrorKind; 22] = [
         ErrorKind::Validation,
         ErrorKind::Deploy,
         ErrorKind::ModuleTooLarge,
@@ -76,13 +80,16 @@ impl ErrorKind {
         ErrorKind::HostCall,
         ErrorKind::Unavailable,
         ErrorKind::Cancelled,
+        ErrorKind::Conflict,
+        ErrorKind::Storage,
         ErrorKind::Internal,
     ];
 
     /// The kind's stable name: `validation`, `deploy`, `module_too_large`,
     /// `compile_timeout`, `not_found`, `integrity`, `rate_limited`, `overloaded`, `timeout`,
     /// `memory_limit`, `resource_limit`, `input_too_large`, `output_too_large`, `trap`,
-    /// `exit`, `abi`, `host_call`, `unavailable`, `cancelled` or `internal`.
+    /// `exit`, `abi`, `host_call`, `unavailable`, `cancelled`, `conflict`, `storage` or
+    /// `internal`.
     pub fn as_str(self) -> &'static str {
         match self {
             ErrorKind::Validation => "validation",
@@ -104,6 +111,8 @@ impl ErrorKind {
             ErrorKind::HostCall => "host_call",
             ErrorKind::Unavailable => "unavailable",
             ErrorKind::Cancelled => "cancelled",
+            ErrorKind::Conflict => "conflict",
+            ErrorKind::Storage => "storage",
             ErrorKind::Internal => "internal",
         }
     }
