@@ -32,9 +32,11 @@ mod blobs;
 mod memory;
 mod sql;
 mod sqlite;
+mod writer;
 
 pub use crate::memory::InMemoryRegistry;
 pub use crate::sqlite::{DATABASE_FILE, MODULES_DIR, SqliteOptions, SqliteStore};
+pub use crate::writer::{RecordWriter, WriterOptions, WriterStats};
 
 fn no_function(namespace: &str, name: &str) -> fn_core::Error {
     fn_core::Error::NotFound {

@@ -177,7 +177,10 @@ async fn a_data_folder_that_cannot_be_used_is_an_error_naming_it() {
 /// named by `FN_REGISTRY_CRASH_DIR`, printing each version once it is committed, until
 /// it is killed. Does nothing in an ordinary test run.
 #[tokio::test]
-#[allow(clippy::print_stdout, reason = "the parent reads the commits from stdout")]
+#[allow(
+    clippy::print_stdout,
+    reason = "the parent reads the commits from stdout"
+)]
 async fn crash_child() {
     let Some(dir) = std::env::var_os("FN_REGISTRY_CRASH_DIR") else {
         return;

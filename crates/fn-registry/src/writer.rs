@@ -1,0 +1,288 @@
+//! [`RecordWriter`]: invocation records into a [`FunctionStore`], in batches, on a
+//! thread of its own, never on the invocation's path.
+//!
+//! Why a thread with its own runtime rather than a task on the caller's: `log` and
+//! `flush` are synchronous (the engine calls them from wherever an invocation ends, and
+//! `Engine::close` from wherever it is closed); a flush that waited for a task of the
+//! caller's own single-threaded runtime would wait for itself.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::time::Duration;
+
+use fn_core::{Error, FunctionStore, InvocationLogger, InvocationRecord, Result};
+
+/// How a [`RecordWriter`] batches.
+#[derive(Debug, Clone)]
+pub struct WriterOptions {
+    /// Records waiting to be written at most; more are dropped and counted (default
+    /// 8192).
+    pub queue: usize,
+    /// Records in one write at most (default 256).
+    pub batch: usize,
+    /// How long a record may wait for its batch to fill (default 100 ms).
+    pub linger: Duration,
+    /// How often a failed batch is tried again before it is dropped and counted
+    /// (default 3), a backoff of `linger` doubled each time between tries.
+    pub retries: u32,
+    /// How long `flush` waits at most (default 5 s).
+    pub flush_timeout: Duration,
+}
+
+impl Default for WriterOptions {
+    fn default() -> WriterOptions {
+        WriterOptions {
+            queue: 8192,
+            batch: 256,
+            linger: Duration::from_millis(100),
+            retries: 3,
+            flush_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// What a [`RecordWriter`] has done since it started.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WriterStats {
+    /// Records written.
+    pub written: u64,
+    /// Records dropped because the queue was full.
+    pub dropped_full: u64,
+    /// Records dropped because the store refused them, after every retry (a full disk).
+    pub dropped_failed: u64,
+}
+
+impl WriterStats {
+    /// Every record dropped, whatever the reason.
+    pub fn dropped(&self) -> u64 {
+        self.dropped_full + self.dropped_failed
+    }
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    written: AtomicU64,
+    dropped_full: AtomicU64,
+    dropped_failed: AtomicU64,
+}
+
+enum Message {
+    Record(Box<InvocationRecord>),
+    Flush(mpsc::Sender<()>),
+}
+
+/// Writes records to a store in batches from a thread of its own; an
+/// [`InvocationLogger`] for the engine. `log` never blocks: a record that finds the
+/// queue full is dropped, counted ([`RecordWriter::stats`]) and logged (the first, then
+/// one in 1000). Dropping the writer writes what is queued, then stops.
+#[derive(Debug)]
+pub struct RecordWriter {
+    sender: Option<SyncSender<Message>>,
+    counters: Arc<Counters>,
+    flush_timeout: Duration,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Message {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Message::Record(_) => "Record",
+            Message::Flush(_) => "Flush",
+        })
+    }
+}
+
+impl RecordWriter {
+    /// Starts a writer into `store`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Internal`] when its thread or runtime cannot be started.
+    pub fn start(store: Arc<dyn FunctionStore>, options: WriterOptions) -> Result<RecordWriter> {
+        let (sender, receiver) = mpsc::sync_channel(options.queue.max(1));
+        let counters = Arc::new(Counters::default());
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| Error::Internal {
+                message: format!("starting the record writer's runtime: {e}"),
+            })?;
+        let flush_timeout = options.flush_timeout;
+        let worker = Worker {
+            store,
+            options,
+            counters: counters.clone(),
+            runtime,
+        };
+        let thread = std::thread::Builder::new()
+            .name("fn-record-writer".into())
+            .spawn(move || worker.run(&receiver))
+            .map_err(|e| Error::Internal {
+                message: format!("starting the record writer's thread: {e}"),
+            })?;
+        Ok(RecordWriter {
+            sender: Some(sender),
+            counters,
+            flush_timeout,
+            thread: Some(thread),
+        })
+    }
+
+    /// What it has written and dropped so far.
+    pub fn stats(&self) -> WriterStats {
+        WriterStats {
+            written: self.counters.written.load(Ordering::Relaxed),
+            dropped_full: self.counters.dropped_full.load(Ordering::Relaxed),
+            dropped_failed: self.counters.dropped_failed.load(Ordering::Relaxed),
+        }
+    }
+}
+
+impl InvocationLogger for RecordWriter {
+    fn log(&self, record: InvocationRecord) -> Result<()> {
+        let Some(sender) = &self.sender else {
+            return Ok(());
+        };
+        match sender.try_send(Message::Record(Box::new(record))) {
+            Ok(()) => Ok(()),
+            Err(TrySendError::Full(_)) => {
+                let dropped = self.counters.dropped_full.fetch_add(1, Ordering::Relaxed) + 1;
+                // The first, then one line in 1000: a flood of drops is not a flood of logs.
+                if dropped % 1000 == 1 {
+                    tracing::warn!(dropped, "the record queue is full: records are dropped");
+                }
+                // Counted and logged here, one line in 1000; an error would have the
+                // engine log every one of a flood.
+                Ok(())
+            }
+            Err(TrySendError::Disconnected(_)) => Err(Error::Unavailable {
+                reason: "the record writer has stopped".into(),
+            }),
+        }
+    }
+
+    fn flush(&self) -> Result<()> {
+        let Some(sender) = &self.sender else {
+            return Ok(());
+        };
+        let (ack, done) = mpsc::channel();
+        let timeout = || Error::Unavailable {
+            reason: format!(
+                "the records were not all written within {} ms",
+                self.flush_timeout.as_millis()
+            ),
+        };
+        // The queue may be full: waiting for room counts against the same bound.
+        let deadline = std::time::Instant::now() + self.flush_timeout;
+        let mut message = Message::Flush(ack);
+        loop {
+            match sender.try_send(message) {
+                Ok(()) => break,
+                Err(TrySendError::Full(back)) if std::time::Instant::now() < deadline => {
+                    message = back;
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                Err(_) => return Err(timeout()),
+            }
+        }
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        done.recv_timeout(left).map_err(|_| timeout())
+    }
+}
+
+impl Drop for RecordWriter {
+    fn drop(&mut self) {
+        // Closing the channel lets the thread write what is queued and end.
+        drop(self.sender.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+struct Worker {
+    store: Arc<dyn FunctionStore>,
+    options: WriterOptions,
+    counters: Arc<Counters>,
+    runtime: tokio::runtime::Runtime,
+}
+
+impl Worker {
+    fn run(self, receiver: &Receiver<Message>) {
+        let mut batch = Vec::with_capacity(self.options.batch);
+        let mut acks = Vec::new();
+        loop {
+            // Wait for the first record, then gather more for at most `linger`.
+            let first = match receiver.recv() {
+                Ok(message) => message,
+                Err(_) => return,
+            };
+            let mut closed = false;
+            let mut next = Some(first);
+            let until = std::time::Instant::now() + self.options.linger;
+            while let Some(message) = next.take() {
+                match message {
+                    Message::Record(record) => batch.push(*record),
+                    Message::Flush(ack) => {
+                        acks.push(ack);
+                        break;
+                    }
+                }
+                if batch.len() >= self.options.batch {
+                    break;
+                }
+                let left = until.saturating_duration_since(std::time::Instant::now());
+                match receiver.recv_timeout(left) {
+                    Ok(message) => next = Some(message),
+                    Err(RecvTimeoutError::Timeout) => {}
+                    Err(RecvTimeoutError::Disconnected) => closed = true,
+                }
+            }
+            self.write(&mut batch);
+            for ack in acks.drain(..) {
+                let _ = ack.send(());
+            }
+            if closed {
+                // Whatever is still queued, then stop.
+                while let Ok(message) = receiver.try_recv() {
+                    if let Message::Record(record) = message {
+                        batch.push(*record);
+                    }
+                }
+                self.write(&mut batch);
+                return;
+            }
+        }
+    }
+
+    fn write(&self, batch: &mut Vec<InvocationRecord>) {
+        if batch.is_empty() {
+            return;
+        }
+        let mut backoff = self.options.linger;
+        for attempt in 0..=self.options.retries {
+            match self.runtime.block_on(self.store.insert_records(batch)) {
+                Ok(()) => {
+                    self.counters
+                        .written
+                        .fetch_add(batch.len() as u64, Ordering::Relaxed);
+                    batch.clear();
+                    return;
+                }
+                Err(error) if attempt < self.options.retries => {
+                    tracing::warn!(%error, attempt, "writing records failed; trying again");
+                    std::thread::sleep(backoff);
+                    backoff *= 2;
+                }
+                Err(error) => {
+                    tracing::error!(%error, records = batch.len(), "writing records failed; they are dropped");
+                }
+            }
+        }
+        self.counters
+            .dropped_failed
+            .fetch_add(batch.len() as u64, Ordering::Relaxed);
+        batch.clear();
+    }
+}
