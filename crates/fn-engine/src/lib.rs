@@ -39,6 +39,7 @@
 //! ```
 
 mod builder;
+mod deploy;
 mod modules;
 mod record;
 

@@ -6,5 +6,6 @@ mod cache;
 mod contract;
 mod invariants;
 mod record;
+mod store;
 mod support;
 mod telemetry;

@@ -1,0 +1,40 @@
+//! [`Engine::deploy`]: a function becomes visible only once its module is known to run.
+//!
+//! Why in the engine and not in the store: only the engine can say whether bytes are a
+//! module it runs (they validate, import nothing it does not provide, have one ABI, fit
+//! its limits); the store keeps whatever it is given. Compiling here also warms the
+//! module cache and the artifact tier, so the first call after a deploy is warm.
+
+use bytes::Bytes;
+use fn_core::{Cid, Function, FunctionDefinition, FunctionStore, Result};
+
+use crate::Engine;
+
+impl Engine {
+    /// Deploys `definition` with the module `bytes` into `store` as its name's next
+    /// version, made active: the definition is checked against the engine's config, the
+    /// module compiled (and cached, in memory and on disk when the artifact tier is on),
+    /// and only then are the module and the version kept. A refused deploy keeps nothing.
+    ///
+    /// # Errors
+    ///
+    /// [`fn_core::Error::Validation`] for an invalid definition or empty bytes;
+    /// [`fn_core::Error::ModuleTooLarge`]; [`fn_core::Error::Deploy`] with the compiler's
+    /// or linker's whole message for bytes that are not wasm, do not validate, import
+    /// what the engine does not provide, or have neither ABI (or both);
+    /// [`fn_core::Error::CompileTimeout`]; [`fn_core::Error::Unavailable`] when the
+    /// engine is closed; the store's errors ([`fn_core::Error::Storage`]).
+    pub async fn deploy(
+        &self,
+        store: &dyn FunctionStore,
+        definition: FunctionDefinition,
+        bytes: Bytes,
+    ) -> Result<Function> {
+        definition.validate(&self.inner.config)?;
+        let cid = Cid::of(&bytes);
+        self.precompile(&cid, bytes.clone()).await?;
+        let kept = store.put_module(bytes).await?;
+        debug_assert_eq!(kept, cid, "a store addresses modules by the same CID");
+        store.deploy(definition, kept).await
+    }
+}
