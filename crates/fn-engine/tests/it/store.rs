@@ -26,20 +26,24 @@ fn engine(
         .expect("engine builds")
 }
 
+/// Deploys the guest `name` as `namespace/name`.
+async fn deploy(
+    engine: &Engine,
+    store: &dyn FunctionStore,
+    namespace: &str,
+    name: &str,
+) -> fn_core::Function {
+    let definition = FunctionDefinition::new(namespace, name);
+    engine.deploy(store, definition, guest(name)).await.unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_deploy_compiles_first_so_the_first_call_is_warm() {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(SqliteStore::open(dir.path()).await.unwrap());
     let records = Arc::new(MemoryLogger::new());
     let engine = engine(store.clone(), test_config(), records.clone());
-    let function = engine
-        .deploy(
-            store.as_ref(),
-            FunctionDefinition::new("acme", "echo"),
-            guest("echo"),
-        )
-        .await
-        .unwrap();
+    let function = deploy(&engine, store.as_ref(), "acme", "echo").await;
     assert_eq!(function.definition.version, "1");
     assert_eq!(
         store.function_by_name("acme", "echo").await.unwrap(),
@@ -52,14 +56,7 @@ async fn a_deploy_compiles_first_so_the_first_call_is_warm() {
     assert_eq!(&out[..], b"hi");
     let record = records.take_all().pop().unwrap();
     assert!(!record.cold_start, "the deploy compiled it: {record:?}");
-    let again = engine
-        .deploy(
-            store.as_ref(),
-            FunctionDefinition::new("acme", "echo"),
-            guest("echo"),
-        )
-        .await
-        .unwrap();
+    let again = deploy(&engine, store.as_ref(), "acme", "echo").await;
     assert_eq!(
         (again.id, again.definition.version.as_str()),
         (function.id, "2")
@@ -145,14 +142,7 @@ async fn deploy_invoke_exit_child() {
     let store = Arc::new(SqliteStore::open(&dir).await.unwrap());
     let writer = Arc::new(RecordWriter::start(store.clone(), WriterOptions::default()).unwrap());
     let engine = engine(store.clone(), test_config(), writer);
-    let function = engine
-        .deploy(
-            store.as_ref(),
-            FunctionDefinition::new("demo", "hello"),
-            guest("hello"),
-        )
-        .await
-        .unwrap();
+    let function = deploy(&engine, store.as_ref(), "demo", "hello").await;
     let out = engine
         .execute(&function, Bytes::from_static(b"first"), None)
         .await
