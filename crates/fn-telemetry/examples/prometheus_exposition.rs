@@ -10,7 +10,7 @@ use std::time::Duration;
 use fn_core::{
     Cid, Error, Function, FunctionDefinition, InvocationContext, InvocationRecord, TriggerType,
 };
-use fn_telemetry::{CacheFigures, Telemetry};
+use fn_telemetry::{CacheFigures, RecordFigures, Telemetry};
 
 fn record(name: &str, trigger: TriggerType, outcome: Result<u64, &Error>) -> InvocationRecord {
     let function = Function::new(
@@ -65,6 +65,10 @@ fn main() -> Result<(), Error> {
         evictions: 0,
         loads: 2,
         disk_hits: 0,
+    });
+    telemetry.update_records(RecordFigures {
+        written: 4,
+        dropped: 0,
     });
     print!("{}", telemetry.prometheus_text()?);
     Ok(())

@@ -10,7 +10,8 @@
 //!   `instantiate` and `execute` — and as the conventions' metrics (`faas.invocations`,
 //!   `faas.errors`, `faas.timeouts`, `faas.coldstarts`, `faas.invoke_duration`,
 //!   `faas.init_duration`, `faas.mem_usage`) with the engine's (`fn.invocation.duration`
-//!   down to a microsecond, `fn.admission.refusals`, `fn.cache.*`). Exported over OTLP
+//!   down to a microsecond, `fn.admission.refusals`, `fn.cache.*`, `fn.records.*`).
+//!   Exported over OTLP
 //!   (http/protobuf or gRPC) as the standard `OTEL_*` variables say ([`OtelEnv`]), in
 //!   batches on the SDK's threads, and kept for a Prometheus scrape
 //!   ([`Telemetry::prometheus_text`]).
@@ -56,6 +57,6 @@ pub use crate::loggers::{FanOut, JsonLinesLogger, RingLogger, Rotation, TracingL
 pub use crate::otel::{
     ATTRIBUTE_PREFIX, CacheFigures, DEFAULT_EXPORT_TIMEOUT, DEFAULT_FLUSH_TIMEOUT,
     DEFAULT_METRIC_EXPORT_INTERVAL, ENGINE_DURATION_BUCKETS, FAAS_DURATION_BUCKETS, MEMORY_BUCKETS,
-    OtelEnv, OtlpProtocol, OtlpTarget, PROMETHEUS_CONTENT_TYPE, SCOPE, SamplerSpec, Telemetry,
-    TelemetryBuilder,
+    OtelEnv, OtlpProtocol, OtlpTarget, PROMETHEUS_CONTENT_TYPE, RecordFigures, SCOPE, SamplerSpec,
+    Telemetry, TelemetryBuilder,
 };

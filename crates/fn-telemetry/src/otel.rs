@@ -14,7 +14,7 @@ mod metrics;
 mod spans;
 
 use std::fmt;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, PoisonError};
 use std::time::Duration;
 
 use fn_core::{Error, InvocationLogger, InvocationRecord, Result};
@@ -27,13 +27,13 @@ pub use self::env::{
     SamplerSpec,
 };
 pub use self::metrics::{
-    CacheFigures, ENGINE_DURATION_BUCKETS, FAAS_DURATION_BUCKETS, MEMORY_BUCKETS,
+    CacheFigures, ENGINE_DURATION_BUCKETS, FAAS_DURATION_BUCKETS, MEMORY_BUCKETS, RecordFigures,
 };
 
 /// The prefix of the engine's own span and metric attributes (`fn.namespace`, `fn.cid`,
 /// `fn.input_size`, `fn.output_size`, `fn.peak_memory`, `fn.request_id`,
 /// `fn.function_id`, `fn.caller`, `fn.status`, `fn.refusal`) and metrics
-/// (`fn.invocation.duration`, `fn.admission.refusals`, `fn.cache.*`).
+/// (`fn.invocation.duration`, `fn.admission.refusals`, `fn.cache.*`, `fn.records.*`).
 pub const ATTRIBUTE_PREFIX: &str = "fn.";
 
 /// The instrumentation scope of the spans and metrics.
@@ -58,7 +58,8 @@ struct Inner {
     meter_provider: Option<SdkMeterProvider>,
     instruments: Option<metrics::Instruments>,
     prometheus: Option<prometheus::Registry>,
-    cache: Arc<Mutex<Option<CacheFigures>>>,
+    cache: metrics::Given<CacheFigures>,
+    records: metrics::Given<RecordFigures>,
     flush_timeout: Duration,
     /// The runtime gRPC exporters run their connections on, when there are any: a
     /// multi-threaded one of their own, since tonic's channel deadlocks a flush on a
@@ -131,6 +132,16 @@ impl Telemetry {
         *self
             .inner
             .cache
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(figures);
+    }
+
+    /// Sets the record writer's figures that `fn.records.written` and
+    /// `fn.records.dropped` report from now on (until the first call they report none).
+    pub fn update_records(&self, figures: RecordFigures) {
+        *self
+            .inner
+            .records
             .lock()
             .unwrap_or_else(PoisonError::into_inner) = Some(figures);
     }

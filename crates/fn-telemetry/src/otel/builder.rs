@@ -237,11 +237,12 @@ impl TelemetryBuilder {
             (None, None)
         };
         let cache = Arc::new(Mutex::new(None));
+        let records = Arc::new(Mutex::new(None));
         let (instruments, meter_provider) = if self.metrics {
             let provider = self.meter.with_resource(resource).build();
             let meter = provider.meter(SCOPE);
             (
-                Some(metrics::Instruments::new(&meter, cache.clone())),
+                Some(metrics::Instruments::new(&meter, &cache, &records)),
                 Some(provider),
             )
         } else {
@@ -255,6 +256,7 @@ impl TelemetryBuilder {
                 instruments,
                 prometheus: self.prometheus,
                 cache,
+                records,
                 flush_timeout: self.flush_timeout,
                 grpc_runtime: self.grpc_runtime,
             }),

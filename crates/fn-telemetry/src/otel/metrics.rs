@@ -75,7 +75,11 @@ pub(crate) struct Instruments {
 }
 
 impl Instruments {
-    pub(crate) fn new(meter: &Meter, cache: Arc<Mutex<Option<CacheFigures>>>) -> Instruments {
+    pub(crate) fn new(
+        meter: &Meter,
+        cache: &Given<CacheFigures>,
+        records: &Given<RecordFigures>,
+    ) -> Instruments {
         let seconds = |name: &'static str, description: &'static str, buckets: &[f64]| {
             meter
                 .f64_histogram(name)
@@ -84,7 +88,7 @@ impl Instruments {
                 .with_boundaries(buckets.to_vec())
                 .build()
         };
-        register_cache(meter, cache);
+        register_figures(meter, cache, records);
         Instruments {
             invocations: meter
                 .u64_counter(m::FAAS_INVOCATIONS)
@@ -181,74 +185,142 @@ pub(crate) const NAMESPACE: &str = "fn.namespace";
 /// Why admission refused a call: `rate_limited` or `overloaded`.
 const REFUSAL: &str = "fn.refusal";
 
-/// The module cache's figures as observable instruments, read from the last
-/// [`CacheFigures`] given to the telemetry at each collection; none are reported until
-/// some are given (a zero would be a false figure).
-fn register_cache(meter: &Meter, cache: Arc<Mutex<Option<CacheFigures>>>) {
-    let read = move || *cache.lock().unwrap_or_else(PoisonError::into_inner);
-    let counter =
-        |name: &'static str, description: &'static str, pick: fn(&CacheFigures) -> u64| {
-            let read = read.clone();
-            meter
-                .u64_observable_counter(name)
-                .with_unit("{lookup}")
-                .with_description(description)
-                .with_callback(move |observer| {
-                    if let Some(figures) = read() {
-                        observer.observe(pick(&figures), &[]);
-                    }
-                })
-                .build();
-        };
-    counter(
-        "fn.cache.hits",
-        "Module cache lookups found in memory",
-        |c| c.hits,
-    );
-    counter(
-        "fn.cache.misses",
-        "Module cache lookups not found in memory",
-        |c| c.misses,
-    );
-    counter(
-        "fn.cache.evictions",
-        "Modules pushed out of the cache",
-        |c| c.evictions,
-    );
-    counter("fn.cache.loads", "Compiles run by the module cache", |c| {
-        c.loads
-    });
-    counter(
-        "fn.cache.disk_hits",
-        "Cache misses served from the artifact tier",
-        |c| c.disk_hits,
-    );
-    let gauge = |name: &'static str,
-                 unit: &'static str,
-                 description: &'static str,
-                 pick: fn(&CacheFigures) -> u64| {
-        let read = read.clone();
+/// Figures the program gives from time to time (the cache's, the record writer's), read
+/// at each collection; nothing is reported until some are given (a zero would be a false
+/// figure).
+pub(crate) type Given<T> = Arc<Mutex<Option<T>>>;
+
+/// What the record writer has done, as the telemetry reports it: totals since the start.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RecordFigures {
+    /// Records written to the store.
+    pub written: u64,
+    /// Records dropped (a full queue, a store that kept failing).
+    pub dropped: u64,
+}
+
+/// Registers an observable counter (`gauge` false) or gauge of `pick` of the last
+/// figures given.
+fn observe<T: Copy + Send + Sync + 'static>(
+    meter: &Meter,
+    given: &Given<T>,
+    (name, unit, description): (&'static str, &'static str, &'static str),
+    gauge: bool,
+    pick: fn(&T) -> u64,
+) {
+    let given = given.clone();
+    let callback = move |observer: &dyn opentelemetry::metrics::AsyncInstrument<u64>| {
+        if let Some(figures) = *given.lock().unwrap_or_else(PoisonError::into_inner) {
+            observer.observe(pick(&figures), &[]);
+        }
+    };
+    if gauge {
         meter
             .u64_observable_gauge(name)
             .with_unit(unit)
             .with_description(description)
-            .with_callback(move |observer| {
-                if let Some(figures) = read() {
-                    observer.observe(pick(&figures), &[]);
-                }
-            })
+            .with_callback(callback)
             .build();
-    };
-    gauge(
-        "fn.cache.entries",
-        "{module}",
-        "Compiled modules in memory",
+    } else {
+        meter
+            .u64_observable_counter(name)
+            .with_unit(unit)
+            .with_description(description)
+            .with_callback(callback)
+            .build();
+    }
+}
+
+/// The module cache's and the record writer's figures as observable instruments.
+fn register_figures(meter: &Meter, cache: &Given<CacheFigures>, records: &Given<RecordFigures>) {
+    let lookups = |name, description| (name, "{lookup}", description);
+    observe(
+        meter,
+        cache,
+        lookups("fn.cache.hits", "Module cache lookups found in memory"),
+        false,
+        |c| c.hits,
+    );
+    observe(
+        meter,
+        cache,
+        lookups(
+            "fn.cache.misses",
+            "Module cache lookups not found in memory",
+        ),
+        false,
+        |c| c.misses,
+    );
+    observe(
+        meter,
+        cache,
+        (
+            "fn.cache.evictions",
+            "{module}",
+            "Modules pushed out of the cache",
+        ),
+        false,
+        |c| c.evictions,
+    );
+    observe(
+        meter,
+        cache,
+        (
+            "fn.cache.loads",
+            "{compile}",
+            "Compiles run by the module cache",
+        ),
+        false,
+        |c| c.loads,
+    );
+    observe(
+        meter,
+        cache,
+        lookups(
+            "fn.cache.disk_hits",
+            "Cache misses served from the artifact tier",
+        ),
+        false,
+        |c| c.disk_hits,
+    );
+    observe(
+        meter,
+        cache,
+        ("fn.cache.entries", "{module}", "Compiled modules in memory"),
+        true,
         |c| c.entries,
     );
-    gauge(
-        "fn.cache.size",
-        "By",
-        "Weighted size of the compiled modules in memory",
+    observe(
+        meter,
+        cache,
+        (
+            "fn.cache.size",
+            "By",
+            "Weighted size of the compiled modules in memory",
+        ),
+        true,
         |c| c.weighted_size_bytes,
+    );
+    observe(
+        meter,
+        records,
+        (
+            "fn.records.written",
+            "{record}",
+            "Invocation records written to the store",
+        ),
+        false,
+        |r| r.written,
+    );
+    observe(
+        meter,
+        records,
+        (
+            "fn.records.dropped",
+            "{record}",
+            "Invocation records dropped: a full queue, a failing store",
+        ),
+        false,
+        |r| r.dropped,
     );
 }

@@ -221,6 +221,10 @@ fn the_prometheus_exposition_has_the_faas_metrics_with_their_units() {
         misses: 2,
         ..Default::default()
     });
+    telemetry.update_records(fn_telemetry::RecordFigures {
+        written: 9,
+        dropped: 1,
+    });
     let text = telemetry.prometheus_text().unwrap();
     for line in [
         "# TYPE faas_invocations_total counter",
@@ -229,6 +233,7 @@ fn the_prometheus_exposition_has_the_faas_metrics_with_their_units() {
         "# TYPE fn_invocation_duration_seconds histogram",
         "fn_cache_hits_total{",
         "fn_cache_entries{",
+        "fn_records_dropped_total{",
     ] {
         assert!(text.contains(line), "{line:?} in\n{text}");
     }
