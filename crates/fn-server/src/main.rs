@@ -31,7 +31,6 @@
 )]
 
 mod run;
-mod telemetry;
 
 use std::process::ExitCode;
 

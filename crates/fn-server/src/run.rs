@@ -127,12 +127,12 @@ pub(crate) async fn run(args: RunArgs) -> Result<ExitCode> {
     definition.env = env;
     definition.args = args.args.clone();
     definition.preopens = preopens;
-    let telemetry = crate::telemetry::for_one_function(&definition)?;
+    let telemetry = fn_server::telemetry::for_one_function(&definition)?;
     let registry = Arc::new(InMemoryRegistry::new());
     let records = Arc::new(MemoryLogger::new());
     let engine = Engine::builder(registry.clone())
         .config(config.clone())
-        .invocation_logger(crate::telemetry::logger(
+        .invocation_logger(fn_server::telemetry::logger(
             records.clone(),
             telemetry.as_ref(),
         ))
@@ -145,7 +145,7 @@ pub(crate) async fn run(args: RunArgs) -> Result<ExitCode> {
     let execution = engine.execute_detailed(&function, input, Some(ctx)).await;
     // A module compiled by this run is being written to the cache folder: let it land.
     engine.flush_artifacts().await;
-    crate::telemetry::finish(telemetry, &engine).await;
+    fn_server::telemetry::finish(telemetry, &engine).await;
     if args.record {
         for record in records.take_all() {
             eprintln!("{}", serde_json::to_string(&record)?);

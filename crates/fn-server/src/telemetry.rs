@@ -13,13 +13,13 @@ use fn_engine::{CacheStats, Engine};
 use fn_telemetry::{CacheFigures, FanOut, OtelEnv, Telemetry};
 
 /// The service name when `OTEL_SERVICE_NAME` gives none.
-pub(crate) const SERVICE_NAME: &str = "fnd";
+pub const SERVICE_NAME: &str = "fnd";
 
 /// Telemetry for a process that runs the one function `definition`, when the
 /// environment asks for export: the function's name, version and memory limit (bytes)
 /// go on the resource as well as on the spans, as the FaaS conventions describe a
 /// single-function process.
-pub(crate) fn for_one_function(definition: &FunctionDefinition) -> Result<Option<Telemetry>> {
+pub fn for_one_function(definition: &FunctionDefinition) -> Result<Option<Telemetry>> {
     let env = OtelEnv::from_process();
     for warning in &env.warnings {
         tracing::warn!("{warning}");
@@ -41,7 +41,7 @@ pub(crate) fn for_one_function(definition: &FunctionDefinition) -> Result<Option
 }
 
 /// `records`, and `telemetry` too when there is one.
-pub(crate) fn logger(
+pub fn logger(
     records: Arc<dyn InvocationLogger>,
     telemetry: Option<&Telemetry>,
 ) -> Arc<dyn InvocationLogger> {
@@ -54,7 +54,7 @@ pub(crate) fn logger(
 /// Exports what is left, with the module cache's figures, and stops the exporters,
 /// within the flush timeout; a collector that cannot be reached costs that wait and a
 /// warning, never the run's result.
-pub(crate) async fn finish(telemetry: Option<Telemetry>, engine: &Engine) {
+pub async fn finish(telemetry: Option<Telemetry>, engine: &Engine) {
     let Some(telemetry) = telemetry else {
         return;
     };
@@ -68,7 +68,7 @@ pub(crate) async fn finish(telemetry: Option<Telemetry>, engine: &Engine) {
 }
 
 /// The engine's cache statistics as the telemetry reports them.
-pub(crate) fn cache_figures(stats: &CacheStats) -> CacheFigures {
+pub fn cache_figures(stats: &CacheStats) -> CacheFigures {
     CacheFigures {
         entries: stats.entries,
         weighted_size_bytes: stats.weighted_size_bytes,

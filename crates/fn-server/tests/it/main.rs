@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
+mod gateway;
 mod telemetry;
 
 fn guest(name: &str) -> PathBuf {
