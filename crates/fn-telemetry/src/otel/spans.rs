@@ -59,17 +59,15 @@ pub(crate) fn emit(tracer: &SdkTracer, record: &InvocationRecord) {
     let invocation = parent.with_span(span);
     // End to end, backwards from the invocation's end.
     let mut cursor = end;
-    let mut phases = Vec::with_capacity(3);
-    if let Some(execute) = record.execute_duration {
-        phases.push(("execute", execute));
-    }
-    if let Some(instantiate) = record.instantiate_duration {
-        phases.push(("instantiate", instantiate));
-    }
-    if record.cold_start {
-        phases.push(("compile", record.compile_duration));
-    }
-    for (name, length) in phases {
+    let phases = [
+        ("execute", record.execute_duration),
+        ("instantiate", record.instantiate_duration),
+        (
+            "compile",
+            record.cold_start.then_some(record.compile_duration),
+        ),
+    ];
+    for (name, length) in phases.into_iter().filter_map(|(n, l)| Some((n, l?))) {
         let phase_end = cursor;
         let phase_start = phase_end.checked_sub(length).unwrap_or(start).max(start);
         cursor = phase_start;
