@@ -77,8 +77,8 @@ impl Page {
     }
 }
 
-/// One page of a listing.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One page of a listing (in JSON: `{"items": [...], "next": "cursor" or null}`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Paged<T> {
     /// The items, in the listing's order.
     pub items: Vec<T>,

@@ -1,26 +1,50 @@
-//! The HTTP gateway: invoke deployed functions, and the probes and metrics an operator's
+//! The HTTP gateway: invoke deployed functions, manage them (deploy, list, versions,
+//! rollback, delete, invocation records), and the probes and metrics an operator's
 //! platform reads. An axum [`Router`] over an [`Engine`] and a [`FunctionStore`], so it
-//! can be tested and embedded without the `fnd` binary.
+//! can be tested and embedded without the `fnd` binary; [`serve`] runs it with a
+//! graceful shutdown.
+//!
+//! Routes (management ones need the admin token; invoke needs it unless the function is
+//! public):
+//!
+//! | method and path | what |
+//! |---|---|
+//! | `POST /v1/functions/{namespace}/{name}/invoke` | body = input, answer = output bytes |
+//! | `POST /v1/functions/{namespace}/{name}` | deploy: multipart `module` + `definition` ([`crate::api::DeploySpec`]) |
+//! | `GET /v1/functions/{namespace}` | list, `?limit=&after=` |
+//! | `GET /v1/functions/{namespace}/{name}` | the active version's function |
+//! | `DELETE /v1/functions/{namespace}/{name}` | delete every version |
+//! | `GET /v1/functions/{namespace}/{name}/versions` | versions |
+//! | `DELETE /v1/functions/{namespace}/{name}/versions/{version}` | delete one (not the active one) |
+//! | `PUT /v1/functions/{namespace}/{name}/active` | `{"version": N}`: rollback or forward |
+//! | `GET /v1/functions/{namespace}/{name}/records` | records, `?limit=&status=&since=&until=&after=` |
+//! | `GET /v1/status` | in-flight invocations, draining |
+//! | `GET /healthz`, `GET /readyz`, `GET /metrics` | probes (readyz is 503 while draining), Prometheus |
 //!
 //! Why the checks in this order for an invoke: the function is looked up, its token
 //! checked, and the body's declared length compared with the input limit before a byte
 //! of the body is read, so an oversized or unauthorised call costs no buffering.
 
 mod errors;
+mod invoke;
+mod manage;
 
-use std::sync::Arc;
+use std::future::{Future, IntoFuture as _};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use axum::Router;
-use axum::body::Body;
-use axum::extract::{Path, Request, State};
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use fn_core::{Error, FunctionStore, InvocationContext, Page, TraceContext, TriggerType};
+use axum::routing::{delete, get, post, put};
+use fn_core::{FunctionStore, Page, TraceContext};
 use fn_engine::Engine;
-use fn_telemetry::Telemetry;
+use fn_telemetry::{RecordFigures, Telemetry};
 
 pub use self::errors::{ApiError, status_of};
+pub use self::manage::MAX_DEFINITION_BYTES;
 
 /// The request id header, accepted and echoed.
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -40,7 +64,16 @@ struct Inner {
     store: Arc<dyn FunctionStore>,
     telemetry: Option<Telemetry>,
     token: Option<String>,
+    in_flight: AtomicU64,
+    draining: AtomicBool,
+    /// Set at the drain deadline: every request still under way is dropped (an
+    /// invocation is cancelled, and recorded as such) and answered 503.
+    abandon: tokio::sync::watch::Sender<bool>,
+    record_figures: OnceLock<RecordFiguresFn>,
 }
+
+/// What `/metrics` asks for the record writer's figures.
+type RecordFiguresFn = Box<dyn Fn() -> RecordFigures + Send + Sync>;
 
 impl std::fmt::Debug for Gateway {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -48,15 +81,17 @@ impl std::fmt::Debug for Gateway {
             .field("store", &self.inner.store)
             .field("telemetry", &self.inner.telemetry.is_some())
             .field("token", &self.inner.token.as_ref().map(|_| "(set)"))
+            .field("in_flight", &self.in_flight())
             .finish_non_exhaustive()
     }
 }
 
 impl Gateway {
     /// A gateway running functions of `store` on `engine` (which reads modules from the
-    /// same store). `token` is the bearer token that functions not marked public need;
-    /// `None` lets anyone invoke any function (for local use only). `telemetry` serves
-    /// `/metrics` when it keeps a Prometheus exposition.
+    /// same store). `token` is the admin bearer token: management needs it, and so do
+    /// invocations of functions not marked public; `None` lets anyone do anything (for
+    /// a server only this machine can reach). `telemetry` serves `/metrics` when it
+    /// keeps a Prometheus exposition.
     pub fn new(
         engine: Engine,
         store: Arc<dyn FunctionStore>,
@@ -69,23 +104,88 @@ impl Gateway {
                 store,
                 telemetry,
                 token,
+                in_flight: AtomicU64::new(0),
+                draining: AtomicBool::new(false),
+                abandon: tokio::sync::watch::Sender::new(false),
+                record_figures: OnceLock::new(),
             }),
         }
     }
 
-    /// The routes: `POST /v1/functions/{namespace}/{name}/invoke`, `GET /healthz`,
-    /// `GET /readyz`, `GET /metrics`.
+    /// The routes, as the module's table lists them.
     pub fn router(&self) -> Router {
+        // A deploy's body is bounded by the handler (the module part by the engine's
+        // module limit, the definition by its own), not by axum's 2 MB default.
+        let deploy_body = DefaultBodyLimit::disable();
         Router::new()
-            .route("/v1/functions/{namespace}/{name}/invoke", post(invoke))
+            .route(
+                "/v1/functions/{namespace}/{name}/invoke",
+                post(invoke::invoke),
+            )
+            .route("/v1/functions/{namespace}", get(manage::list))
+            .route(
+                "/v1/functions/{namespace}/{name}",
+                post(manage::deploy)
+                    .layer(deploy_body)
+                    .get(manage::get)
+                    .delete(manage::delete_function),
+            )
+            .route(
+                "/v1/functions/{namespace}/{name}/versions",
+                get(manage::versions),
+            )
+            .route(
+                "/v1/functions/{namespace}/{name}/versions/{version}",
+                delete(manage::delete_version),
+            )
+            .route(
+                "/v1/functions/{namespace}/{name}/active",
+                put(manage::activate),
+            )
+            .route(
+                "/v1/functions/{namespace}/{name}/records",
+                get(manage::records),
+            )
+            .route("/v1/status", get(manage::status))
             .route("/healthz", get(healthz))
             .route("/readyz", get(readyz))
             .route("/metrics", get(metrics))
+            .layer(axum::middleware::from_fn_with_state(
+                self.clone(),
+                abandon_at_deadline,
+            ))
             .with_state(self.clone())
     }
 
-    /// Whether `headers` carry the bearer token (compared in constant time). True when
-    /// no token is configured.
+    /// Where `/metrics` reads the records written and dropped (the program's record
+    /// writer), reported as `fn.records.*`. Set once; a second call is ignored.
+    pub fn set_record_figures(&self, figures: impl Fn() -> RecordFigures + Send + Sync + 'static) {
+        let _ = self.inner.record_figures.set(Box::new(figures));
+    }
+
+    /// Invocations being run now.
+    pub fn in_flight(&self) -> u64 {
+        self.inner.in_flight.load(Ordering::Acquire)
+    }
+
+    /// Marks the gateway as shutting down: `/readyz` answers 503 from now on, so a load
+    /// balancer stops sending it work.
+    pub fn start_draining(&self) {
+        self.inner.draining.store(true, Ordering::Release);
+    }
+
+    /// Whether [`Gateway::start_draining`] was called.
+    pub fn is_draining(&self) -> bool {
+        self.inner.draining.load(Ordering::Acquire)
+    }
+
+    /// The engine the gateway runs functions on.
+    pub fn engine(&self) -> &Engine {
+        &self.inner.engine
+    }
+
+    /// Whether `headers` carry the admin bearer token (compared in constant time). True
+    /// when no token is configured.
     fn authorised(&self, headers: &HeaderMap) -> bool {
         let Some(token) = &self.inner.token else {
             return true;
@@ -96,6 +196,88 @@ impl Gateway {
             .and_then(|v| v.strip_prefix("Bearer "))
             .unwrap_or("");
         constant_time_eq(given.as_bytes(), token.as_bytes())
+    }
+
+    /// `Ok` with the request's id when `headers` carry the admin token, else the 401 to
+    /// answer.
+    fn admin(&self, headers: &HeaderMap) -> Result<String, ApiError> {
+        let request_id = request_id(headers);
+        if self.authorised(headers) {
+            Ok(request_id)
+        } else {
+            Err(ApiError::unauthorized(&request_id))
+        }
+    }
+}
+
+/// Serves `gateway` on `listener` until `shutdown` completes, then shuts down
+/// gracefully: the gateway starts draining, no new connection is accepted, and the
+/// requests under way (invocations, deploys) get up to `drain` to finish. Returns the
+/// number of invocations still running when the deadline passed (0 after a clean
+/// drain); the caller then flushes records and telemetry.
+///
+/// # Errors
+///
+/// The listener's I/O error.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    gateway: Gateway,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    drain: Duration,
+) -> std::io::Result<u64> {
+    let (begun, mut begun_rx) = tokio::sync::watch::channel(false);
+    let draining = gateway.clone();
+    let signal = async move {
+        shutdown.await;
+        draining.start_draining();
+        let _ = begun.send(true);
+    };
+    let server = axum::serve(listener, gateway.router()).with_graceful_shutdown(signal);
+    let mut server = std::pin::pin!(server.into_future());
+    tokio::select! {
+        result = &mut server => return result.map(|()| 0),
+        _ = begun_rx.wait_for(|begun| *begun) => {}
+    }
+    match tokio::time::timeout(drain, &mut server).await {
+        Ok(result) => result.map(|()| 0),
+        Err(_) => {
+            let left = gateway.in_flight();
+            tracing::warn!(
+                left,
+                drain_ms = drain.as_millis(),
+                "invocations still running at the drain deadline are cancelled"
+            );
+            gateway.inner.abandon.send_replace(true);
+            // Their 503s go out and their connections close; a peer that does not read
+            // its answer is not waited for long.
+            let _ = tokio::time::timeout(Duration::from_secs(5), server).await;
+            Ok(left)
+        }
+    }
+}
+
+/// Gives the request its id (the client's when usable, else a fresh one, which the
+/// handlers then find), and runs it unless the drain deadline passes first: then it is
+/// dropped (an invocation under way is cancelled, and recorded as such) and answered
+/// 503.
+async fn abandon_at_deadline(
+    State(gateway): State<Gateway>,
+    mut request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let mut abandoned = gateway.inner.abandon.subscribe();
+    let request_id = request_id(request.headers());
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        request.headers_mut().insert(REQUEST_ID, value);
+    }
+    tokio::select! {
+        response = next.run(request) => response,
+        _ = abandoned.wait_for(|abandoned| *abandoned) => {
+            let error = fn_core::Error::Unavailable {
+                reason: "the server shut down before the request finished".into(),
+            };
+            ApiError::from_error(&error, &request_id).into_response()
+        }
     }
 }
 
@@ -128,75 +310,14 @@ fn trace(headers: &HeaderMap) -> Option<TraceContext> {
     TraceContext::parse(parent, state)
 }
 
-async fn invoke(
-    State(gateway): State<Gateway>,
-    Path((namespace, name)): Path<(String, String)>,
-    request: Request,
-) -> Response {
-    let headers = request.headers().clone();
-    let request_id = request_id(&headers);
-    let fail = |error: &Error| ApiError::from_error(error, &request_id).into_response();
-    let function = match gateway
-        .inner
-        .store
-        .function_by_name(&namespace, &name)
-        .await
-    {
-        Ok(function) => function,
-        Err(error) => return fail(&error),
-    };
-    if !function.definition.public && !gateway.authorised(&headers) {
-        return ApiError::unauthorized(&request_id).into_response();
-    }
-    let limit = gateway.inner.engine.config().max_input_bytes;
-    let too_large = |size_bytes| Error::InputTooLarge {
-        size_bytes,
-        limit_bytes: limit,
-    };
-    // Refused on its declared length, before a byte of it is read.
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if let Some(size) = declared.filter(|size| *size > limit) {
-        return fail(&too_large(size));
-    }
-    let cap = usize::try_from(limit).unwrap_or(usize::MAX);
-    let input = match axum::body::to_bytes(request.into_body(), cap).await {
-        Ok(input) => input,
-        // A body without a declared length that goes past the limit: read no further.
-        Err(_) => return fail(&too_large(limit.saturating_add(1))),
-    };
-    let mut ctx = InvocationContext::new(TriggerType::Http);
-    ctx.request_id.clone_from(&request_id);
-    ctx.trace = trace(&headers);
-    match gateway
-        .inner
-        .engine
-        .execute(&function, input, Some(ctx))
-        .await
-    {
-        Ok(output) => {
-            let mut response = Response::new(Body::from(output));
-            let headers = response.headers_mut();
-            headers.insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/octet-stream"),
-            );
-            if let Ok(value) = HeaderValue::from_str(&request_id) {
-                headers.insert(REQUEST_ID, value);
-            }
-            response
-        }
-        Err(error) => fail(&error),
-    }
-}
-
 async fn healthz() -> &'static str {
     "ok\n"
 }
 
 async fn readyz(State(gateway): State<Gateway>) -> Response {
+    if gateway.is_draining() {
+        return (StatusCode::SERVICE_UNAVAILABLE, "draining\n").into_response();
+    }
     match gateway.inner.store.list("", &Page::first(1)).await {
         Ok(_) => (StatusCode::OK, "ready\n").into_response(),
         Err(error) => ApiError::from_error(&error, &fn_core::new_id()).into_response(),
@@ -209,6 +330,9 @@ async fn metrics(State(gateway): State<Gateway>) -> Response {
     };
     let stats = gateway.inner.engine.cache_stats().await;
     telemetry.update_cache(crate::telemetry::cache_figures(&stats));
+    if let Some(figures) = gateway.inner.record_figures.get() {
+        telemetry.update_records(figures());
+    }
     match telemetry.prometheus_text() {
         Ok(text) => (
             [(header::CONTENT_TYPE, fn_telemetry::PROMETHEUS_CONTENT_TYPE)],

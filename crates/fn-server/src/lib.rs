@@ -36,5 +36,7 @@
 //! # }).unwrap();
 //! ```
 
+pub mod api;
+pub mod client;
 pub mod gateway;
 pub mod telemetry;

@@ -1,15 +1,21 @@
 //! `fnd`, the function engine's command-line program.
 //!
+//! `fnd serve` runs the HTTP gateway on the embedded SQLite store (see `serve.rs`); the
+//! client commands `deploy`, `invoke`, `ls`, `versions`, `rollback`, `logs` and `rm`
+//! call a running gateway found at `FND_URL` with the token in `FND_TOKEN`, with exit
+//! statuses and a `--output json` envelope described in `cli.rs`; `fnd completions
+//! SHELL` prints a shell's completion script.
+//!
 //! `fnd run MODULE [-- ARGS…]` runs one invocation of a WebAssembly module (binary or
-//! text) through the engine, exactly as a deployed function would run: same sandbox, same
-//! limits, same record. Nothing of the host is visible unless given: `--env` for
-//! variables, `--dir`/`--dir-rw` for folders. The HTTP gateway (`fnd serve`) comes with the server issue.
+//! text) through the engine, without a server, exactly as a deployed function would run:
+//! same sandbox, same limits, same record. Nothing of the host is visible unless given:
+//! `--env` for variables, `--dir`/`--dir-rw` for folders.
 //!
 //! Modules compile in a compile worker: this program run again as the hidden
 //! `fnd compile-worker`, capped in memory and killed at `--compile-timeout-ms`, so a
 //! compile bomb cannot keep `fnd` running (`--compile-in-process` turns it off).
 //!
-//! Exit status of `fnd run`, chosen so that a guest's status and fnd's own can never be
+//! Exit status of `fnd run` (its own, as it passes a guest's status on), chosen so that a guest's status and fnd's own can never be
 //! confused: 0 success; 1–123 the guest's own non-zero exit status, passed on; 124 the
 //! function failed in any other way (a trap, its deadline, a limit, a refused module) or
 //! exited with a status outside 1–123 (the error on stderr names it); 125 `fnd` itself
@@ -30,13 +36,17 @@
     reason = "a command-line program prints its results"
 )]
 
+mod cli;
 mod run;
+mod serve;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory as _, Parser, Subcommand};
 
+use crate::cli::{DeployArgs, InvokeArgs, LogsArgs, LsArgs, NameArgs, RollbackArgs};
 use crate::run::RunArgs;
+use crate::serve::ServeArgs;
 
 /// The exit status when `fnd` itself could not run the function (an unreadable module
 /// or input, a bad flag value, an invalid definition): apart from the statuses a guest
@@ -56,8 +66,30 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run one invocation of a module (a WASI command or a handle-ABI module).
+    /// Serve the HTTP gateway on the embedded store (admin token from FND_TOKEN).
+    Serve(ServeArgs),
+    /// Deploy a module as a function's next version, made active.
+    Deploy(DeployArgs),
+    /// Invoke a function: the input from --data or stdin, its output on stdout.
+    Invoke(InvokeArgs),
+    /// List a namespace's functions.
+    Ls(LsArgs),
+    /// List a function's versions.
+    Versions(NameArgs),
+    /// Make one of a function's versions the one that runs.
+    Rollback(RollbackArgs),
+    /// Show a function's invocation records, newest first.
+    Logs(LogsArgs),
+    /// Delete a function, every version.
+    Rm(NameArgs),
+    /// Run one invocation of a module locally, without a server (a WASI command or a
+    /// handle-ABI module).
     Run(Box<RunArgs>),
+    /// Print the completion script of a shell.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
     /// Compile one module for a parent `fnd` (its compile worker), over stdin and stdout.
     #[command(hide = true)]
     CompileWorker,
@@ -85,7 +117,19 @@ fn main() -> ExitCode {
         }
     };
     let result = match cli.command {
+        Command::Serve(args) => runtime.block_on(serve::serve(args)),
+        Command::Deploy(args) => Ok(runtime.block_on(cli::deploy(args))),
+        Command::Invoke(args) => Ok(runtime.block_on(cli::invoke(args))),
+        Command::Ls(args) => Ok(runtime.block_on(cli::ls(args))),
+        Command::Versions(args) => Ok(runtime.block_on(cli::versions(args))),
+        Command::Rollback(args) => Ok(runtime.block_on(cli::rollback(args))),
+        Command::Logs(args) => Ok(runtime.block_on(cli::logs(args))),
+        Command::Rm(args) => Ok(runtime.block_on(cli::rm(args))),
         Command::Run(args) => runtime.block_on(run::run(*args)),
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "fnd", &mut std::io::stdout());
+            Ok(ExitCode::SUCCESS)
+        }
         Command::CompileWorker => unreachable!("served above"),
     };
     match result {

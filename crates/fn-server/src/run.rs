@@ -260,7 +260,7 @@ fn read_input(args: &RunArgs, limit: u64) -> Result<Bytes> {
 
 /// The module at `path`: a regular file (not a FIFO or a device, which could block or
 /// never end) of at most `limit` bytes, never reading more than `limit + 1`.
-fn read_module(path: &std::path::Path, limit: u64) -> Result<Vec<u8>> {
+pub(crate) fn read_module(path: &std::path::Path, limit: u64) -> Result<Vec<u8>> {
     let context = || format!("reading the module {}", path.display());
     let file = std::fs::File::open(path).with_context(context)?;
     let metadata = file.metadata().with_context(context)?;
@@ -295,7 +295,7 @@ fn failure_status(error: &Error) -> u8 {
 /// what a guest or a module wrote cannot move the cursor, recolour or retitle the
 /// operator's terminal, or hide text.
 /// The module's file stem, made into a valid function name.
-fn default_name(path: &std::path::Path) -> String {
+pub(crate) fn default_name(path: &std::path::Path) -> String {
     let stem = path.file_stem().unwrap_or_default().to_string_lossy();
     fn_core::name_from(&stem, "fn-")
 }

@@ -102,6 +102,11 @@ impl IntoResponse for ApiError {
                 response.headers_mut().insert(header::RETRY_AFTER, value);
             }
         }
+        if self.status == StatusCode::UNAUTHORIZED {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
         if let Ok(value) = HeaderValue::from_str(&self.request_id) {
             response.headers_mut().insert(super::REQUEST_ID, value);
         }

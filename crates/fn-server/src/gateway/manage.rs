@@ -1,0 +1,304 @@
+//! The management endpoints: deploy, list, get, versions, rollback, delete, invocation
+//! records and status. Each needs the admin token, checked before anything else (a
+//! deploy's body included) is read.
+
+use std::time::Instant;
+
+use axum::Json;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{Multipart, Path, Query, State, multipart::MultipartRejection};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use bytes::{Bytes, BytesMut};
+use chrono::{DateTime, Utc};
+use fn_core::{Error, ErrorKind, InvocationStatus, Page, RecordQuery};
+use serde::Deserialize;
+
+use super::{ApiError, Gateway};
+use crate::api::{Activate, DeploySpec, Deployed, Status};
+
+/// The most bytes a deploy's `definition` part may take.
+pub const MAX_DEFINITION_BYTES: usize = 256 * 1024;
+
+type Answer<T> = Result<T, ApiError>;
+
+fn bad_request(request_id: &str, field: &str, reason: impl Into<String>) -> ApiError {
+    ApiError::from_error(&Error::validation(field, reason), request_id)
+}
+
+fn module_too_large(request_id: &str, size: u64, limit: u64) -> ApiError {
+    ApiError {
+        status: StatusCode::PAYLOAD_TOO_LARGE,
+        kind: ErrorKind::ModuleTooLarge.as_str(),
+        message: format!(
+            "the module is over the engine's {limit}-byte module limit ({size} bytes or more)"
+        ),
+        request_id: request_id.to_owned(),
+        retry_after: None,
+    }
+}
+
+/// `POST /v1/functions/{namespace}/{name}`: a multipart form with the module's bytes
+/// (`module`) and an optional JSON [`DeploySpec`] (`definition`). Answers 201 with
+/// [`Deployed`].
+pub(super) async fn deploy(
+    State(gateway): State<Gateway>,
+    Path((namespace, name)): Path<(String, String)>,
+    headers: HeaderMap,
+    form: Result<Multipart, MultipartRejection>,
+) -> Answer<(StatusCode, Json<Deployed>)> {
+    let request_id = gateway.admin(&headers)?;
+    let limit = gateway.inner.engine.config().max_module_bytes;
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    // The module and the definition, with the form's own framing around them.
+    let room = limit + MAX_DEFINITION_BYTES as u64 + 64 * 1024;
+    if let Some(size) = declared.filter(|size| *size > room) {
+        return Err(module_too_large(&request_id, size, limit));
+    }
+    let mut form = form.map_err(|e| bad_request(&request_id, "body", e.body_text()))?;
+    let mut spec = DeploySpec::default();
+    let mut module: Option<Bytes> = None;
+    let malformed = |e: axum::extract::multipart::MultipartError| {
+        bad_request(&request_id, "body", e.body_text())
+    };
+    while let Some(mut field) = form.next_field().await.map_err(malformed)? {
+        let part = field.name().unwrap_or_default().to_owned();
+        let cap = match part.as_str() {
+            "module" => limit,
+            "definition" => MAX_DEFINITION_BYTES as u64,
+            other => {
+                return Err(bad_request(
+                    &request_id,
+                    "body",
+                    format!("unknown part `{other}`: a deploy has `module` and `definition`"),
+                ));
+            }
+        };
+        let mut bytes = BytesMut::new();
+        while let Some(chunk) = field.chunk().await.map_err(malformed)? {
+            bytes.extend_from_slice(&chunk);
+            if bytes.len() as u64 > cap {
+                return Err(match part.as_str() {
+                    "module" => module_too_large(&request_id, bytes.len() as u64, limit),
+                    _ => bad_request(
+                        &request_id,
+                        "definition",
+                        format!("over {MAX_DEFINITION_BYTES} bytes"),
+                    ),
+                });
+            }
+        }
+        if part == "module" {
+            module = Some(bytes.freeze());
+        } else {
+            spec = serde_json::from_slice(&bytes)
+                .map_err(|e| bad_request(&request_id, "definition", e.to_string()))?;
+        }
+    }
+    let Some(module) = module else {
+        return Err(bad_request(
+            &request_id,
+            "module",
+            "the form has no `module` part (the module's bytes)",
+        ));
+    };
+    let definition = spec.definition(&namespace, &name);
+    let started = Instant::now();
+    let function = gateway
+        .inner
+        .engine
+        .deploy(gateway.inner.store.as_ref(), definition, module)
+        .await
+        .map_err(|e| ApiError::from_error(&e, &request_id))?;
+    let compile_ms = started.elapsed().as_secs_f64() * 1000.0;
+    tracing::info!(
+        namespace,
+        name,
+        version = function.definition.version,
+        cid = %function.wasm_cid,
+        compile_ms,
+        "deployed"
+    );
+    Ok((
+        StatusCode::CREATED,
+        Json(Deployed {
+            version: function.definition.version.parse().unwrap_or_default(),
+            namespace: function.definition.namespace,
+            name: function.definition.name,
+            id: function.id,
+            wasm_cid: function.wasm_cid,
+            compile_ms,
+        }),
+    ))
+}
+
+/// A listing's page: `?limit=N&after=CURSOR`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct PageQuery {
+    limit: Option<u32>,
+    after: Option<String>,
+}
+
+/// `GET /v1/functions/{namespace}`: its functions by name, a page at a time.
+pub(super) async fn list(
+    State(gateway): State<Gateway>,
+    Path(namespace): Path<String>,
+    headers: HeaderMap,
+    query: Result<Query<PageQuery>, QueryRejection>,
+) -> Answer<Response> {
+    let request_id = gateway.admin(&headers)?;
+    let Query(query) = query.map_err(|e| bad_request(&request_id, "query", e.body_text()))?;
+    let page = Page {
+        limit: query.limit.unwrap_or(100),
+        after: query.after,
+    };
+    let listed = gateway
+        .inner
+        .store
+        .list(&namespace, &page)
+        .await
+        .map_err(|e| ApiError::from_error(&e, &request_id))?;
+    Ok(Json(listed).into_response())
+}
+
+/// `GET /v1/functions/{namespace}/{name}`: the active version's function (id, module,
+/// definition).
+pub(super) async fn get(
+    State(gateway): State<Gateway>,
+    Path((namespace, name)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Answer<Response> {
+    let request_id = gateway.admin(&headers)?;
+    let function = gateway
+        .inner
+        .store
+        .function_by_name(&namespace, &name)
+        .await
+        .map_err(|e| ApiError::from_error(&e, &request_id))?;
+    Ok(Json(function).into_response())
+}
+
+/// `GET /v1/functions/{namespace}/{name}/versions`.
+pub(super) async fn versions(
+    State(gateway): State<Gateway>,
+    Path((namespace, name)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Answer<Response> {
+    let request_id = gateway.admin(&headers)?;
+    let versions = gateway
+        .inner
+        .store
+        .versions(&namespace, &name)
+        .await
+        .map_err(|e| ApiError::from_error(&e, &request_id))?;
+    Ok(Json(versions).into_response())
+}
+
+/// `PUT /v1/functions/{namespace}/{name}/active` with `{"version": N}`: that version
+/// runs from the next call on. Answers the function as it now is.
+pub(super) async fn activate(
+    State(gateway): State<Gateway>,
+    Path((namespace, name)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Result<Json<Activate>, JsonRejection>,
+) -> Answer<Response> {
+    let request_id = gateway.admin(&headers)?;
+    let Json(activate) = body.map_err(|e| bad_request(&request_id, "body", e.body_text()))?;
+    let function = gateway
+        .inner
+        .store
+        .set_active(&namespace, &name, activate.version)
+        .await
+        .map_err(|e| ApiError::from_error(&e, &request_id))?;
+    tracing::info!(namespace, name, version = activate.version, "activated");
+    Ok(Json(function).into_response())
+}
+
+/// `DELETE /v1/functions/{namespace}/{name}`: every version; 204.
+pub(super) async fn delete_function(
+    State(gateway): State<Gateway>,
+    Path((namespace, name)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Answer<StatusCode> {
+    let request_id = gateway.admin(&headers)?;
+    gateway
+        .inner
+        .store
+        .delete_function(&namespace, &name)
+        .await
+        .map_err(|e| ApiError::from_error(&e, &request_id))?;
+    tracing::info!(namespace, name, "deleted");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `DELETE /v1/functions/{namespace}/{name}/versions/{version}`: one version that is not
+/// the active one (409 for the active one); 204.
+pub(super) async fn delete_version(
+    State(gateway): State<Gateway>,
+    Path((namespace, name, version)): Path<(String, String, String)>,
+    headers: HeaderMap,
+) -> Answer<StatusCode> {
+    let request_id = gateway.admin(&headers)?;
+    let version: u32 = version
+        .parse()
+        .map_err(|_| bad_request(&request_id, "version", "not a version number"))?;
+    gateway
+        .inner
+        .store
+        .delete_version(&namespace, &name, version)
+        .await
+        .map_err(|e| ApiError::from_error(&e, &request_id))?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Which records: `?limit=&status=&since=&until=&after=` (times in RFC 3339).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RecordsQuery {
+    limit: Option<u32>,
+    status: Option<InvocationStatus>,
+    since: Option<DateTime<Utc>>,
+    until: Option<DateTime<Utc>>,
+    after: Option<String>,
+}
+
+/// `GET /v1/functions/{namespace}/{name}/records`: its invocation records, newest
+/// first, a page at a time.
+pub(super) async fn records(
+    State(gateway): State<Gateway>,
+    Path((namespace, name)): Path<(String, String)>,
+    headers: HeaderMap,
+    query: Result<Query<RecordsQuery>, QueryRejection>,
+) -> Answer<Response> {
+    let request_id = gateway.admin(&headers)?;
+    let Query(query) = query.map_err(|e| bad_request(&request_id, "query", e.body_text()))?;
+    let mut wanted = RecordQuery::namespace(namespace, query.limit.unwrap_or(20)).function(name);
+    wanted.status = query.status;
+    wanted.since = query.since;
+    wanted.until = query.until;
+    wanted.page.after = query.after;
+    let records = gateway
+        .inner
+        .store
+        .records(&wanted)
+        .await
+        .map_err(|e| ApiError::from_error(&e, &request_id))?;
+    Ok(Json(records).into_response())
+}
+
+/// `GET /v1/status`: invocations in flight and whether the server is draining.
+pub(super) async fn status(
+    State(gateway): State<Gateway>,
+    headers: HeaderMap,
+) -> Answer<Json<Status>> {
+    gateway.admin(&headers)?;
+    Ok(Json(Status {
+        in_flight: gateway.in_flight(),
+        draining: gateway.is_draining(),
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+    }))
+}

@@ -1,0 +1,280 @@
+//! `fnd serve`: the gateway on the embedded SQLite store, with the records written in
+//! batches, the Prometheus exposition (and OTLP when the `OTEL_*` variables ask), the
+//! records' retention, and a graceful shutdown on SIGTERM or SIGINT.
+//!
+//! Why the token rule: without `FND_TOKEN` anyone who reaches the server may deploy and
+//! run code on it, so a server without one only listens on a loopback address.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context as _, Result, bail};
+use bytes::Bytes;
+use fn_core::{Cid, CompileWorker, Config, FunctionStore, InvocationLogger};
+use fn_engine::Engine;
+use fn_registry::{RecordWriter, SqliteStore, WriterOptions};
+use fn_server::api::DeploySpec;
+use fn_server::gateway::Gateway;
+use fn_telemetry::{OtelEnv, RecordFigures, Telemetry};
+
+#[derive(clap::Args)]
+pub(crate) struct ServeArgs {
+    /// The address to listen on. Without FND_TOKEN it must be a loopback address.
+    #[arg(long, env = "FND_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Where the store keeps its database (`fn.db`), modules and compiled artifacts;
+    /// default `$XDG_DATA_HOME/fnd`, else `$HOME/.local/share/fnd`.
+    #[arg(long, env = "FND_DATA_DIR", value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Deploy this module at start as a public function named after its file, in the
+    /// `default` namespace, unless its active version already runs that module; repeat
+    /// for more.
+    #[arg(long = "deploy-public", value_name = "FILE")]
+    deploy_public: Vec<PathBuf>,
+    /// Delete invocation records older than this many days (checked hourly); 0 keeps
+    /// them for ever.
+    #[arg(long, default_value_t = 7)]
+    retention_days: u32,
+    /// On SIGTERM or SIGINT, how long the invocations under way may take to finish
+    /// before they are cancelled, in seconds.
+    #[arg(long, default_value_t = 30)]
+    drain_seconds: u64,
+}
+
+pub(crate) async fn serve(args: ServeArgs) -> Result<ExitCode> {
+    let token = std::env::var("FND_TOKEN").ok().filter(|t| !t.is_empty());
+    if token.is_none() && !args.listen.ip().is_loopback() {
+        bail!(
+            "refusing to listen on {} without FND_TOKEN: anyone who reaches it could deploy \
+             and run code; set FND_TOKEN, or listen on a loopback address such as 127.0.0.1",
+            args.listen
+        );
+    }
+    let data_dir = data_dir(args.data_dir.as_deref())?;
+    let store = Arc::new(SqliteStore::open(&data_dir).await?);
+    let telemetry = telemetry()?;
+    let writer = Arc::new(RecordWriter::start(
+        store.clone(),
+        WriterOptions::default(),
+    )?);
+    let config = Config {
+        artifact_cache_dir: Some(data_dir.join("artifacts")),
+        compile_worker: CompileWorker::this_program()
+            .inspect_err(|error| tracing::warn!(%error, "compiling in process"))
+            .ok(),
+        ..Config::default()
+    };
+    let engine = Engine::builder(store.clone())
+        .config(config)
+        .invocation_logger(fn_server::telemetry::logger(
+            writer.clone(),
+            Some(&telemetry),
+        ))
+        .build()?;
+    let mut deployed = Vec::new();
+    for file in &args.deploy_public {
+        deployed.push(deploy_public(&engine, store.as_ref(), file).await?);
+    }
+
+    let gateway = Gateway::new(
+        engine.clone(),
+        store.clone(),
+        Some(telemetry.clone()),
+        token.clone(),
+    );
+    let figures = writer.clone();
+    gateway.set_record_figures(move || {
+        let stats = figures.stats();
+        RecordFigures {
+            written: stats.written,
+            dropped: stats.dropped(),
+        }
+    });
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("listening on {}", args.listen))?;
+    let address = listener.local_addr()?;
+    let retention = (args.retention_days > 0).then(|| {
+        tokio::spawn(retain(
+            store.clone(),
+            chrono::Duration::days(i64::from(args.retention_days)),
+        ))
+    });
+    banner(address, store.database(), token.is_some(), &deployed);
+
+    let left = fn_server::gateway::serve(
+        listener,
+        gateway,
+        shutdown_signal(),
+        Duration::from_secs(args.drain_seconds),
+    )
+    .await?;
+    eprintln!("fnd: shutting down: writing the records and the telemetry");
+    if let Some(retention) = retention {
+        retention.abort();
+    }
+    // Closing flushes the invocation logger: the records of every invocation that ended
+    // are in the store when this returns.
+    engine.close();
+    engine.flush_artifacts().await;
+    if let Err(error) = writer.flush() {
+        tracing::warn!(%error, "records not written");
+    }
+    fn_server::telemetry::finish(Some(telemetry), &engine).await;
+    store.close().await;
+    if left > 0 {
+        eprintln!("fnd: {left} invocations were cancelled at the drain deadline");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `--data-dir`, else `$XDG_DATA_HOME/fnd`, else `$HOME/.local/share/fnd`.
+fn data_dir(given: Option<&Path>) -> Result<PathBuf> {
+    if let Some(dir) = given {
+        return Ok(std::path::absolute(dir).unwrap_or_else(|_| dir.to_owned()));
+    }
+    let absolute = |var: &str| {
+        std::env::var_os(var)
+            .map(PathBuf::from)
+            .filter(|path| path.is_absolute())
+    };
+    absolute("XDG_DATA_HOME")
+        .or_else(|| absolute("HOME").map(|home| home.join(".local/share")))
+        .map(|data| data.join("fnd"))
+        .context("no --data-dir, and neither XDG_DATA_HOME nor HOME is set")
+}
+
+/// A Prometheus exposition for `/metrics`, and OTLP export when the environment asks.
+fn telemetry() -> Result<Telemetry> {
+    let env = OtelEnv::from_process();
+    for warning in &env.warnings {
+        tracing::warn!("{warning}");
+    }
+    let mut builder = Telemetry::builder(fn_server::telemetry::SERVICE_NAME).prometheus()?;
+    if env.exports() {
+        builder = builder.otlp(&env).context("OpenTelemetry export")?;
+    }
+    Ok(builder.build())
+}
+
+/// A function deployed by `--deploy-public`: its name and version, and whether this start
+/// made the version.
+struct Started {
+    name: String,
+    version: String,
+    new: bool,
+}
+
+async fn deploy_public(engine: &Engine, store: &dyn FunctionStore, file: &Path) -> Result<Started> {
+    let bytes = crate::run::read_module(file, engine.config().max_module_bytes)?;
+    let name = crate::run::default_name(file);
+    let cid = Cid::of(&bytes);
+    if let Ok(function) = store.function_by_name("default", &name).await
+        && function.wasm_cid == cid
+        && function.definition.public
+    {
+        return Ok(Started {
+            name,
+            version: function.definition.version,
+            new: false,
+        });
+    }
+    let spec = DeploySpec {
+        public: true,
+        ..DeploySpec::default()
+    };
+    let function = engine
+        .deploy(store, spec.definition("default", &name), Bytes::from(bytes))
+        .await
+        .with_context(|| format!("deploying {}", file.display()))?;
+    Ok(Started {
+        name,
+        version: function.definition.version,
+        new: true,
+    })
+}
+
+#[expect(
+    clippy::print_stdout,
+    reason = "the operator's first view of the server"
+)]
+fn banner(address: SocketAddr, database: &Path, token: bool, deployed: &[Started]) {
+    let url = format!("http://{address}");
+    println!("fnd serving on {url} (store: {})", database.display());
+    if !token {
+        println!("  no FND_TOKEN: anyone on this machine may deploy and invoke (loopback only)");
+    }
+    for started in deployed {
+        let how = if started.new { "deployed" } else { "kept" };
+        println!(
+            "  {how} default/{} version {} (public)",
+            started.name, started.version
+        );
+    }
+    if let Some(first) = deployed.first() {
+        println!("invoke it:");
+        println!(
+            "  curl --data 'you' {url}/v1/functions/default/{}/invoke",
+            first.name
+        );
+        println!(
+            "  FND_URL={url} fnd invoke {} --data you    # cargo run -p fn-server --bin fnd -- invoke …",
+            first.name
+        );
+    }
+    println!("deploy your own: fnd deploy FILE.wasm --name NAME; stop with Ctrl-C");
+}
+
+/// Deletes the records older than `keep`, now and then every hour.
+async fn retain(store: Arc<SqliteStore>, keep: chrono::Duration) {
+    let mut every = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        every.tick().await;
+        match store.delete_records_before(chrono::Utc::now() - keep).await {
+            Ok(0) => {}
+            Ok(deleted) => tracing::info!(deleted, "old invocation records deleted"),
+            Err(error) => tracing::warn!(%error, "deleting old invocation records"),
+        }
+    }
+}
+
+/// Completes on SIGINT (Ctrl-C) or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    let mut terminate =
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(terminate) => terminate,
+            Err(error) => {
+                tracing::warn!(%error, "cannot watch SIGTERM; only Ctrl-C stops the server");
+                let _ = interrupt.await;
+                return;
+            }
+        };
+    tokio::select! {
+        _ = interrupt => {}
+        _ = terminate.recv() => {}
+    }
+    eprintln!("fnd: stopping: no new connections; finishing the invocations under way");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_data_dir_is_the_one_given_else_a_standard_place() {
+        assert_eq!(
+            data_dir(Some(Path::new("/srv/fnd"))).unwrap(),
+            PathBuf::from("/srv/fnd")
+        );
+        let dir = data_dir(None).unwrap();
+        assert!(
+            dir.is_absolute() && dir.ends_with("fnd"),
+            "{}",
+            dir.display()
+        );
+    }
+}
