@@ -411,7 +411,7 @@ mod tests {
     #[test]
     fn path_segments_cannot_escape_their_place() {
         assert_eq!(segment("hello-world_2"), "hello-world_2");
-        assert_eq!(segment("../admin"), "..%2Fadmin");
+        assert_eq!(segment("../admin"), "%2E%2E%2Fadmin");
         assert_eq!(segment("a b?c"), "a%20b%3Fc");
     }
 }

@@ -290,6 +290,31 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.iter().zip(b).fold(0u8, |diff, (x, y)| diff | (x ^ y)) == 0
 }
 
+/// The most bytes of a refused body read and thrown away, and for how long.
+const LINGER_BYTES: u64 = 64 << 20;
+const LINGER: Duration = Duration::from_secs(5);
+
+/// Reads `body` and throws it away, in the background, up to [`LINGER_BYTES`] within
+/// [`LINGER`]: a refusal answered before the body was read (a 413 on the declared
+/// length) then reaches a client that sends its whole body before it reads the answer,
+/// instead of a reset connection (a "lingering close", as nginx does). Nothing is kept.
+fn linger(body: axum::body::Body) {
+    use http_body_util::BodyExt as _;
+    tokio::spawn(async move {
+        let drain = async move {
+            let mut body = body;
+            let mut read = 0u64;
+            while let Some(Ok(frame)) = body.frame().await {
+                read += frame.data_ref().map_or(0, |data| data.len() as u64);
+                if read > LINGER_BYTES {
+                    break;
+                }
+            }
+        };
+        let _ = tokio::time::timeout(LINGER, drain).await;
+    });
+}
+
 /// The client's request id when it is usable, else a fresh one.
 fn request_id(headers: &HeaderMap) -> String {
     headers

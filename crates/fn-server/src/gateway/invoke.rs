@@ -60,6 +60,7 @@ pub(super) async fn invoke(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if let Some(size) = declared.filter(|size| *size > limit) {
+        super::linger(request.into_body());
         return fail(&too_large(size));
     }
     let cap = usize::try_from(limit).unwrap_or(usize::MAX);

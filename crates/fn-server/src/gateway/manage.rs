@@ -6,7 +6,9 @@ use std::time::Instant;
 
 use axum::Json;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
-use axum::extract::{Multipart, Path, Query, State, multipart::MultipartRejection};
+use axum::extract::{
+    FromRequest as _, Multipart, Path, Query, Request, State, multipart::MultipartRejection,
+};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::{Bytes, BytesMut};
@@ -44,10 +46,10 @@ fn module_too_large(request_id: &str, size: u64, limit: u64) -> ApiError {
 pub(super) async fn deploy(
     State(gateway): State<Gateway>,
     Path((namespace, name)): Path<(String, String)>,
-    headers: HeaderMap,
-    form: Result<Multipart, MultipartRejection>,
+    request: Request,
 ) -> Answer<(StatusCode, Json<Deployed>)> {
-    let request_id = gateway.admin(&headers)?;
+    let headers = request.headers();
+    let request_id = gateway.admin(headers)?;
     let limit = gateway.inner.engine.config().max_module_bytes;
     let declared = headers
         .get(header::CONTENT_LENGTH)
@@ -56,9 +58,12 @@ pub(super) async fn deploy(
     // The module and the definition, with the form's own framing around them.
     let room = limit + MAX_DEFINITION_BYTES as u64 + 64 * 1024;
     if let Some(size) = declared.filter(|size| *size > room) {
+        super::linger(request.into_body());
         return Err(module_too_large(&request_id, size, limit));
     }
-    let mut form = form.map_err(|e| bad_request(&request_id, "body", e.body_text()))?;
+    let mut form = Multipart::from_request(request, &())
+        .await
+        .map_err(|e: MultipartRejection| bad_request(&request_id, "body", e.body_text()))?;
     let mut spec = DeploySpec::default();
     let mut module: Option<Bytes> = None;
     let malformed = |e: axum::extract::multipart::MultipartError| {
