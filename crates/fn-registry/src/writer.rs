@@ -102,7 +102,13 @@ impl RecordWriter {
     pub fn start(store: Arc<dyn FunctionStore>, options: WriterOptions) -> Result<RecordWriter> {
         let (sender, receiver) = mpsc::sync_channel(options.queue.max(1));
         let counters = Arc::new(Counters::default());
-        let runtime = tokio::runtime::Builder::new_current_thread()
+        // A worker thread of its own, not a current-thread runtime: a store may spawn
+        // work that must run between batches (sqlx gives a pooled connection back on a
+        // task), and a current-thread runtime runs nothing while this thread waits for
+        // records, so the store's `close` would wait for ever.
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("fn-record-store")
             .enable_all()
             .build()
             .map_err(|e| Error::Internal {

@@ -259,18 +259,28 @@ pub async fn serve(
 /// Gives the request its id (the client's when usable, else a fresh one, which the
 /// handlers then find), and runs it unless the drain deadline passes first: then it is
 /// dropped (an invocation under way is cancelled, and recorded as such) and answered
-/// 503.
+/// 503. An answer given before the request's body was read whole (a refusal) says
+/// `connection: close`: the rest of the body is still on its way, so the connection
+/// cannot carry another request, and a client that pooled it would fail its next one.
 async fn abandon_at_deadline(
     State(gateway): State<Gateway>,
-    mut request: axum::extract::Request,
+    request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
+    use http_body::Body as _;
     let mut abandoned = gateway.inner.abandon.subscribe();
     let request_id = request_id(request.headers());
+    let (mut parts, body) = request.into_parts();
     if let Ok(value) = HeaderValue::from_str(&request_id) {
-        request.headers_mut().insert(REQUEST_ID, value);
+        parts.headers.insert(REQUEST_ID, value);
     }
-    tokio::select! {
+    let read = Arc::new(AtomicBool::new(body.is_end_stream()));
+    let body = axum::body::Body::new(ReadWhole {
+        inner: body,
+        read: read.clone(),
+    });
+    let request = axum::extract::Request::from_parts(parts, body);
+    let mut response = tokio::select! {
         response = next.run(request) => response,
         _ = abandoned.wait_for(|abandoned| *abandoned) => {
             let error = fn_core::Error::Unavailable {
@@ -278,6 +288,42 @@ async fn abandon_at_deadline(
             };
             ApiError::from_error(&error, &request_id).into_response()
         }
+    };
+    if !read.load(Ordering::Acquire) {
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    response
+}
+
+/// A request body that notes when it was read to its end.
+struct ReadWhole {
+    inner: axum::body::Body,
+    read: Arc<AtomicBool>,
+}
+
+impl http_body::Body for ReadWhole {
+    type Data = bytes::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        let polled = std::pin::Pin::new(&mut self.inner).poll_frame(cx);
+        if matches!(polled, std::task::Poll::Ready(None)) || self.inner.is_end_stream() {
+            self.read.store(true, Ordering::Release);
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
     }
 }
 

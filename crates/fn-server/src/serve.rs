@@ -124,7 +124,12 @@ pub(crate) async fn serve(args: ServeArgs) -> Result<ExitCode> {
         tracing::warn!(%error, "records not written");
     }
     fn_server::telemetry::finish(Some(telemetry), &engine).await;
-    store.close().await;
+    if tokio::time::timeout(Duration::from_secs(10), store.close())
+        .await
+        .is_err()
+    {
+        tracing::warn!("the store did not close within 10 s");
+    }
     if left > 0 {
         eprintln!("fnd: {left} invocations were cancelled at the drain deadline");
     }

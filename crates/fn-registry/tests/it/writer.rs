@@ -206,3 +206,20 @@ async fn dropping_the_writer_writes_what_is_queued() {
     drop(writer);
     assert_eq!(kept(store.as_ref()).await, 100);
 }
+
+#[tokio::test]
+async fn the_sqlite_store_closes_while_its_writer_lives() {
+    // sqlx gives a pooled connection back on a task of the runtime that used it: the
+    // writer's runtime must keep running between batches, or `close` waits for ever.
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(fn_registry::SqliteStore::open(dir.path()).await.unwrap());
+    let writer = RecordWriter::start(store.clone(), WriterOptions::default()).unwrap();
+    for n in 0..10 {
+        writer.log(record(n)).unwrap();
+    }
+    writer.flush().unwrap();
+    assert_eq!(kept(store.as_ref()).await, 10);
+    tokio::time::timeout(Duration::from_secs(60), store.close())
+        .await
+        .expect("the store closes");
+}

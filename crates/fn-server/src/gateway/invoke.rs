@@ -34,7 +34,8 @@ pub(super) async fn invoke(
     request: Request,
 ) -> Response {
     let _in_flight = InFlight::new(&gateway);
-    let headers = request.headers().clone();
+    let (parts, body) = request.into_parts();
+    let headers = parts.headers;
     let request_id = request_id(&headers);
     let fail = |error: &Error| ApiError::from_error(error, &request_id).into_response();
     let function = match gateway
@@ -44,9 +45,13 @@ pub(super) async fn invoke(
         .await
     {
         Ok(function) => function,
-        Err(error) => return fail(&error),
+        Err(error) => {
+            super::linger(body);
+            return fail(&error);
+        }
     };
     if !function.definition.public && !gateway.authorised(&headers) {
+        super::linger(body);
         return ApiError::unauthorized(&request_id).into_response();
     }
     let limit = gateway.inner.engine.config().max_input_bytes;
@@ -60,11 +65,11 @@ pub(super) async fn invoke(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if let Some(size) = declared.filter(|size| *size > limit) {
-        super::linger(request.into_body());
+        super::linger(body);
         return fail(&too_large(size));
     }
     let cap = usize::try_from(limit).unwrap_or(usize::MAX);
-    let input = match axum::body::to_bytes(request.into_body(), cap).await {
+    let input = match axum::body::to_bytes(body, cap).await {
         Ok(input) => input,
         // A body without a declared length that goes past the limit: read no further.
         Err(_) => return fail(&too_large(limit.saturating_add(1))),

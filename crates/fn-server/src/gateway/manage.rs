@@ -48,8 +48,14 @@ pub(super) async fn deploy(
     Path((namespace, name)): Path<(String, String)>,
     request: Request,
 ) -> Answer<(StatusCode, Json<Deployed>)> {
+    let request_id = match gateway.admin(request.headers()) {
+        Ok(request_id) => request_id,
+        Err(refused) => {
+            super::linger(request.into_body());
+            return Err(refused);
+        }
+    };
     let headers = request.headers();
-    let request_id = gateway.admin(headers)?;
     let limit = gateway.inner.engine.config().max_module_bytes;
     let declared = headers
         .get(header::CONTENT_LENGTH)

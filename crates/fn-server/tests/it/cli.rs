@@ -1,1 +1,460 @@
+//! `fnd serve` and the client commands as an operator runs them: real processes over
+//! loopback. Every client command in text and `--output json`, each exit status (0 ok,
+//! 1 the function failed, 2 usage, 3 unreachable, 4 refused), SIGTERM finishing the call
+//! in flight, and a restart serving what was deployed and recorded before.
 
+use std::io::{BufRead as _, BufReader, Write as _};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+
+const TOKEN: &str = "cli-admin-token";
+
+/// A running `fnd serve`.
+struct Served {
+    child: Child,
+    url: String,
+    banner: Vec<String>,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `fnd serve` on a free loopback port with `data` as its folder, and waits for
+/// its banner.
+fn serve(data: &Path, extra: &[&str]) -> Served {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_fnd"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data)
+        .args(extra)
+        .env("FND_TOKEN", TOKEN)
+        .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("fnd serve starts");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().expect("a banner").expect("a banner line");
+    let url = first
+        .strip_prefix("fnd serving on ")
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("not the banner: {first}"))
+        .to_owned();
+    let mut banner = vec![first];
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        let last = line.starts_with("deploy your own");
+        banner.push(line);
+        if last {
+            break;
+        }
+    }
+    // The rest of stdout is read so that the server never blocks on it.
+    std::thread::spawn(move || lines.for_each(drop));
+    Served { child, url, banner }
+}
+
+/// Runs a client command against `url` with `token`, and `stdin` as its input.
+fn client(url: &str, token: &str, args: &[&str], stdin: Option<&[u8]>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_fnd"))
+        .args(args)
+        .env("FND_URL", url)
+        .env("FND_TOKEN", token)
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("fnd runs");
+    if let Some(input) = stdin {
+        child.stdin.take().unwrap().write_all(input).unwrap();
+    }
+    child.wait_with_output().unwrap()
+}
+
+fn fnd(served: &Served, args: &[&str]) -> Output {
+    client(&served.url, TOKEN, args, None)
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn json(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}{}", text(&out.stdout), text(&out.stderr)))
+}
+
+fn guest(name: &str) -> String {
+    fn_guests::path(name).to_str().unwrap().to_owned()
+}
+
+#[test]
+fn every_client_command_against_a_running_server() {
+    let data = tempfile::tempdir().unwrap();
+    let served = serve(data.path(), &[]);
+    let (hello, echo) = (guest("hello"), guest("echo"));
+
+    let out = fnd(
+        &served,
+        &[
+            "deploy",
+            &hello,
+            "--name",
+            "greet",
+            "--memory",
+            "32",
+            "--timeout",
+            "2.5",
+            "--env",
+            "K=V",
+            "--rate",
+            "100",
+            "--max-concurrency",
+            "4",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let said = text(&out.stdout);
+    assert!(
+        said.starts_with("deployed default/greet version 1 (bafk"),
+        "{said}"
+    );
+    let out = fnd(&served, &["invoke", "greet", "--data", "ops"]);
+    assert_eq!(
+        (out.status.code(), text(&out.stdout).as_str()),
+        (Some(0), "hello, ops!\n")
+    );
+
+    // Output bytes exactly, input from stdin.
+    let out = fnd(
+        &served,
+        &["deploy", &echo, "--name", "echo", "--output", "json"],
+    );
+    let deployed = json(&out);
+    assert_eq!(
+        (
+            deployed["ok"].as_bool(),
+            deployed["data"]["version"].as_u64()
+        ),
+        (Some(true), Some(1))
+    );
+    let bytes = b"\x00\xffbinary\x1b[2J\n".as_slice();
+    let out = client(&served.url, TOKEN, &["invoke", "echo"], Some(bytes));
+    assert_eq!(out.stdout, bytes);
+    let out = fnd(
+        &served,
+        &["invoke", "echo", "--data", "hi", "--output", "json"],
+    );
+    let answer = json(&out);
+    assert_eq!(answer["data"]["output"], "hi");
+    assert_eq!(answer["data"]["output_base64"], "aGk=");
+    assert_eq!(answer["error"], Value::Null);
+
+    // A new version, then back to the first.
+    let out = fnd(&served, &["deploy", &echo, "--name", "greet"]);
+    assert!(
+        text(&out.stdout).contains("version 2"),
+        "{}",
+        text(&out.stdout)
+    );
+    let versions = json(&fnd(&served, &["versions", "greet", "--output", "json"]));
+    let active: Vec<_> = versions["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| {
+            (
+                v["version"].as_u64().unwrap(),
+                v["active"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(active, [(1, false), (2, true)]);
+    assert!(text(&fnd(&served, &["versions", "greet"]).stdout).contains("VERSION"));
+    let out = fnd(&served, &["rollback", "greet", "1"]);
+    assert_eq!(
+        text(&out.stdout)
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .split(" (")
+            .next(),
+        Some("default/greet now runs version 1")
+    );
+    let out = fnd(&served, &["invoke", "greet", "--data", "back"]);
+    assert_eq!(text(&out.stdout), "hello, back!\n");
+
+    let listing = text(&fnd(&served, &["ls"]).stdout);
+    assert!(
+        listing.contains("greet") && listing.contains("echo"),
+        "{listing}"
+    );
+    let listing = json(&fnd(&served, &["ls", "--output", "json"]));
+    assert_eq!(listing["data"].as_array().unwrap().len(), 2);
+
+    // Records, newest first; the writer lands them within its linger.
+    let logs = wait_for_records(&served, "greet", 2);
+    let versions: Vec<_> = logs
+        .iter()
+        .map(|r| r["version"].as_str().unwrap())
+        .collect();
+    assert_eq!(versions, ["1", "1"], "--limit 2, newest first");
+    let table = text(&fnd(&served, &["logs", "greet", "--status", "success"]).stdout);
+    assert_eq!(
+        table.lines().count(),
+        3,
+        "a header and two records: {table}"
+    );
+    let none = json(&fnd(
+        &served,
+        &["logs", "greet", "--status", "timeout", "--output", "json"],
+    ));
+    assert_eq!(none["data"], serde_json::json!([]));
+
+    // Another namespace is another world.
+    let out = fnd(
+        &served,
+        &["deploy", &hello, "--name", "greet", "-n", "team"],
+    );
+    assert!(
+        text(&out.stdout).contains("team/greet version 1"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert_eq!(
+        json(&fnd(&served, &["ls", "-n", "team", "--output", "json"]))["data"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+
+    let out = fnd(&served, &["rm", "echo"]);
+    assert_eq!(text(&out.stdout), "deleted default/echo\n");
+    assert_eq!(fnd(&served, &["invoke", "echo"]).status.code(), Some(4));
+}
+
+/// `fnd logs NAME --limit 2 --output json` once `count` records of it are written.
+fn wait_for_records(served: &Served, name: &str, count: usize) -> Vec<Value> {
+    let all = || {
+        json(&fnd(served, &["logs", name, "--output", "json"]))["data"]
+            .as_array()
+            .unwrap()
+            .len()
+    };
+    for _ in 0..200 {
+        if all() >= count {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    let out = json(&fnd(
+        served,
+        &["logs", name, "--limit", "2", "--output", "json"],
+    ));
+    out["data"].as_array().unwrap().clone()
+}
+
+#[test]
+fn each_exit_status_means_one_thing() {
+    let data = tempfile::tempdir().unwrap();
+    let served = serve(data.path(), &[]);
+    fnd(&served, &["deploy", &guest("trap"), "--name", "trap"]);
+
+    // 1: the function failed; its error on stderr, and in the envelope.
+    let out = fnd(&served, &["invoke", "trap"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    assert!(
+        text(&out.stderr).contains("(trap, HTTP 500"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = fnd(&served, &["invoke", "trap", "--output", "json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let envelope = json(&out);
+    assert_eq!(
+        (envelope["ok"].as_bool(), envelope["error"]["kind"].as_str()),
+        (Some(false), Some("trap"))
+    );
+    assert_eq!(envelope["data"], Value::Null);
+
+    // 2: usage.
+    assert_eq!(fnd(&served, &["invoke"]).status.code(), Some(2));
+    assert_eq!(
+        fnd(&served, &["deploy", &guest("hello")]).status.code(),
+        Some(2),
+        "no --name"
+    );
+    assert_eq!(
+        fnd(&served, &["ls", "--output", "yaml"]).status.code(),
+        Some(2)
+    );
+
+    // 3: nothing answers.
+    let out = client(
+        "http://127.0.0.1:1",
+        TOKEN,
+        &["ls", "--output", "json"],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(3));
+    assert_eq!(json(&out)["error"]["kind"], "unreachable");
+
+    // 4: refused: a wrong token, a bad module, an unknown function, a bad flag value.
+    let out = client(&served.url, "wrong", &["ls"], None);
+    assert_eq!(out.status.code(), Some(4));
+    assert!(
+        text(&out.stderr).contains("unauthorized"),
+        "{}",
+        text(&out.stderr)
+    );
+    let bad = data.path().join("bad.wasm");
+    std::fs::write(&bad, b"not wasm").unwrap();
+    let out = fnd(
+        &served,
+        &[
+            "deploy",
+            bad.to_str().unwrap(),
+            "--name",
+            "bad",
+            "--output",
+            "json",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(4));
+    assert_eq!(json(&out)["error"]["status"], 422);
+    assert_eq!(fnd(&served, &["invoke", "nobody"]).status.code(), Some(4));
+    let out = fnd(
+        &served,
+        &["deploy", &guest("hello"), "--name", "x", "--timeout", "0"],
+    );
+    assert_eq!(out.status.code(), Some(4));
+}
+
+#[test]
+fn sigterm_finishes_the_call_in_flight_and_a_restart_serves_what_was_kept() {
+    let data = tempfile::tempdir().unwrap();
+    let mut served = serve(data.path(), &["--deploy-public", &guest("hello")]);
+    assert!(
+        served
+            .banner
+            .iter()
+            .any(|l| l.contains("deployed default/hello version 1 (public)")),
+        "{:?}",
+        served.banner
+    );
+    assert!(
+        served
+            .banner
+            .iter()
+            .any(|l| l.contains("curl --data 'you'"))
+    );
+    let nap = data.path().join("nap.wat");
+    std::fs::write(&nap, crate::sleep_wat(1500)).unwrap();
+    let out = fnd(&served, &["deploy", nap.to_str().unwrap(), "--name", "nap"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+
+    let url = served.url.clone();
+    let call = std::thread::spawn(move || client(&url, TOKEN, &["invoke", "nap"], None));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let status = fn_server::client::Client::new(&served.url, Some(TOKEN.into())).unwrap();
+    runtime.block_on(async {
+        while status.status().await.unwrap().in_flight == 0 {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    });
+    let killed = Command::new("kill")
+        .args(["-TERM", &served.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let out = call.join().unwrap();
+    assert_eq!(
+        (out.status.code(), text(&out.stdout).as_str()),
+        (Some(0), "done"),
+        "{}",
+        text(&out.stderr)
+    );
+    let exit = served.child.wait().unwrap();
+    assert_eq!(exit.code(), Some(0));
+    drop(served);
+
+    // The same folder: the functions, their versions and the records are still there,
+    // and the example is kept, not deployed again.
+    let served = serve(data.path(), &["--deploy-public", &guest("hello")]);
+    assert!(
+        served
+            .banner
+            .iter()
+            .any(|l| l.contains("kept default/hello version 1")),
+        "{:?}",
+        served.banner
+    );
+    // Public: no token needed.
+    let out = client(
+        &served.url,
+        "",
+        &["invoke", "hello", "--data", "again"],
+        None,
+    );
+    assert_eq!(text(&out.stdout), "hello, again!\n");
+    let records = json(&fnd(&served, &["logs", "nap", "--output", "json"]));
+    let statuses: Vec<_> = records["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        statuses,
+        ["success"],
+        "the call that finished at shutdown was recorded"
+    );
+}
+
+#[test]
+fn serve_without_a_token_listens_only_on_loopback() {
+    let data = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_fnd"))
+        .args(["serve", "--listen", "0.0.0.0:0", "--data-dir"])
+        .arg(data.path())
+        .env_remove("FND_TOKEN")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(125));
+    assert!(
+        text(&out.stderr).contains("without FND_TOKEN"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn completions_are_printed_for_each_shell() {
+    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_fnd"))
+            .args(["completions", shell])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{shell}");
+        let script = text(&out.stdout);
+        assert!(
+            script.contains("rollback") && script.contains("output"),
+            "{shell}: {script}"
+        );
+    }
+}
