@@ -11,6 +11,7 @@ use clap::{Parser, Subcommand};
 
 mod bombs;
 mod dist;
+mod examples;
 mod fuzz;
 #[cfg(test)]
 mod tidy;
@@ -49,7 +50,17 @@ enum Task {
     Ci,
     /// A release build of `fnd` in target/dist/ with SHA256SUMS and a manifest of versions.
     Dist,
-    /// Build the guests and run each example function through the engine.
+    /// The main job: build the guests and `fnd`, then `fnd serve` on the embedded store
+    /// with the example functions deployed (public), printing how to invoke them.
+    Serve {
+        /// The address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: String,
+        /// The server's data folder (default: target/fnd-data in the project).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
+    /// Build the guests and run each example function once through `fnd run`.
     Demo,
     /// Run the cargo-fuzz targets of fuzz/ (all without TARGET), each for --seconds.
     Fuzz {
@@ -94,9 +105,13 @@ fn main() -> Result<()> {
         }
         Task::Promtool => promtool(),
         Task::Dist => dist::dist(&root),
+        Task::Serve { listen, data_dir } => {
+            guests(&root)?;
+            examples::serve(&root, &listen, data_dir)
+        }
         Task::Demo => {
             guests(&root)?;
-            demo(&root)
+            examples::demo(&root)
         }
         Task::Fuzz { target, seconds } => {
             guests(&root)?;
@@ -340,38 +355,6 @@ fn promtool() -> Result<()> {
     let status = check.wait()?;
     if !status.success() {
         bail!("promtool check metrics failed: {status}");
-    }
-    Ok(())
-}
-
-fn demo(root: &Path) -> Result<()> {
-    let out = guests_out(root);
-    let runs: [(&str, &str); 5] = [
-        ("hello", "fn-engine"),
-        ("upper", "shout this"),
-        ("fib", "25"),
-        ("handle_upper", "handle abi"),
-        ("exit_code", "7"),
-    ];
-    for (guest, input) in runs {
-        let wasm = out.join(format!("{guest}.wasm"));
-        println!("$ echo -n {input:?} | fnd run {}", wasm.display());
-        let status = Command::new(cargo_bin())
-            .args([
-                "run",
-                "--quiet",
-                "--release",
-                "-p",
-                "fn-server",
-                "--bin",
-                "fnd",
-                "--",
-                "run",
-            ])
-            .arg(&wasm)
-            .args(["--input", input])
-            .status()?;
-        println!("\n({status})\n");
     }
     Ok(())
 }

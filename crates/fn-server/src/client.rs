@@ -4,6 +4,9 @@
 //! answered an error (with its kind, message, request id and `Retry-After`), or answered
 //! something that is not the gateway's API. The client speaks plain HTTP; put a TLS
 //! proxy in front of a server reached over a network you do not trust.
+//!
+//! Why one long file: one documented method per endpoint over one request and error
+//! path; split, the API would be scattered across files that each repeat that path.
 
 use std::time::Duration;
 

@@ -1,5 +1,6 @@
 //! The function engine as a server: the HTTP [`gateway`] (an axum router over an engine
-//! and a function store, testable and embeddable without the binary) and the
+//! and a function store, testable and embeddable without the binary, and its graceful
+//! [`gateway::serve`]), its wire types ([`api`]) and typed [`client`], and the
 //! [`telemetry`] a process runs with. The `fnd` binary is a thin command line over it.
 //!
 //! # Example

@@ -219,18 +219,29 @@ fn banner(address: SocketAddr, database: &Path, token: bool, deployed: &[Started
             started.name, started.version
         );
     }
+    // The client as the operator can run it from here: this very program, and the
+    // server's address when it is not the client's default.
+    let program = std::env::current_exe()
+        .map(|path| path.display().to_string())
+        .unwrap_or_else(|_| "fnd".into());
+    let client = if url == fn_server::client::DEFAULT_URL {
+        program
+    } else {
+        format!("FND_URL={url} {program}")
+    };
     if let Some(first) = deployed.first() {
-        println!("invoke it:");
+        println!("invoke them:");
         println!(
             "  curl --data 'you' {url}/v1/functions/default/{}/invoke",
             first.name
         );
-        println!(
-            "  FND_URL={url} fnd invoke {} --data you    # cargo run -p fn-server --bin fnd -- invoke …",
-            first.name
-        );
+        println!("  {client} invoke {} --data you", first.name);
     }
-    println!("deploy your own: fnd deploy FILE.wasm --name NAME; stop with Ctrl-C");
+    let with_token = if token { " (with FND_TOKEN set)" } else { "" };
+    println!("deploy and invoke your own WASI module{with_token}:");
+    println!("  {client} deploy FILE.wasm --name NAME");
+    println!("  {client} invoke NAME --data hi");
+    println!("stop with Ctrl-C: the invocations under way finish first");
 }
 
 /// Deletes the records older than `keep`, now and then every hour.

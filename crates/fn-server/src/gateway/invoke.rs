@@ -9,7 +9,7 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use fn_core::{Error, InvocationContext, TriggerType};
 
-use super::{ApiError, Gateway, REQUEST_ID, request_id, trace};
+use super::{ApiError, Gateway, REQUEST_ID, linger, request_id, trace};
 
 /// Counts an invocation as in flight for as long as it lives, whatever its end (a
 /// dropped connection included).
@@ -46,12 +46,12 @@ pub(super) async fn invoke(
     {
         Ok(function) => function,
         Err(error) => {
-            super::linger(body);
+            linger(body);
             return fail(&error);
         }
     };
     if !function.definition.public && !gateway.authorised(&headers) {
-        super::linger(body);
+        linger(body);
         return ApiError::unauthorized(&request_id).into_response();
     }
     let limit = gateway.inner.engine.config().max_input_bytes;
@@ -65,7 +65,7 @@ pub(super) async fn invoke(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if let Some(size) = declared.filter(|size| *size > limit) {
-        super::linger(body);
+        linger(body);
         return fail(&too_large(size));
     }
     let cap = usize::try_from(limit).unwrap_or(usize::MAX);

@@ -16,7 +16,7 @@ use chrono::{DateTime, Utc};
 use fn_core::{Error, ErrorKind, InvocationStatus, Page, RecordQuery};
 use serde::Deserialize;
 
-use super::{ApiError, Gateway};
+use super::{ApiError, Gateway, linger};
 use crate::api::{Activate, DeploySpec, Deployed, Status};
 
 /// The most bytes a deploy's `definition` part may take.
@@ -51,7 +51,7 @@ pub(super) async fn deploy(
     let request_id = match gateway.admin(request.headers()) {
         Ok(request_id) => request_id,
         Err(refused) => {
-            super::linger(request.into_body());
+            linger(request.into_body());
             return Err(refused);
         }
     };
@@ -64,7 +64,7 @@ pub(super) async fn deploy(
     // The module and the definition, with the form's own framing around them.
     let room = limit + MAX_DEFINITION_BYTES as u64 + 64 * 1024;
     if let Some(size) = declared.filter(|size| *size > room) {
-        super::linger(request.into_body());
+        linger(request.into_body());
         return Err(module_too_large(&request_id, size, limit));
     }
     let mut form = Multipart::from_request(request, &())

@@ -1,0 +1,196 @@
+//! `fnd deploy` and `fnd invoke`.
+
+use std::io::{IsTerminal as _, Read as _, Write as _};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use base64::Engine as _;
+use bytes::Bytes;
+use fn_core::RateQuota;
+use fn_server::api::DeploySpec;
+use serde_json::json;
+
+use super::{Common, FAILED, Failure, Output, client, finish, to_value};
+
+#[derive(clap::Args)]
+pub(crate) struct DeployArgs {
+    /// The module (`.wasm`).
+    file: PathBuf,
+    /// The function's name.
+    #[arg(long)]
+    name: String,
+    /// Its memory limit in MiB (default 64).
+    #[arg(long, value_name = "MB")]
+    memory: Option<u64>,
+    /// One invocation's deadline in seconds (default 5; fractions allowed).
+    #[arg(long, value_name = "SECONDS")]
+    timeout: Option<f64>,
+    /// An environment variable, KEY=VALUE; repeat for more.
+    #[arg(long = "env", value_name = "KEY=VALUE")]
+    env: Vec<String>,
+    /// Anyone may invoke it without a token.
+    #[arg(long)]
+    public: bool,
+    /// Its own rate limit: invocations a second (and a burst of as many).
+    #[arg(long, value_name = "PER_SECOND")]
+    rate: Option<u32>,
+    /// The most invocations of it at once.
+    #[arg(long, value_name = "N")]
+    max_concurrency: Option<u32>,
+    #[command(flatten)]
+    common: Common,
+}
+
+#[derive(clap::Args)]
+pub(crate) struct InvokeArgs {
+    /// The function's name.
+    name: String,
+    /// The input; without it, stdin is read (nothing when stdin is a terminal).
+    #[arg(long)]
+    data: Option<String>,
+    #[command(flatten)]
+    common: Common,
+}
+
+pub(crate) async fn deploy(args: DeployArgs) -> ExitCode {
+    let outcome = async {
+        let spec = spec(&args)?;
+        let module = std::fs::read(&args.file).map_err(|e| {
+            Failure::local(format!("reading the module {}: {e}", args.file.display()))
+        })?;
+        let client = client(&args.common)?;
+        let spinner = Spinner::after(Duration::from_millis(500), "compiling and deploying");
+        let deployed = client
+            .deploy(&args.common.namespace, &args.name, &spec, module)
+            .await;
+        spinner.stop();
+        Ok(to_value(&deployed?))
+    }
+    .await;
+    finish(&args.common, outcome, |d| {
+        format!(
+            "deployed {}/{} version {} ({}) in {:.1} ms",
+            d["namespace"].as_str().unwrap_or_default(),
+            d["name"].as_str().unwrap_or_default(),
+            d["version"],
+            d["wasm_cid"].as_str().unwrap_or_default(),
+            d["compile_ms"].as_f64().unwrap_or_default()
+        )
+    })
+}
+
+fn spec(args: &DeployArgs) -> Result<DeploySpec, Failure> {
+    let mut spec = DeploySpec {
+        public: args.public,
+        max_concurrency: args.max_concurrency,
+        rate: args.rate.map(RateQuota::per_second),
+        ..DeploySpec::default()
+    };
+    if let Some(mb) = args.memory {
+        spec.max_memory_bytes = Some(
+            mb.checked_mul(1 << 20)
+                .ok_or_else(|| Failure::local(format!("--memory {mb} MB is too large")))?,
+        );
+    }
+    if let Some(seconds) = args.timeout {
+        if !(seconds.is_finite() && seconds > 0.0 && seconds <= 86_400.0) {
+            return Err(Failure::local(format!(
+                "--timeout {seconds} is not a number of seconds within (0, 86400]"
+            )));
+        }
+        spec.timeout_ms = Some((seconds * 1000.0).ceil() as u64);
+    }
+    for pair in &args.env {
+        let Some((key, value)) = pair.split_once('=') else {
+            return Err(Failure::local(format!("--env `{pair}` is not KEY=VALUE")));
+        };
+        spec.env.insert(key.to_owned(), value.to_owned());
+    }
+    Ok(spec)
+}
+
+pub(crate) async fn invoke(args: InvokeArgs) -> ExitCode {
+    let outcome = async {
+        let input = match &args.data {
+            Some(data) => Bytes::from(data.clone()),
+            None => read_stdin()?,
+        };
+        let client = client(&args.common)?;
+        Ok(client
+            .invoke(&args.common.namespace, &args.name, input)
+            .await?)
+    }
+    .await;
+    match (args.common.output, outcome) {
+        // The output's bytes exactly, as `cat` writes a file.
+        (Output::Text, Ok(output)) => {
+            let mut stdout = std::io::stdout().lock();
+            if stdout
+                .write_all(&output)
+                .and_then(|()| stdout.flush())
+                .is_err()
+            {
+                return ExitCode::from(FAILED);
+            }
+            ExitCode::SUCCESS
+        }
+        (_, outcome) => {
+            let outcome = outcome.map(|output| {
+                json!({
+                    "output": std::str::from_utf8(&output).ok(),
+                    "output_base64": base64::engine::general_purpose::STANDARD.encode(&output),
+                    "output_bytes": output.len(),
+                })
+            });
+            finish(&args.common, outcome, |_| String::new())
+        }
+    }
+}
+
+fn read_stdin() -> Result<Bytes, Failure> {
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        return Ok(Bytes::new());
+    }
+    let mut input = Vec::new();
+    stdin
+        .lock()
+        .read_to_end(&mut input)
+        .map_err(|e| Failure::local(format!("reading the input from stdin: {e}")))?;
+    Ok(Bytes::from(input))
+}
+
+/// A spinner on stderr, shown only when stderr is a terminal and the work takes longer
+/// than the delay.
+struct Spinner {
+    task: Option<tokio::task::JoinHandle<()>>,
+    bar: indicatif::ProgressBar,
+}
+
+impl Spinner {
+    fn after(delay: Duration, message: &'static str) -> Spinner {
+        let bar = indicatif::ProgressBar::hidden();
+        if !std::io::stderr().is_terminal() {
+            return Spinner { task: None, bar };
+        }
+        let shown = bar.clone();
+        let task = tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            shown.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+            shown.set_message(message);
+            shown.enable_steady_tick(Duration::from_millis(100));
+        });
+        Spinner {
+            task: Some(task),
+            bar,
+        }
+    }
+
+    fn stop(self) {
+        if let Some(task) = self.task {
+            task.abort();
+        }
+        self.bar.finish_and_clear();
+    }
+}
