@@ -2,8 +2,10 @@
 //! batches, the Prometheus exposition (and OTLP when the `OTEL_*` variables ask), the
 //! records' retention, and a graceful shutdown on SIGTERM or SIGINT.
 //!
-//! Why the token rule: without `FND_TOKEN` anyone who reaches the server may deploy and
-//! run code on it, so a server without one only listens on a loopback address.
+//! Why a token always: whoever may deploy may run code on this machine, so management
+//! always needs the admin token, on loopback too (another user of the machine is not the
+//! operator). It is `FND_TOKEN`, else one made at the first start and kept in
+//! `DATA_DIR/admin-token` (mode 0600), never printed.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -22,7 +24,7 @@ use fn_telemetry::{OtelEnv, RecordFigures, Telemetry};
 
 #[derive(clap::Args)]
 pub(crate) struct ServeArgs {
-    /// The address to listen on. Without FND_TOKEN it must be a loopback address.
+    /// The address to listen on.
     #[arg(long, env = "FND_LISTEN", default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
     /// Where the store keeps its database (`fn.db`), modules and compiled artifacts;
@@ -45,16 +47,15 @@ pub(crate) struct ServeArgs {
 }
 
 pub(crate) async fn serve(args: ServeArgs) -> Result<ExitCode> {
-    let token = std::env::var("FND_TOKEN").ok().filter(|t| !t.is_empty());
-    if token.is_none() && !args.listen.ip().is_loopback() {
-        bail!(
-            "refusing to listen on {} without FND_TOKEN: anyone who reaches it could deploy \
-             and run code; set FND_TOKEN, or listen on a loopback address such as 127.0.0.1",
-            args.listen
-        );
-    }
     let data_dir = data_dir(args.data_dir.as_deref())?;
     let store = Arc::new(SqliteStore::open(&data_dir).await?);
+    let (token, kept_in) = match std::env::var("FND_TOKEN").ok().filter(|t| !t.is_empty()) {
+        Some(token) => (token, None),
+        None => {
+            let path = data_dir.join(TOKEN_FILE);
+            (kept_token(&path)?, Some(path))
+        }
+    };
     let telemetry = telemetry()?;
     let writer = Arc::new(RecordWriter::start(
         store.clone(),
@@ -83,7 +84,7 @@ pub(crate) async fn serve(args: ServeArgs) -> Result<ExitCode> {
         engine.clone(),
         store.clone(),
         Some(telemetry.clone()),
-        token.clone(),
+        Some(token),
     );
     let figures = writer.clone();
     gateway.set_record_figures(move || {
@@ -103,7 +104,7 @@ pub(crate) async fn serve(args: ServeArgs) -> Result<ExitCode> {
             chrono::Duration::days(i64::from(args.retention_days)),
         ))
     });
-    banner(address, store.database(), token.is_some(), &deployed);
+    banner(address, store.database(), kept_in.as_deref(), &deployed);
 
     let left = fn_server::gateway::serve(
         listener,
@@ -134,6 +135,35 @@ pub(crate) async fn serve(args: ServeArgs) -> Result<ExitCode> {
         eprintln!("fnd: {left} invocations were cancelled at the drain deadline");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The file in the data folder holding the admin token when `FND_TOKEN` is not set.
+pub(crate) const TOKEN_FILE: &str = "admin-token";
+
+/// The token kept at `path`, made there first (32 random bytes as hex, the file created
+/// new with mode 0600) when there is none.
+fn kept_token(path: &Path) -> Result<String> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    match std::fs::read_to_string(path) {
+        Ok(token) if !token.trim().is_empty() => return Ok(token.trim().to_owned()),
+        Ok(_) => bail!("the admin token file {} is empty", path.display()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+    }
+    let mut secret = [0u8; 32];
+    getrandom::fill(&mut secret).map_err(|e| anyhow::anyhow!("making a token: {e}"))?;
+    let token: String = secret.iter().map(|b| format!("{b:02x}")).collect();
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    file.write_all(token.as_bytes())
+        .and_then(|()| file.sync_all())
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(token)
 }
 
 /// `--data-dir`, else `$XDG_DATA_HOME/fnd`, else `$HOME/.local/share/fnd`.
@@ -206,11 +236,15 @@ async fn deploy_public(engine: &Engine, store: &dyn FunctionStore, file: &Path) 
     clippy::print_stdout,
     reason = "the operator's first view of the server"
 )]
-fn banner(address: SocketAddr, database: &Path, token: bool, deployed: &[Started]) {
+fn banner(address: SocketAddr, database: &Path, kept_in: Option<&Path>, deployed: &[Started]) {
     let url = format!("http://{address}");
     println!("fnd serving on {url} (store: {})", database.display());
-    if !token {
-        println!("  no FND_TOKEN: anyone on this machine may deploy and invoke (loopback only)");
+    match kept_in {
+        Some(path) => println!(
+            "  admin token: in {} (FND_TOKEN unset; set it to choose one)",
+            path.display()
+        ),
+        None => println!("  admin token: FND_TOKEN"),
     }
     for started in deployed {
         let how = if started.new { "deployed" } else { "kept" };
@@ -237,9 +271,12 @@ fn banner(address: SocketAddr, database: &Path, token: bool, deployed: &[Started
         );
         println!("  {client} invoke {} --data you", first.name);
     }
-    let with_token = if token { " (with FND_TOKEN set)" } else { "" };
-    println!("deploy and invoke your own WASI module{with_token}:");
-    println!("  {client} deploy FILE.wasm --name NAME");
+    let admin = match kept_in {
+        Some(path) => format!("FND_TOKEN=$(cat {}) {client}", path.display()),
+        None => client.clone(),
+    };
+    println!("deploy and invoke your own WASI module (public: invoking it needs no token):");
+    println!("  {admin} deploy FILE.wasm --name NAME --public");
     println!("  {client} invoke NAME --data hi");
     println!("stop with Ctrl-C: the invocations under way finish first");
 }

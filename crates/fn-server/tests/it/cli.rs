@@ -29,11 +29,20 @@ impl Drop for Served {
 /// Starts `fnd serve` on a free loopback port with `data` as its folder, and waits for
 /// its banner.
 pub(crate) fn serve(data: &Path, extra: &[&str]) -> Served {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_fnd"))
+    serve_with(data, extra, Some(TOKEN))
+}
+
+/// [`serve`] with `token` as `FND_TOKEN`, or none.
+pub(crate) fn serve_with(data: &Path, extra: &[&str], token: Option<&str>) -> Served {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_fnd"));
+    match token {
+        Some(token) => command.env("FND_TOKEN", token),
+        None => command.env_remove("FND_TOKEN"),
+    };
+    let mut child = command
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(data)
         .args(extra)
-        .env("FND_TOKEN", TOKEN)
         .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -124,6 +133,11 @@ fn every_client_command_against_a_running_server() {
         ],
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        out.stderr.is_empty(),
+        "no spinner off a terminal: {}",
+        text(&out.stderr)
+    );
     let said = text(&out.stdout);
     assert!(
         said.starts_with("deployed default/greet version 1 (bafk"),
@@ -242,10 +256,26 @@ fn every_client_command_against_a_running_server() {
     let out = fnd(&served, &["rm", "echo"]);
     assert_eq!(text(&out.stdout), "deleted default/echo\n");
     assert_eq!(fnd(&served, &["invoke", "echo"]).status.code(), Some(4));
+    let rolled = json(&fnd(
+        &served,
+        &["rollback", "greet", "2", "--output", "json"],
+    ));
+    assert_eq!(
+        (rolled["ok"].as_bool(), rolled["data"]["version"].as_str()),
+        (Some(true), Some("2"))
+    );
+    let removed = json(&fnd(
+        &served,
+        &["rm", "greet", "-n", "team", "--output", "json"],
+    ));
+    assert_eq!(
+        removed["data"],
+        serde_json::json!({"namespace": "team", "name": "greet"})
+    );
 }
 
 /// `fnd logs NAME --limit 2 --output json` once `count` records of it are written.
-fn wait_for_records(served: &Served, name: &str, count: usize) -> Vec<Value> {
+pub(crate) fn wait_for_records(served: &Served, name: &str, count: usize) -> Vec<Value> {
     let all = || {
         json(&fnd(served, &["logs", name, "--output", "json"]))["data"]
             .as_array()
@@ -263,81 +293,4 @@ fn wait_for_records(served: &Served, name: &str, count: usize) -> Vec<Value> {
         &["logs", name, "--limit", "2", "--output", "json"],
     ));
     out["data"].as_array().unwrap().clone()
-}
-
-#[test]
-fn each_exit_status_means_one_thing() {
-    let data = tempfile::tempdir().unwrap();
-    let served = serve(data.path(), &[]);
-    fnd(&served, &["deploy", &guest("trap"), "--name", "trap"]);
-
-    // 1: the function failed; its error on stderr, and in the envelope.
-    let out = fnd(&served, &["invoke", "trap"]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(out.stdout.is_empty());
-    assert!(
-        text(&out.stderr).contains("(trap, HTTP 500"),
-        "{}",
-        text(&out.stderr)
-    );
-    let out = fnd(&served, &["invoke", "trap", "--output", "json"]);
-    assert_eq!(out.status.code(), Some(1));
-    let envelope = json(&out);
-    assert_eq!(
-        (envelope["ok"].as_bool(), envelope["error"]["kind"].as_str()),
-        (Some(false), Some("trap"))
-    );
-    assert_eq!(envelope["data"], Value::Null);
-
-    // 2: usage.
-    assert_eq!(fnd(&served, &["invoke"]).status.code(), Some(2));
-    assert_eq!(
-        fnd(&served, &["deploy", &guest("hello")]).status.code(),
-        Some(2),
-        "no --name"
-    );
-    assert_eq!(
-        fnd(&served, &["ls", "--output", "yaml"]).status.code(),
-        Some(2)
-    );
-
-    // 3: nothing answers.
-    let out = client(
-        "http://127.0.0.1:1",
-        TOKEN,
-        &["ls", "--output", "json"],
-        None,
-    );
-    assert_eq!(out.status.code(), Some(3));
-    assert_eq!(json(&out)["error"]["kind"], "unreachable");
-
-    // 4: refused: a wrong token, a bad module, an unknown function, a bad flag value.
-    let out = client(&served.url, "wrong", &["ls"], None);
-    assert_eq!(out.status.code(), Some(4));
-    assert!(
-        text(&out.stderr).contains("unauthorized"),
-        "{}",
-        text(&out.stderr)
-    );
-    let bad = data.path().join("bad.wasm");
-    std::fs::write(&bad, b"not wasm").unwrap();
-    let out = fnd(
-        &served,
-        &[
-            "deploy",
-            bad.to_str().unwrap(),
-            "--name",
-            "bad",
-            "--output",
-            "json",
-        ],
-    );
-    assert_eq!(out.status.code(), Some(4));
-    assert_eq!(json(&out)["error"]["status"], 422);
-    assert_eq!(fnd(&served, &["invoke", "nobody"]).status.code(), Some(4));
-    let out = fnd(
-        &served,
-        &["deploy", &guest("hello"), "--name", "x", "--timeout", "0"],
-    );
-    assert_eq!(out.status.code(), Some(4));
 }

@@ -4,7 +4,7 @@
 use std::process::Command;
 use std::time::Duration;
 
-use crate::cli::{TOKEN, client, fnd, guest, json, serve, text};
+use crate::cli::{TOKEN, client, fnd, guest, json, serve, serve_with, text};
 
 #[test]
 fn sigterm_finishes_the_call_in_flight_and_a_restart_serves_what_was_kept() {
@@ -41,11 +41,8 @@ fn sigterm_finishes_the_call_in_flight_and_a_restart_serves_what_was_kept() {
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
     });
-    let killed = Command::new("kill")
-        .args(["-TERM", &served.child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
+    let pid = rustix::process::Pid::from_raw(served.child.id().try_into().unwrap()).unwrap();
+    rustix::process::kill_process(pid, rustix::process::Signal::TERM).unwrap();
     let out = call.join().unwrap();
     assert_eq!(
         (out.status.code(), text(&out.stdout).as_str()),
@@ -91,19 +88,46 @@ fn sigterm_finishes_the_call_in_flight_and_a_restart_serves_what_was_kept() {
 }
 
 #[test]
-fn serve_without_a_token_listens_only_on_loopback() {
+fn without_fnd_token_a_token_is_made_once_and_kept_in_the_data_folder() {
+    use std::os::unix::fs::PermissionsExt as _;
     let data = tempfile::tempdir().unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_fnd"))
-        .args(["serve", "--listen", "0.0.0.0:0", "--data-dir"])
-        .arg(data.path())
-        .env_remove("FND_TOKEN")
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(125));
+    let served = serve_with(data.path(), &[], None);
+    let file = data.path().join("admin-token");
     assert!(
-        text(&out.stderr).contains("without FND_TOKEN"),
-        "{}",
-        text(&out.stderr)
+        served
+            .banner
+            .iter()
+            .any(|l| l.contains(&format!("admin token: in {}", file.display()))),
+        "{:?}",
+        served.banner
+    );
+    let token = std::fs::read_to_string(&file).unwrap();
+    assert_eq!(token.len(), 64, "32 random bytes in hex");
+    assert!(token.bytes().all(|b| b.is_ascii_hexdigit()));
+    assert_eq!(
+        std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    assert!(
+        served.banner.iter().all(|l| !l.contains(&token)),
+        "never printed"
+    );
+    // Management needs it, on loopback too.
+    assert_eq!(
+        client(&served.url, "", &["ls"], None).status.code(),
+        Some(4)
+    );
+    assert_eq!(
+        client(&served.url, &token, &["ls"], None).status.code(),
+        Some(0)
+    );
+    drop(served);
+    // The next start keeps it.
+    let served = serve_with(data.path(), &[], None);
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), token);
+    assert_eq!(
+        client(&served.url, &token, &["ls"], None).status.code(),
+        Some(0)
     );
 }
 

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::process::{Command, Output};
 
 mod cli;
+mod cli_exits;
 mod cli_serve;
 mod gateway;
 mod lifecycle;
