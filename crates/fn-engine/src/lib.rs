@@ -193,7 +193,7 @@ impl Engine {
     }
 
     /// Where records go: the logger, when there is one and records are on.
-    fn logger(&self) -> Option<&dyn InvocationLogger> {
+    pub(crate) fn logger(&self) -> Option<&dyn InvocationLogger> {
         if !self.inner.config.log_invocations {
             return None;
         }

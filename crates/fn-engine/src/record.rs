@@ -109,3 +109,25 @@ impl Drop for Recorder<'_> {
         self.log(Err(&error));
     }
 }
+
+impl crate::Engine {
+    /// Records an invocation of `function` that its caller refused before the engine
+    /// saw its input — a gateway refusing a body on its declared length, before reading
+    /// it — so that it is recorded exactly once, as [`Engine::execute`] would have
+    /// recorded the same refusal (`input_size` is the size declared). Returns `error`
+    /// wrapped as `execute` returns errors.
+    pub fn record_refused(
+        &self,
+        function: &Function,
+        ctx: InvocationContext,
+        input_size: u64,
+        error: Error,
+    ) -> Error {
+        Recorder::start(self.logger(), function, &ctx, input_size).finish(Err(&error));
+        Error::Execution {
+            function: function.definition.name.clone(),
+            request_id: ctx.request_id,
+            source: Box::new(error),
+        }
+    }
+}

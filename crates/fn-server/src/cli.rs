@@ -50,7 +50,7 @@ pub(crate) struct Common {
     #[arg(long, env = "FND_URL", default_value = DEFAULT_URL, hide_env_values = true)]
     url: String,
     /// The namespace of the function.
-    #[arg(long, short = 'n', default_value = "default")]
+    #[arg(long, short = 'n', default_value = "default", value_parser = clap::builder::NonEmptyStringValueParser::new())]
     namespace: String,
 }
 
@@ -127,7 +127,9 @@ fn finish(common: &Common, outcome: Outcome, text: impl FnOnce(&Value) -> String
             ExitCode::from(failure.code)
         }
         (Output::Text, Ok(data)) => {
-            let text = text(&data);
+            // Whatever the server sent (names, versions, a guest's words) cannot drive
+            // the terminal.
+            let text = inert(&text(&data));
             if !text.is_empty() {
                 println!("{text}");
             }

@@ -43,6 +43,7 @@ use fn_engine::Engine;
 use fn_telemetry::{RecordFigures, Telemetry};
 
 pub use self::errors::{ApiError, status_of};
+pub use self::invoke::INPUT_BUFFER_BUDGET;
 pub use self::manage::MAX_DEFINITION_BYTES;
 pub use self::serve::serve;
 use self::serve::{abandon_at_deadline, linger};
@@ -70,6 +71,7 @@ struct Inner {
     /// Set at the drain deadline: every request still under way is dropped (an
     /// invocation is cancelled, and recorded as such) and answered 503.
     abandon: tokio::sync::watch::Sender<bool>,
+    input_budget: invoke::InputBudget,
     record_figures: OnceLock<RecordFiguresFn>,
 }
 
@@ -99,6 +101,8 @@ impl Gateway {
         telemetry: Option<Telemetry>,
         token: Option<String>,
     ) -> Gateway {
+        let input_budget =
+            invoke::InputBudget::new(invoke::INPUT_BUFFER_BUDGET, engine.config().max_input_bytes);
         Gateway {
             inner: Arc::new(Inner {
                 engine,
@@ -108,6 +112,7 @@ impl Gateway {
                 in_flight: AtomicU64::new(0),
                 draining: AtomicBool::new(false),
                 abandon: tokio::sync::watch::Sender::new(false),
+                input_budget,
                 record_figures: OnceLock::new(),
             }),
         }
@@ -115,9 +120,14 @@ impl Gateway {
 
     /// The routes, as the module's table lists them.
     pub fn router(&self) -> Router {
-        // A deploy's body is bounded by the handler (the module part by the engine's
-        // module limit, the definition by its own), not by axum's 2 MB default.
-        let deploy_body = DefaultBodyLimit::disable();
+        // A deploy's parts are bounded as they are read (the module by the engine's
+        // module limit, the definition by its own); the whole body, chunked too, by
+        // their sum and the form's framing, not by axum's 2 MB default.
+        let config = self.inner.engine.config();
+        let deploy_body = DefaultBodyLimit::max(
+            usize::try_from(manage::deploy_room(config.max_module_bytes)).unwrap_or(usize::MAX),
+        );
+        let small_body = DefaultBodyLimit::max(64 * 1024);
         Router::new()
             .route(
                 "/v1/functions/{namespace}/{name}/invoke",
@@ -141,7 +151,7 @@ impl Gateway {
             )
             .route(
                 "/v1/functions/{namespace}/{name}/active",
-                put(manage::activate),
+                put(manage::activate).layer(small_body),
             )
             .route(
                 "/v1/functions/{namespace}/{name}/records",
@@ -151,6 +161,8 @@ impl Gateway {
             .route("/healthz", get(healthz))
             .route("/readyz", get(readyz))
             .route("/metrics", get(metrics))
+            .fallback(no_route)
+            .method_not_allowed_fallback(no_method)
             .layer(axum::middleware::from_fn_with_state(
                 self.clone(),
                 abandon_at_deadline,
@@ -186,7 +198,7 @@ impl Gateway {
     }
 
     /// Whether `headers` carry the admin bearer token (compared in constant time). True
-    /// when no token is configured.
+    /// when no token is configured; an empty token given or configured never matches.
     fn authorised(&self, headers: &HeaderMap) -> bool {
         let Some(token) = &self.inner.token else {
             return true;
@@ -196,7 +208,7 @@ impl Gateway {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
             .unwrap_or("");
-        constant_time_eq(given.as_bytes(), token.as_bytes())
+        !given.is_empty() && constant_time_eq(given.as_bytes(), token.as_bytes())
     }
 
     /// `Ok` with the request's id when `headers` carry the admin token, else the 401 to
@@ -244,17 +256,46 @@ async fn healthz() -> &'static str {
     "ok\n"
 }
 
-async fn readyz(State(gateway): State<Gateway>) -> Response {
+async fn readyz(State(gateway): State<Gateway>, headers: HeaderMap) -> Response {
     if gateway.is_draining() {
         return (StatusCode::SERVICE_UNAVAILABLE, "draining\n").into_response();
     }
     match gateway.inner.store.list("", &Page::first(1)).await {
         Ok(_) => (StatusCode::OK, "ready\n").into_response(),
-        Err(error) => ApiError::from_error(&error, &fn_core::new_id()).into_response(),
+        Err(error) => ApiError::from_error(&error, &request_id(&headers)).into_response(),
     }
 }
 
-async fn metrics(State(gateway): State<Gateway>) -> Response {
+/// A path the gateway does not serve: the API's error shape, so a client tells it from
+/// an answer of something else.
+async fn no_route(headers: HeaderMap) -> Response {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "no_route",
+        "no such path in the gateway's API",
+        &request_id(&headers),
+    )
+    .into_response()
+}
+
+/// A method a path does not take.
+async fn no_method(headers: HeaderMap) -> Response {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this path does not take that method",
+        &request_id(&headers),
+    )
+    .into_response()
+}
+
+/// `/metrics`: the Prometheus exposition. It names every function invoked, so it needs
+/// the admin token as the listing does (a scraper sends it with `authorization`).
+async fn metrics(State(gateway): State<Gateway>, headers: HeaderMap) -> Response {
+    let request_id = match gateway.admin(&headers) {
+        Ok(request_id) => request_id,
+        Err(refused) => return refused.into_response(),
+    };
     let Some(telemetry) = &gateway.inner.telemetry else {
         return (StatusCode::NOT_FOUND, "no metrics are kept\n").into_response();
     };
@@ -269,7 +310,7 @@ async fn metrics(State(gateway): State<Gateway>) -> Response {
             text,
         )
             .into_response(),
-        Err(error) => ApiError::from_error(&error, &fn_core::new_id()).into_response(),
+        Err(error) => ApiError::from_error(&error, &request_id).into_response(),
     }
 }
 

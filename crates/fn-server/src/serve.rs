@@ -48,6 +48,7 @@ pub(crate) struct ServeArgs {
 
 pub(crate) async fn serve(args: ServeArgs) -> Result<ExitCode> {
     let data_dir = data_dir(args.data_dir.as_deref())?;
+    private_folder(&data_dir)?;
     let store = Arc::new(SqliteStore::open(&data_dir).await?);
     let (token, kept_in) = match std::env::var("FND_TOKEN").ok().filter(|t| !t.is_empty()) {
         Some(token) => (token, None),
@@ -135,6 +136,31 @@ pub(crate) async fn serve(args: ServeArgs) -> Result<ExitCode> {
         eprintln!("fnd: {left} invocations were cancelled at the drain deadline");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Makes `dir` (mode 0700) when it is missing, and warns when an existing one is open to
+/// other users: the store holds every function's environment (its secrets) and records.
+fn private_folder(dir: &Path) -> Result<()> {
+    use std::os::unix::fs::{DirBuilderExt as _, PermissionsExt as _};
+    if !dir.exists() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .with_context(|| format!("creating the data folder {}", dir.display()))?;
+    }
+    let mode = std::fs::metadata(dir)
+        .with_context(|| format!("the data folder {}", dir.display()))?
+        .permissions()
+        .mode();
+    if mode & 0o077 != 0 {
+        tracing::warn!(
+            folder = %dir.display(),
+            mode = format!("{:o}", mode & 0o777),
+            "the data folder is open to other users; it holds functions' environments: chmod 700 it"
+        );
+    }
+    Ok(())
 }
 
 /// The file in the data folder holding the admin token when `FND_TOKEN` is not set.

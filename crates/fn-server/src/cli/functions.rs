@@ -18,7 +18,7 @@ pub(crate) struct DeployArgs {
     /// The module (`.wasm`).
     file: PathBuf,
     /// The function's name.
-    #[arg(long)]
+    #[arg(long, value_parser = clap::builder::NonEmptyStringValueParser::new())]
     name: String,
     /// Its memory limit in MiB (default 64).
     #[arg(long, value_name = "MB")]
@@ -45,6 +45,7 @@ pub(crate) struct DeployArgs {
 #[derive(clap::Args)]
 pub(crate) struct InvokeArgs {
     /// The function's name.
+    #[arg(value_parser = clap::builder::NonEmptyStringValueParser::new())]
     name: String,
     /// The input; without it, stdin is read (nothing when stdin is a terminal).
     #[arg(long)]

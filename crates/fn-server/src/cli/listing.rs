@@ -12,6 +12,7 @@ use crate::inert;
 #[derive(clap::Args)]
 pub(crate) struct NameArgs {
     /// The function's name.
+    #[arg(value_parser = clap::builder::NonEmptyStringValueParser::new())]
     name: String,
     #[command(flatten)]
     common: Common,
@@ -20,6 +21,7 @@ pub(crate) struct NameArgs {
 #[derive(clap::Args)]
 pub(crate) struct RollbackArgs {
     /// The function's name.
+    #[arg(value_parser = clap::builder::NonEmptyStringValueParser::new())]
     name: String,
     /// The version to run from now on.
     version: u32,
@@ -30,6 +32,7 @@ pub(crate) struct RollbackArgs {
 #[derive(clap::Args)]
 pub(crate) struct LogsArgs {
     /// The function's name.
+    #[arg(value_parser = clap::builder::NonEmptyStringValueParser::new())]
     name: String,
     /// The most records, newest first.
     #[arg(long, default_value_t = 20)]

@@ -62,6 +62,8 @@ impl ApiError {
         let retry_after = match root {
             Error::RateLimited { retry_after, .. } => *retry_after,
             Error::Overloaded { retry_after, .. } => Some(*retry_after),
+            // No slot, a full pool, a server shutting down: soon, or elsewhere.
+            Error::Unavailable { .. } => Some(Duration::from_secs(1)),
             _ => None,
         };
         ApiError {
@@ -70,6 +72,22 @@ impl ApiError {
             message,
             request_id: request_id.to_owned(),
             retry_after,
+        }
+    }
+
+    /// An answer of `status` with its own `kind` and `message`.
+    pub fn new(
+        status: StatusCode,
+        kind: &'static str,
+        message: impl Into<String>,
+        request_id: &str,
+    ) -> ApiError {
+        ApiError {
+            status,
+            kind,
+            message: message.into(),
+            request_id: request_id.to_owned(),
+            retry_after: None,
         }
     }
 

@@ -1,12 +1,14 @@
 //! `POST /v1/functions/{namespace}/{name}/invoke`: the request body is the input, the
 //! answer's body the function's output bytes exactly.
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::{Path, Request, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
+use bytes::{Bytes, BytesMut};
 use fn_core::{Error, InvocationContext, TriggerType};
 
 use super::{ApiError, Gateway, REQUEST_ID, linger, request_id, trace};
@@ -37,7 +39,19 @@ pub(super) async fn invoke(
     let (parts, body) = request.into_parts();
     let headers = parts.headers;
     let request_id = request_id(&headers);
-    let fail = |error: &Error| ApiError::from_error(error, &request_id).into_response();
+    let retry_compile = gateway.inner.engine.config().compile_timeout_retry_after;
+    let fail = |error: &Error| {
+        let mut answer = ApiError::from_error(error, &request_id);
+        // At invoke, a compile that ran out of time is the server's trouble (busy, or a
+        // module slow to compile), not a refused module: 503, and when the engine will
+        // try it again.
+        if error.root().kind() == fn_core::ErrorKind::CompileTimeout {
+            answer.status = axum::http::StatusCode::SERVICE_UNAVAILABLE;
+            answer.retry_after = Some(retry_compile);
+        }
+        answer.into_response()
+    };
+    let authorised = gateway.authorised(&headers);
     let function = match gateway
         .inner
         .store
@@ -45,44 +59,70 @@ pub(super) async fn invoke(
         .await
     {
         Ok(function) => function,
+        // Without the token, an unknown name answers as a private one does: which
+        // functions exist is not told to anyone who could not list them.
         Err(error) => {
             linger(body);
+            if !authorised && error.kind() == fn_core::ErrorKind::NotFound {
+                return ApiError::unauthorized(&request_id).into_response();
+            }
             return fail(&error);
         }
     };
-    if !function.definition.public && !gateway.authorised(&headers) {
+    if !function.definition.public && !authorised {
         linger(body);
         return ApiError::unauthorized(&request_id).into_response();
     }
-    let limit = gateway.inner.engine.config().max_input_bytes;
-    let too_large = |size_bytes| Error::InputTooLarge {
-        size_bytes,
-        limit_bytes: limit,
-    };
-    // Refused on its declared length, before a byte of it is read.
+    let mut ctx = InvocationContext::new(TriggerType::Http);
+    ctx.request_id.clone_from(&request_id);
+    ctx.trace = trace(&headers);
+    let engine = &gateway.inner.engine;
+    let limit = engine.config().max_input_bytes;
+    // Refused on its declared length, before a byte of it is read; recorded as the
+    // engine records any refusal.
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if let Some(size) = declared.filter(|size| *size > limit) {
         linger(body);
-        return fail(&too_large(size));
+        let error = Error::InputTooLarge {
+            size_bytes: size,
+            limit_bytes: limit,
+        };
+        return fail(&engine.record_refused(&function, ctx, size, error));
     }
-    let cap = usize::try_from(limit).unwrap_or(usize::MAX);
-    let input = match axum::body::to_bytes(body, cap).await {
-        Ok(input) => input,
-        // A body without a declared length that goes past the limit: read no further.
-        Err(_) => return fail(&too_large(limit.saturating_add(1))),
+    // The bytes buffered for inputs at once are bounded, whoever sends them.
+    let wanted = declared.unwrap_or(limit);
+    let Some(_buffered) = gateway.inner.input_budget.take(wanted) else {
+        linger(body);
+        let error = Error::Overloaded {
+            key: "gateway:input_buffer".into(),
+            retry_after: Duration::from_secs(1),
+        };
+        return fail(&engine.record_refused(&function, ctx, wanted, error));
     };
-    let mut ctx = InvocationContext::new(TriggerType::Http);
-    ctx.request_id.clone_from(&request_id);
-    ctx.trace = trace(&headers);
-    match gateway
-        .inner
-        .engine
-        .execute(&function, input, Some(ctx))
-        .await
-    {
+    let input = match read_input(body, limit).await {
+        Ok(input) => input,
+        Err(refusal) => {
+            let error = match refusal {
+                Refusal::TooLarge(read) => Error::InputTooLarge {
+                    size_bytes: read,
+                    limit_bytes: limit,
+                },
+                Refusal::Slow => Error::validation(
+                    "body",
+                    format!(
+                        "the input did not arrive within {} s",
+                        INPUT_TIMEOUT.as_secs()
+                    ),
+                ),
+                Refusal::Broken(reason) => Error::validation("body", reason),
+            };
+            return fail(&engine.record_refused(&function, ctx, 0, error));
+        }
+    };
+    match engine.execute(&function, input, Some(ctx)).await {
         Ok(output) => {
             let mut response = Response::new(Body::from(output));
             let headers = response.headers_mut();
@@ -96,5 +136,113 @@ pub(super) async fn invoke(
             response
         }
         Err(error) => fail(&error),
+    }
+}
+
+/// The most bytes of invocation inputs the gateway buffers at once, whoever sends them:
+/// past it a call is refused (503) before its body is read, so slow or many senders
+/// cannot grow the server's memory without bound.
+pub const INPUT_BUFFER_BUDGET: u64 = 256 << 20;
+
+/// The bytes of inputs being buffered, bounded by a cap.
+#[derive(Debug)]
+pub(super) struct InputBudget {
+    used: AtomicU64,
+    cap: u64,
+}
+
+/// Bytes taken from an [`InputBudget`], given back when dropped.
+pub(super) struct Taken<'a> {
+    budget: &'a InputBudget,
+    bytes: u64,
+}
+
+impl InputBudget {
+    /// A budget of `cap` bytes, at least two inputs of `max_input` bytes.
+    pub(super) fn new(cap: u64, max_input: u64) -> InputBudget {
+        InputBudget {
+            used: AtomicU64::new(0),
+            cap: cap.max(max_input.saturating_mul(2)),
+        }
+    }
+
+    /// `bytes` of the budget, or `None` when they are not free.
+    pub(super) fn take(&self, bytes: u64) -> Option<Taken<'_>> {
+        self.used
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| {
+                used.checked_add(bytes).filter(|total| *total <= self.cap)
+            })
+            .ok()
+            .map(|_| Taken {
+                budget: self,
+                bytes,
+            })
+    }
+}
+
+impl Drop for Taken<'_> {
+    fn drop(&mut self) {
+        self.budget.used.fetch_sub(self.bytes, Ordering::AcqRel);
+    }
+}
+
+/// How long a caller may take to send its input.
+const INPUT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Why an input was not read.
+enum Refusal {
+    /// Past the limit after this many bytes (no length was declared).
+    TooLarge(u64),
+    /// Not all there within [`INPUT_TIMEOUT`].
+    Slow,
+    /// The connection failed.
+    Broken(String),
+}
+
+/// The body, read whole if it is at most `limit` bytes and arrives within
+/// [`INPUT_TIMEOUT`]. One past the limit, what is left is drained in the background
+/// ([`linger`]) so the client reads the 413.
+async fn read_input(body: Body, limit: u64) -> Result<Bytes, Refusal> {
+    use http_body_util::BodyExt as _;
+    let read = async move {
+        let mut body = body;
+        let mut input = BytesMut::new();
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|e| Refusal::Broken(e.to_string()))?;
+            if let Some(data) = frame.data_ref() {
+                input.extend_from_slice(data);
+                if input.len() as u64 > limit {
+                    let read = input.len() as u64;
+                    linger(body);
+                    return Err(Refusal::TooLarge(read));
+                }
+            }
+        }
+        Ok(input.freeze())
+    };
+    tokio::time::timeout(INPUT_TIMEOUT, read)
+        .await
+        .unwrap_or(Err(Refusal::Slow))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_input_budget_is_given_back_and_never_overdrawn() {
+        let budget = InputBudget::new(10, 3);
+        let a = budget.take(6).expect("free");
+        assert!(budget.take(5).is_none(), "6 + 5 > 10");
+        let b = budget.take(4).expect("6 + 4 fits");
+        drop(a);
+        assert!(budget.take(6).is_some());
+        drop(b);
+        assert_eq!(budget.used.load(Ordering::Acquire), 0);
+        assert_eq!(
+            InputBudget::new(1, 8).cap,
+            16,
+            "two of the largest inputs fit"
+        );
     }
 }

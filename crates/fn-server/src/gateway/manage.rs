@@ -24,6 +24,14 @@ pub const MAX_DEFINITION_BYTES: usize = 256 * 1024;
 
 type Answer<T> = Result<T, ApiError>;
 
+/// The most bytes a deploy's whole body may take with a `limit`-byte module: the module,
+/// the definition and the form's own framing.
+pub(super) fn deploy_room(limit: u64) -> u64 {
+    limit
+        .saturating_add(MAX_DEFINITION_BYTES as u64)
+        .saturating_add(64 * 1024)
+}
+
 fn bad_request(request_id: &str, field: &str, reason: impl Into<String>) -> ApiError {
     ApiError::from_error(&Error::validation(field, reason), request_id)
 }
@@ -61,8 +69,7 @@ pub(super) async fn deploy(
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    // The module and the definition, with the form's own framing around them.
-    let room = limit + MAX_DEFINITION_BYTES as u64 + 64 * 1024;
+    let room = deploy_room(limit);
     if let Some(size) = declared.filter(|size| *size > room) {
         linger(request.into_body());
         return Err(module_too_large(&request_id, size, limit));
@@ -214,11 +221,13 @@ pub(super) async fn versions(
 pub(super) async fn activate(
     State(gateway): State<Gateway>,
     Path((namespace, name)): Path<(String, String)>,
-    headers: HeaderMap,
-    body: Result<Json<Activate>, JsonRejection>,
+    request: Request,
 ) -> Answer<Response> {
-    let request_id = gateway.admin(&headers)?;
-    let Json(activate) = body.map_err(|e| bad_request(&request_id, "body", e.body_text()))?;
+    // The token first, then the body.
+    let request_id = gateway.admin(request.headers())?;
+    let Json(activate) = Json::<Activate>::from_request(request, &())
+        .await
+        .map_err(|e: JsonRejection| bad_request(&request_id, "body", e.body_text()))?;
     let function = gateway
         .inner
         .store

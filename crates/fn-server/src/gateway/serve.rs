@@ -92,6 +92,9 @@ pub(super) async fn abandon_at_deadline(
             ApiError::from_error(&error, &request_id).into_response()
         }
     };
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        response.headers_mut().entry(REQUEST_ID).or_insert(value);
+    }
     if !read.load(Ordering::Acquire) {
         response
             .headers_mut()

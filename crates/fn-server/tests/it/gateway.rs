@@ -111,7 +111,12 @@ async fn each_failure_is_one_json_shape_with_its_status() {
         ("trap", 500, "trap"),
     ];
     for (name, status, kind) in cases {
-        let response = client.post(invoke_url(&server, name)).send().await.unwrap();
+        let response = client
+            .post(invoke_url(&server, name))
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .unwrap();
         let (got, id, body) = error_of(response).await;
         assert_eq!(
             (got, body["error"]["kind"].as_str()),
@@ -146,6 +151,59 @@ async fn each_failure_is_one_json_shape_with_its_status() {
         (status, body["error"]["kind"].as_str()),
         (429, Some("rate_limited"))
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_the_token_an_unknown_function_answers_as_a_private_one() {
+    let server = server().await;
+    let client = reqwest::Client::new();
+    for name in ["missing", "private_hello"] {
+        let (status, _, body) =
+            error_of(client.post(invoke_url(&server, name)).send().await.unwrap()).await;
+        assert_eq!(
+            (status, body["error"]["kind"].as_str()),
+            (401, Some("unauthorized")),
+            "{name}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_the_gateway_does_not_serve_still_answers_its_error_shape() {
+    let server = server().await;
+    let client = reqwest::Client::new();
+    let (status, _, body) = error_of(
+        client
+            .get(format!("{}/v1/nothing", server.base))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["kind"].as_str()),
+        (404, Some("no_route"))
+    );
+    let (status, _, body) = error_of(
+        client
+            .get(invoke_url(&server, "hello"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["kind"].as_str()),
+        (405, Some("method_not_allowed"))
+    );
+    // Every answer carries the request id, a probe's too.
+    let probe = client
+        .get(format!("{}/healthz", server.base))
+        .header(REQUEST_ID.as_str(), "probe-1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(probe.headers()[REQUEST_ID.as_str()], "probe-1");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -228,8 +286,16 @@ async fn probes_and_metrics_answer() {
         .send()
         .await
         .unwrap();
+    // It names every function invoked: the token, as for the listing.
+    let refused = client
+        .get(format!("{}/metrics", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401);
     let metrics = client
         .get(format!("{}/metrics", server.base))
+        .bearer_auth(TOKEN)
         .send()
         .await
         .unwrap();

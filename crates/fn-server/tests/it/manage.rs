@@ -308,3 +308,57 @@ async fn a_refused_deploy_says_why_and_keeps_nothing() {
         .unwrap();
     assert_eq!(active.status(), 409);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_input_refused_before_it_is_read_is_still_recorded_once() {
+    let server = server().await;
+    let client = server.client();
+    let spec = DeploySpec {
+        public: true,
+        ..DeploySpec::default()
+    };
+    client
+        .deploy("team", "echo", &spec, guest("echo"))
+        .await
+        .unwrap();
+    let url = format!("{}/v1/functions/team/echo/invoke", server.base);
+    let http = reqwest::Client::new();
+    // Declared over the 6 MiB limit: refused on its length.
+    let declared = http
+        .post(&url)
+        .body(vec![b'x'; (6 << 20) + 1])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(declared.status(), 413);
+    // No length declared: refused once it goes past the limit.
+    let chunks =
+        futures::stream::iter((0..7).map(|_| Ok::<_, std::io::Error>(vec![b'y'; 1 << 20])));
+    let streamed = http
+        .post(&url)
+        .body(reqwest::Body::wrap_stream(chunks))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(streamed.status(), 413);
+    let body: serde_json::Value = streamed.json().await.unwrap();
+    assert_eq!(body["error"]["kind"], "input_too_large");
+
+    server.writer.flush().unwrap();
+    let records = client
+        .records("team", "echo", &RecordFilter::default())
+        .await
+        .unwrap();
+    let kinds: Vec<_> = records
+        .items
+        .iter()
+        .map(|r| (r.status, r.error_kind.map(|k| k.as_str())))
+        .collect();
+    let refused = (InvocationStatus::Error, Some("input_too_large"));
+    assert_eq!(kinds, [refused, refused], "one record each");
+    assert_eq!(
+        records.items[1].input_size,
+        (6 << 20) + 1,
+        "the size declared"
+    );
+}
