@@ -27,6 +27,7 @@
 
 mod errors;
 mod invoke;
+mod lookup;
 mod manage;
 mod serve;
 
@@ -44,6 +45,7 @@ use fn_telemetry::{RecordFigures, Telemetry};
 
 pub use self::errors::{ApiError, status_of};
 pub use self::invoke::INPUT_BUFFER_BUDGET;
+pub use self::lookup::LOOKUP_TTL;
 pub use self::manage::MAX_DEFINITION_BYTES;
 pub use self::serve::serve;
 use self::serve::{abandon_at_deadline, linger};
@@ -72,6 +74,7 @@ struct Inner {
     /// invocation is cancelled, and recorded as such) and answered 503.
     abandon: tokio::sync::watch::Sender<bool>,
     input_budget: invoke::InputBudget,
+    lookup: lookup::Lookup,
     record_figures: OnceLock<RecordFiguresFn>,
 }
 
@@ -113,6 +116,7 @@ impl Gateway {
                 draining: AtomicBool::new(false),
                 abandon: tokio::sync::watch::Sender::new(false),
                 input_budget,
+                lookup: lookup::Lookup::new(),
                 record_figures: OnceLock::new(),
             }),
         }

@@ -54,8 +54,8 @@ pub(super) async fn invoke(
     let authorised = gateway.authorised(&headers);
     let function = match gateway
         .inner
-        .store
-        .function_by_name(&namespace, &name)
+        .lookup
+        .function(gateway.inner.store.as_ref(), &namespace, &name)
         .await
     {
         Ok(function) => function,

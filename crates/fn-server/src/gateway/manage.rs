@@ -131,6 +131,7 @@ pub(super) async fn deploy(
         .deploy(gateway.inner.store.as_ref(), definition, module)
         .await
         .map_err(|e| ApiError::from_error(&e, &request_id))?;
+    gateway.inner.lookup.forget(&namespace, &name).await;
     let compile_ms = started.elapsed().as_secs_f64() * 1000.0;
     tracing::info!(
         namespace,
@@ -234,6 +235,7 @@ pub(super) async fn activate(
         .set_active(&namespace, &name, activate.version)
         .await
         .map_err(|e| ApiError::from_error(&e, &request_id))?;
+    gateway.inner.lookup.forget(&namespace, &name).await;
     tracing::info!(namespace, name, version = activate.version, "activated");
     Ok(Json(function).into_response())
 }
@@ -251,6 +253,7 @@ pub(super) async fn delete_function(
         .delete_function(&namespace, &name)
         .await
         .map_err(|e| ApiError::from_error(&e, &request_id))?;
+    gateway.inner.lookup.forget(&namespace, &name).await;
     tracing::info!(namespace, name, "deleted");
     Ok(StatusCode::NO_CONTENT)
 }
