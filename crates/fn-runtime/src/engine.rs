@@ -63,6 +63,10 @@ fn pooling_config(config: &Config) -> PoolingAllocationConfig {
         .max_memory_size(to_usize(config.max_memory_bytes))
         .linear_memory_keep_resident(keep)
         .table_keep_resident(keep)
+        // Off, though it resets only the pages a guest dirtied (3.7x the HTTP invoke rate
+        // of `fnd serve` here, docs/performance.md): in wasmtime 48 a dirty page that was
+        // swapped out is neither reset nor decommitted, so the slot's next tenant could
+        // read it (bytecodealliance/wasmtime#14357, open). Isolation comes first.
         .pagemap_scan(Enabled::No);
     p
 }
