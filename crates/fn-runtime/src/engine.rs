@@ -66,7 +66,8 @@ fn pooling_config(config: &Config) -> PoolingAllocationConfig {
         // Off, though it resets only the pages a guest dirtied (3.7x the HTTP invoke rate
         // of `fnd serve` here, docs/performance.md): in wasmtime 48 a dirty page that was
         // swapped out is neither reset nor decommitted, so the slot's next tenant could
-        // read it (bytecodealliance/wasmtime#14357, open). Isolation comes first.
+        // read it (its scan's mask requires PRESENT, `vm/sys/unix/pagemap.rs`;
+        // bytecodealliance/wasmtime#14357, open). Isolation comes first.
         .pagemap_scan(Enabled::No);
     p
 }
