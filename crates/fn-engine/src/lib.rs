@@ -340,6 +340,14 @@ impl Engine {
         }
     }
 
+    /// Whether instances come from the pooling allocator: false when it is turned off,
+    /// or when its address space could not be reserved (a tight `RLIMIT_AS`, valgrind, a
+    /// small container) and the runtime fell back to on-demand allocation, which is
+    /// several times slower. Programs show it (`fnd serve`'s banner, `/v1/status`).
+    pub fn uses_pooling(&self) -> bool {
+        self.inner.runtime.uses_pooling()
+    }
+
     /// Waits until every artifact being written to disk is written: before a process
     /// exits, so that its next start finds them.
     pub async fn flush_artifacts(&self) {

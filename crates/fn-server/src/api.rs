@@ -98,6 +98,9 @@ pub struct Status {
     pub draining: bool,
     /// The server's version.
     pub version: String,
+    /// How instances are allocated: `pooling`, or `on_demand` (the pool could not be
+    /// reserved, or is turned off; several times slower).
+    pub allocator: String,
 }
 
 #[cfg(test)]

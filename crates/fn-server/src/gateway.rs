@@ -46,7 +46,7 @@ use fn_telemetry::{RecordFigures, Telemetry};
 pub use self::errors::{ApiError, status_of};
 pub use self::invoke::INPUT_BUFFER_BUDGET;
 pub use self::lookup::LOOKUP_TTL;
-pub use self::manage::MAX_DEFINITION_BYTES;
+pub use self::manage::{MAX_DEFINITION_BYTES, allocator};
 pub use self::serve::serve;
 use self::serve::{abandon_at_deadline, linger};
 

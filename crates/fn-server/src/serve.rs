@@ -105,7 +105,20 @@ pub(crate) async fn serve(args: ServeArgs) -> Result<ExitCode> {
             chrono::Duration::days(i64::from(args.retention_days)),
         ))
     });
-    banner(address, store.database(), kept_in.as_deref(), &deployed);
+    banner(
+        address,
+        store.database(),
+        fn_server::gateway::allocator(&engine),
+        kept_in.as_deref(),
+        &deployed,
+    );
+    if !engine.uses_pooling() {
+        tracing::warn!(
+            "instances use on-demand allocation, several times slower than the pool, which \
+             could not be reserved (see the warning above; a raised RLIMIT_AS or fewer \
+             pooling.slots)"
+        );
+    }
 
     let left = fn_server::gateway::serve(
         listener,
@@ -262,9 +275,16 @@ async fn deploy_public(engine: &Engine, store: &dyn FunctionStore, file: &Path) 
     clippy::print_stdout,
     reason = "the operator's first view of the server"
 )]
-fn banner(address: SocketAddr, database: &Path, kept_in: Option<&Path>, deployed: &[Started]) {
+fn banner(
+    address: SocketAddr,
+    database: &Path,
+    allocator: &str,
+    kept_in: Option<&Path>,
+    deployed: &[Started],
+) {
     let url = format!("http://{address}");
     println!("fnd serving on {url} (store: {})", database.display());
+    println!("  instances: {allocator} allocator");
     match kept_in {
         Some(path) => println!(
             "  admin token: in {} (FND_TOKEN unset; set it to choose one)",

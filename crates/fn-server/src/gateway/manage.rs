@@ -313,6 +313,15 @@ pub(super) async fn records(
     Ok(Json(records).into_response())
 }
 
+/// How `engine` allocates instances, as `/v1/status` and `fnd serve` name it.
+pub fn allocator(engine: &fn_engine::Engine) -> &'static str {
+    if engine.uses_pooling() {
+        "pooling"
+    } else {
+        "on_demand"
+    }
+}
+
 /// `GET /v1/status`: invocations in flight and whether the server is draining.
 pub(super) async fn status(
     State(gateway): State<Gateway>,
@@ -323,5 +332,6 @@ pub(super) async fn status(
         in_flight: gateway.in_flight(),
         draining: gateway.is_draining(),
         version: env!("CARGO_PKG_VERSION").to_owned(),
+        allocator: allocator(gateway.engine()).to_owned(),
     }))
 }

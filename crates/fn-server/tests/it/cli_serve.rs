@@ -24,6 +24,15 @@ fn sigterm_finishes_the_call_in_flight_and_a_restart_serves_what_was_kept() {
             .iter()
             .any(|l| l.contains("curl --data 'you'"))
     );
+    assert!(
+        served
+            .banner
+            .iter()
+            .any(|l| l == "  instances: pooling allocator"
+                || l == "  instances: on_demand allocator"),
+        "the allocator in use is shown: {:?}",
+        served.banner
+    );
     let nap = data.path().join("nap.wat");
     std::fs::write(&nap, crate::sleep_wat(1500)).unwrap();
     let out = fnd(&served, &["deploy", nap.to_str().unwrap(), "--name", "nap"]);

@@ -136,6 +136,13 @@ async fn deploy_invoke_redeploy_rollback_and_delete() {
     let ran: Vec<_> = records.items.iter().map(|r| r.version.as_str()).collect();
     assert_eq!(ran, ["1", "2", "1"]);
 
+    let status = client.status().await.unwrap();
+    assert_eq!((status.in_flight, status.draining), (0, false));
+    assert!(
+        ["pooling", "on_demand"].contains(&status.allocator.as_str()),
+        "{status:?}"
+    );
+
     client.delete("team", "greet").await.unwrap();
     assert_eq!(
         refusal(client.invoke("team", "greet", Bytes::new()).await),
