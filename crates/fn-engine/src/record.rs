@@ -130,4 +130,18 @@ impl crate::Engine {
             source: Box::new(error),
         }
     }
+
+    /// Waits until the records of every invocation that ended so far are written by the
+    /// invocation logger (`InvocationLogger::flush`, a bounded wait): a reader of the
+    /// store then sees them. Blocking; call it off the async threads.
+    ///
+    /// # Errors
+    ///
+    /// The logger's, such as [`Error::Unavailable`] when its bound passed.
+    pub fn flush_records(&self) -> fn_core::Result<()> {
+        match self.logger() {
+            Some(logger) => logger.flush(),
+            None => Ok(()),
+        }
+    }
 }

@@ -299,6 +299,13 @@ pub(super) async fn records(
 ) -> Answer<Response> {
     let request_id = gateway.admin(&headers)?;
     let Query(query) = query.map_err(|e| bad_request(&request_id, "query", e.body_text()))?;
+    // Read your writes: the records of the calls that ended are in the store first.
+    let engine = gateway.inner.engine.clone();
+    match tokio::task::spawn_blocking(move || engine.flush_records()).await {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => tracing::warn!(%error, "records not all written before a query"),
+        Err(error) => tracing::warn!(%error, "flushing the records"),
+    }
     let mut wanted = RecordQuery::namespace(namespace, query.limit.unwrap_or(20)).function(name);
     wanted.status = query.status;
     wanted.since = query.since;

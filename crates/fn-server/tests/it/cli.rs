@@ -6,7 +6,6 @@
 use std::io::{BufRead as _, BufReader, Write as _};
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
-use std::time::Duration;
 
 use serde_json::Value;
 
@@ -217,7 +216,7 @@ fn every_client_command_against_a_running_server() {
     assert_eq!(listing["data"].as_array().unwrap().len(), 2);
 
     // Records, newest first; the writer lands them within its linger.
-    let logs = wait_for_records(&served, "greet", 2);
+    let logs = newest_records(&served, "greet", 2);
     let versions: Vec<_> = logs
         .iter()
         .map(|r| r["version"].as_str().unwrap())
@@ -274,20 +273,11 @@ fn every_client_command_against_a_running_server() {
     );
 }
 
-/// `fnd logs NAME --limit 2 --output json` once `count` records of it are written.
-pub(crate) fn wait_for_records(served: &Served, name: &str, count: usize) -> Vec<Value> {
-    let all = || {
-        json(&fnd(served, &["logs", name, "--output", "json"]))["data"]
-            .as_array()
-            .unwrap()
-            .len()
-    };
-    for _ in 0..200 {
-        if all() >= count {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(25));
-    }
+/// `fnd logs NAME --limit 2 --output json`, after checking that `count` records of it
+/// are there: the server writes what ended before it answers a records query.
+pub(crate) fn newest_records(served: &Served, name: &str, count: usize) -> Vec<Value> {
+    let all = json(&fnd(served, &["logs", name, "--output", "json"]));
+    assert_eq!(all["data"].as_array().unwrap().len(), count, "{all}");
     let out = json(&fnd(
         served,
         &["logs", name, "--limit", "2", "--output", "json"],

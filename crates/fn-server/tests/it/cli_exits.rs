@@ -4,19 +4,9 @@
 
 use serde_json::Value;
 
-use crate::cli::{TOKEN, client, fnd, guest, json, serve, text, wait_for_records};
+use crate::ESCAPES_WAT;
 
-/// Writes ESC [2J (clear the screen) and ESC ]0;owned BEL (retitle the terminal) to
-/// stderr, then exits 3.
-const ESCAPES_WAT: &str = r#"(module
-    (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
-    (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
-    (memory (export "memory") 1)
-    (data (i32.const 16) "\1b[2J\1b]0;owned\07")
-    (data (i32.const 0) "\10\00\00\00\0f\00\00\00")
-    (func (export "_start")
-        (drop (call $fd_write (i32.const 2) (i32.const 0) (i32.const 1) (i32.const 8)))
-        (call $exit (i32.const 3))))"#;
+use crate::cli::{TOKEN, client, fnd, guest, json, newest_records, serve, text};
 
 #[test]
 fn each_exit_status_means_one_thing() {
@@ -97,7 +87,7 @@ fn each_exit_status_means_one_thing() {
         &["deploy", escapes.to_str().unwrap(), "--name", "escapes"],
     );
     assert_eq!(fnd(&served, &["invoke", "escapes"]).status.code(), Some(1));
-    wait_for_records(&served, "escapes", 1);
+    newest_records(&served, "escapes", 1);
     let logs = text(&fnd(&served, &["logs", "escapes"]).stdout);
     assert!(
         !logs.contains('\u{1b}') && !logs.contains('\u{7}'),

@@ -12,6 +12,18 @@ mod lifecycle;
 mod manage;
 mod telemetry;
 
+/// Writes ESC [2J (clear the screen) and ESC ]0;owned BEL (retitle the terminal) to
+/// stderr, then exits 3.
+pub(crate) const ESCAPES_WAT: &str = r#"(module
+    (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
+    (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+    (memory (export "memory") 1)
+    (data (i32.const 16) "\1b[2J\1b]0;owned\07")
+    (data (i32.const 0) "\10\00\00\00\0f\00\00\00")
+    (func (export "_start")
+        (drop (call $fd_write (i32.const 2) (i32.const 0) (i32.const 1) (i32.const 8)))
+        (call $exit (i32.const 3))))"#;
+
 /// A WASI command that sleeps `ms` milliseconds (`poll_oneoff` on the monotonic clock),
 /// then writes `done`: an invocation that stays in flight for a known while without
 /// using the CPU.
@@ -250,18 +262,8 @@ fn stdin_is_read_only_up_to_the_input_limit() {
 #[test]
 fn what_a_guest_writes_cannot_drive_the_operators_terminal() {
     let dir = tempfile::tempdir().unwrap();
-    // Writes ESC [2J (clear screen), ESC ]0;owned BEL (retitle) to stderr and exits 3.
-    let wat = r#"(module
-        (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
-        (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
-        (memory (export "memory") 1)
-        (data (i32.const 16) "\1b[2J\1b]0;owned\07")
-        (data (i32.const 0) "\10\00\00\00\0f\00\00\00")
-        (func (export "_start")
-            (drop (call $fd_write (i32.const 2) (i32.const 0) (i32.const 1) (i32.const 8)))
-            (call $exit (i32.const 3))))"#;
     let module = dir.path().join("escapes.wat");
-    std::fs::write(&module, wat).unwrap();
+    std::fs::write(&module, ESCAPES_WAT).unwrap();
     let out = fnd(&["run", module.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(3));
     let stderr = text(&out.stderr);
