@@ -141,6 +141,19 @@ fn main() -> ExitCode {
     }
 }
 
+/// `fnd`'s folder under an XDG base directory: `$VAR/fnd`, else `$HOME/HOME_DEFAULT/fnd`;
+/// none when neither is set or absolute (as the XDG specification asks).
+pub(crate) fn xdg_dir(var: &str, home_default: &str) -> Option<std::path::PathBuf> {
+    let absolute = |var: &str| {
+        std::env::var_os(var)
+            .map(std::path::PathBuf::from)
+            .filter(|path| path.is_absolute())
+    };
+    absolute(var)
+        .or_else(|| absolute("HOME").map(|home| home.join(home_default)))
+        .map(|base| base.join("fnd"))
+}
+
 pub(crate) fn inert(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {

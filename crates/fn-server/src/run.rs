@@ -193,14 +193,7 @@ fn cache_dir(args: &RunArgs) -> Option<PathBuf> {
     if let Some(dir) = &args.cache_dir {
         return Some(std::path::absolute(dir).unwrap_or_else(|_| dir.clone()));
     }
-    let absolute = |var: &str| {
-        std::env::var_os(var)
-            .map(PathBuf::from)
-            .filter(|path| path.is_absolute())
-    };
-    absolute("XDG_CACHE_HOME")
-        .or_else(|| absolute("HOME").map(|home| home.join(".cache")))
-        .map(|cache| cache.join("fnd"))
+    crate::xdg_dir("XDG_CACHE_HOME", ".cache")
 }
 
 /// `HOST[::GUEST]` as a preopen of the resolved host folder, as GUEST or `/`.

@@ -210,14 +210,7 @@ fn data_dir(given: Option<&Path>) -> Result<PathBuf> {
     if let Some(dir) = given {
         return Ok(std::path::absolute(dir).unwrap_or_else(|_| dir.to_owned()));
     }
-    let absolute = |var: &str| {
-        std::env::var_os(var)
-            .map(PathBuf::from)
-            .filter(|path| path.is_absolute())
-    };
-    absolute("XDG_DATA_HOME")
-        .or_else(|| absolute("HOME").map(|home| home.join(".local/share")))
-        .map(|data| data.join("fnd"))
+    crate::xdg_dir("XDG_DATA_HOME", ".local/share")
         .context("no --data-dir, and neither XDG_DATA_HOME nor HOME is set")
 }
 
