@@ -9,6 +9,8 @@ use std::process::Command;
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 
+mod bench;
+mod bench_http;
 mod bombs;
 mod dist;
 mod examples;
@@ -62,6 +64,14 @@ enum Task {
     },
     /// Build the guests and run each example function once through `fnd run`.
     Demo,
+    /// Measure the engine against naive and bare wasmtime embeddings in one run (criterion,
+    /// callgrind, memory, cold starts, `fnd run`, HTTP under wrk); writes
+    /// target/bench/report.md and target/bench/latency.png.
+    Bench {
+        /// Shorter runs, for a quick look (the figures are noisier).
+        #[arg(long)]
+        quick: bool,
+    },
     /// Run the cargo-fuzz targets of fuzz/ (all without TARGET), each for --seconds.
     Fuzz {
         /// deploy_and_invoke, generated_module, handle_result or conformance_spec.
@@ -112,6 +122,10 @@ fn main() -> Result<()> {
         Task::Demo => {
             guests(&root)?;
             examples::demo(&root)
+        }
+        Task::Bench { quick } => {
+            guests(&root)?;
+            bench::bench(&root, bench::Parts { quick })
         }
         Task::Fuzz { target, seconds } => {
             guests(&root)?;

@@ -1,0 +1,178 @@
+//! `fn-bench`: the parts of `cargo xtask bench` that are not criterion's.
+//!
+//! - `count --kind K --workload W --calls N`: N calls on this thread and nothing else, for
+//!   `valgrind --tool=callgrind` to count instructions (the pool is shrunk to a few
+//!   slots, as valgrind cannot reserve the default one).
+//! - `memory`: the resident memory an idle cached module and an invocation in flight
+//!   cost the engine, as JSON.
+//! - `plot IN.json OUT.png`: the latency distributions of the criterion run.
+#![allow(clippy::print_stdout, reason = "the figures are this program's output")]
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context as _, Result, bail};
+use bytes::Bytes;
+use clap::{Parser, Subcommand};
+use fn_bench::{Kind, Measured, resident_bytes, workload};
+use fn_core::{Config, FunctionDefinition};
+use fn_engine::Engine;
+use fn_registry::InMemoryRegistry;
+
+#[derive(Parser)]
+#[command(about = "The function engine's benchmarks that criterion does not run")]
+struct Cli {
+    #[command(subcommand)]
+    task: Task,
+}
+
+#[derive(Subcommand)]
+enum Task {
+    /// Calls for callgrind: build, a checked call and ten more, then N calls in
+    /// `fn_bench::count_calls` (run under `--toggle-collect=fn_bench::count_calls`).
+    Count {
+        /// naive, bare or engine.
+        #[arg(long)]
+        kind: String,
+        /// A workload's name (upper-13B, echo-64KiB, …).
+        #[arg(long)]
+        workload: String,
+        /// How many calls after the first.
+        #[arg(long)]
+        calls: u64,
+        /// Pool slots (valgrind cannot reserve the default 256).
+        #[arg(long, default_value_t = 4)]
+        slots: u32,
+    },
+    /// Memory per idle cached module and per invocation in flight, as JSON.
+    Memory {
+        /// Modules cached, and invocations held in flight.
+        #[arg(long, default_value_t = 64)]
+        count: usize,
+    },
+    /// Draws the latency distributions of an in-process results file.
+    Plot { input: PathBuf, output: PathBuf },
+}
+
+fn main() -> Result<()> {
+    match Cli::parse().task {
+        Task::Count {
+            kind,
+            workload,
+            calls,
+            slots,
+        } => {
+            let kind = Kind::named(&kind).context("no such kind: naive, bare or engine")?;
+            let workload = workload::named(&workload).context("no such workload")?;
+            let mut config = Config::default();
+            config.pooling.slots = slots;
+            let setup = kind.build(&workload, &config)?;
+            let mut invoker = setup.invoker();
+            // Warm: the first calls fill the pool's slot and the caches.
+            for _ in 0..10 {
+                invoker.invoke(&workload.input)?;
+            }
+            fn_bench::count_calls(invoker.as_mut(), &workload, calls)
+        }
+        Task::Memory { count } => memory(count),
+        Task::Plot { input, output } => {
+            let json = std::fs::read_to_string(&input)
+                .with_context(|| format!("reading {}", input.display()))?;
+            let measured: Vec<Measured> = serde_json::from_str(&json)?;
+            fn_bench::plot::latency_distributions(&measured, &output)
+        }
+    }
+}
+
+/// `wasm` with a custom section naming `i` appended: the same code under another CID.
+fn variant(wasm: &[u8], i: usize) -> Bytes {
+    let name = b"fn-bench";
+    let payload = i.to_le_bytes();
+    let size = 1 + name.len() + payload.len();
+    let mut out = wasm.to_vec();
+    out.push(0); // a custom section
+    out.push(u8::try_from(size).expect("a one-byte LEB128 size"));
+    out.push(u8::try_from(name.len()).expect("short"));
+    out.extend_from_slice(name);
+    out.extend_from_slice(&payload);
+    out.into()
+}
+
+/// A WASI command that parks in `poll_oneoff` for `ms` milliseconds, then writes "done".
+fn sleeper(ms: u64) -> String {
+    format!(
+        r#"(module
+  (import "wasi_snapshot_preview1" "poll_oneoff" (func $poll (param i32 i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 16) "\01\00\00\00")
+  (data (i32.const 200) "done")
+  (data (i32.const 100) "\c8\00\00\00\04\00\00\00")
+  (func (export "_start")
+    (i64.store (i32.const 24) (i64.const {ns}))
+    (drop (call $poll (i32.const 0) (i32.const 64) (i32.const 1) (i32.const 128)))
+    (drop (call $fd_write (i32.const 1) (i32.const 100) (i32.const 1) (i32.const 120)))))"#,
+        ns = ms * 1_000_000
+    )
+}
+
+fn memory(count: usize) -> Result<()> {
+    let executor = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    executor.block_on(async {
+        let registry = Arc::new(InMemoryRegistry::new());
+        let config = Config::default();
+        let engine = Engine::builder(registry.clone())
+            .config(config.clone())
+            .build()?;
+        // Idle cached modules: `count` copies of the hello guest under distinct CIDs,
+        // each compiled and run once, then left in the cache.
+        let hello = workload::named("hello").context("hello")?;
+        let wasm = hello.wasm();
+        let before = resident_bytes()?;
+        for i in 0..count {
+            let cid = registry.put_wasm(variant(&wasm, i));
+            let definition = FunctionDefinition::new("bench", format!("hello{i}"));
+            let function = registry.deploy(definition, cid, &config)?;
+            let output = engine.execute(&function, hello.input.clone(), None).await?;
+            if output != hello.expect {
+                bail!("hello{i} answered {output:?}");
+            }
+        }
+        let modules = resident_bytes()? - before;
+        let stats = engine.cache_stats().await;
+        // Invocations in flight: `count` calls parked in a host call at once.
+        let sleeper = Bytes::from(sleeper(3_000));
+        let cid = registry.put_wasm(sleeper.clone());
+        engine.precompile(&cid, sleeper).await?;
+        let function =
+            Arc::new(registry.deploy(FunctionDefinition::new("bench", "sleeper"), cid, &config)?);
+        let before = resident_bytes()?;
+        let calls: Vec<_> = (0..count)
+            .map(|_| {
+                let (engine, function) = (engine.clone(), function.clone());
+                tokio::spawn(async move { engine.execute(&function, Bytes::new(), None).await })
+            })
+            .collect();
+        // Every call is parked within a few milliseconds; a second is ample.
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let in_flight = resident_bytes()?.saturating_sub(before);
+        for call in calls {
+            let output = call.await??;
+            if output != "done" {
+                bail!("the sleeper answered {output:?}");
+            }
+        }
+        let report = serde_json::json!({
+            "count": count,
+            "idle_module_resident_bytes": modules / count as u64,
+            "idle_module_cache_weight_bytes": stats.weighted_size_bytes / count as u64,
+            "in_flight_resident_bytes": in_flight / count as u64,
+        });
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        Ok(())
+    })
+}
