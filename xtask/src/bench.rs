@@ -29,9 +29,8 @@ pub(crate) struct Parts {
 /// The workloads whose instructions per call callgrind counts.
 const COUNTED: [&str; 3] = ["upper-13B", "echo-64KiB", "handle-upper-13B"];
 
-/// Calls in the short and the long callgrind run: their difference, divided, is the
-/// cost of one call without the setup's.
-const COUNT_CALLS: (u64, u64) = (20, 220);
+/// Calls counted by callgrind per workload and embedding.
+const COUNT_CALLS: u64 = 200;
 
 pub(crate) fn bench(root: &Path, parts: Parts) -> Result<()> {
     let out = root.join("target/bench");
@@ -223,21 +222,17 @@ fn in_process_table(measured: &Value) -> String {
     out
 }
 
-/// Instructions of the calling thread in a `fn-bench count` run under callgrind.
-fn counted(fn_bench: &Path, kind: &str, workload: &str, calls: u64) -> Result<u64> {
+/// Instructions per call of `fn-bench count` under callgrind, counted only inside
+/// `fn_bench::count_calls` (the calls, not the setup, whose cost varies between runs).
+fn counted(fn_bench: &Path, kind: &str, workload: &str) -> Result<u64> {
     let dir = tempdir("callgrind")?;
     let file = dir.join("callgrind.out");
-    let calls = calls.to_string();
     let output = Command::new("valgrind")
-        .args([
-            "--tool=callgrind",
-            "--separate-threads=yes",
-            "--dump-instr=no",
-        ])
+        .args(["--tool=callgrind", "--toggle-collect=fn_bench::count_calls"])
         .arg(format!("--callgrind-out-file={}", file.display()))
         .arg(fn_bench)
         .args(["count", "--kind", kind, "--workload", workload])
-        .args(["--calls", &calls])
+        .args(["--calls", &COUNT_CALLS.to_string()])
         .output()
         .context("running valgrind")?;
     if !output.status.success() {
@@ -246,16 +241,17 @@ fn counted(fn_bench: &Path, kind: &str, workload: &str, calls: u64) -> Result<u6
             String::from_utf8_lossy(&output.stderr)
         );
     }
-    // With --separate-threads, the main thread's counts are in `FILE-01`.
-    let main = std::fs::read_to_string(format!("{}-01", file.display()))?;
+    let counts = std::fs::read_to_string(&file)?;
     let _ = std::fs::remove_dir_all(&dir);
-    main.lines()
+    let total: u64 = counts
+        .lines()
         .find_map(|line| {
             line.strip_prefix("totals: ")
                 .or(line.strip_prefix("summary: "))
         })
         .and_then(|n| n.split_whitespace().next()?.parse().ok())
-        .context("no totals in callgrind's output")
+        .context("no totals in callgrind's output")?;
+    Ok(total / COUNT_CALLS)
 }
 
 fn tempdir(what: &str) -> Result<PathBuf> {
@@ -266,10 +262,10 @@ fn tempdir(what: &str) -> Result<PathBuf> {
 
 fn instructions(fn_bench: &Path) -> Result<String> {
     let mut out = String::from(
-        "\n## Instructions per call (callgrind, the calling thread)\n\n\
-         `valgrind --tool=callgrind --separate-threads=yes fn-bench count --kind K --workload W \
-         --calls N` at two N; the difference over the calls between, so the setup's cost drops \
-         out. A pool of 4 slots (valgrind cannot reserve the default).\n\n\
+        "\n## Instructions per call (callgrind)\n\n\
+         `valgrind --tool=callgrind --toggle-collect=fn_bench::count_calls fn-bench count --kind K \
+         --workload W --calls 200`: only the calls are counted, not the setup. A pool of 4 slots \
+         (valgrind cannot reserve the default).\n\n\
          | workload | naive | bare | engine | the engine's own (engine − bare) |\n\
          |---|---:|---:|---:|---:|\n",
     );
@@ -280,10 +276,7 @@ fn instructions(fn_bench: &Path) -> Result<String> {
     for workload in COUNTED {
         let mut per_call = Vec::new();
         for kind in ["naive", "bare", "engine"] {
-            let (few, many) = COUNT_CALLS;
-            let a = counted(fn_bench, kind, workload, few)?;
-            let b = counted(fn_bench, kind, workload, many)?;
-            per_call.push(b.saturating_sub(a) / (many - few));
+            per_call.push(counted(fn_bench, kind, workload)?);
         }
         let own = per_call[2] as i64 - per_call[1] as i64;
         writeln!(

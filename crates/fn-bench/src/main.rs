@@ -44,6 +44,34 @@ enum Task {
         /// Pool slots (valgrind cannot reserve the default 256).
         #[arg(long, default_value_t = 4)]
         slots: u32,
+        /// Bytes of each slot's memory kept resident (default: the config's).
+        #[arg(long)]
+        keep_resident: Option<u64>,
+        /// The engine's epoch tick in milliseconds (default: the config's).
+        #[arg(long)]
+        epoch_tick_ms: Option<u64>,
+    },
+    /// Times calls on some threads (a quick look at one setting; `cargo xtask bench`
+    /// for the report): median, p99 and calls per second.
+    Time {
+        /// naive, bare or engine.
+        #[arg(long)]
+        kind: String,
+        /// A workload's name.
+        #[arg(long)]
+        workload: String,
+        /// How many calls, over all threads.
+        #[arg(long, default_value_t = 20_000)]
+        calls: u64,
+        /// Threads calling at once.
+        #[arg(long, default_value_t = 1)]
+        threads: usize,
+        /// Bytes of each slot's memory kept resident (default: the config's).
+        #[arg(long)]
+        keep_resident: Option<u64>,
+        /// The engine's epoch tick in milliseconds (default: the config's).
+        #[arg(long)]
+        epoch_tick_ms: Option<u64>,
     },
     /// Memory per idle cached module and per invocation in flight, as JSON.
     Memory {
@@ -62,11 +90,19 @@ fn main() -> Result<()> {
             workload,
             calls,
             slots,
+            keep_resident,
+            epoch_tick_ms,
         } => {
             let kind = Kind::named(&kind).context("no such kind: naive, bare or engine")?;
             let workload = workload::named(&workload).context("no such workload")?;
             let mut config = Config::default();
             config.pooling.slots = slots;
+            if let Some(bytes) = keep_resident {
+                config.pooling.keep_resident_bytes = bytes;
+            }
+            if let Some(ms) = epoch_tick_ms {
+                config.epoch_tick = Duration::from_millis(ms);
+            }
             let setup = kind.build(&workload, &config)?;
             let mut invoker = setup.invoker();
             // Warm: the first calls fill the pool's slot and the caches.
@@ -74,6 +110,40 @@ fn main() -> Result<()> {
                 invoker.invoke(&workload.input)?;
             }
             fn_bench::count_calls(invoker.as_mut(), &workload, calls)
+        }
+        Task::Time {
+            kind,
+            workload,
+            calls,
+            threads,
+            keep_resident,
+            epoch_tick_ms,
+        } => {
+            let kind = Kind::named(&kind).context("no such kind: naive, bare or engine")?;
+            let workload = workload::named(&workload).context("no such workload")?;
+            let mut config = Config::default();
+            if let Some(bytes) = keep_resident {
+                config.pooling.keep_resident_bytes = bytes;
+            }
+            if let Some(ms) = epoch_tick_ms {
+                config.epoch_tick = Duration::from_millis(ms);
+            }
+            let setup = kind.build(&workload, &config)?;
+            let mut invokers: Vec<_> = (0..threads).map(|_| setup.invoker()).collect();
+            let mut latencies = Vec::new();
+            fn_bench::measure(&mut invokers, &workload, calls / 10, &mut latencies)?;
+            latencies.clear();
+            let wall = fn_bench::measure(&mut invokers, &workload, calls, &mut latencies)?;
+            let summary = fn_bench::Summary::of(&mut latencies, calls, wall);
+            println!(
+                "{} {} {threads}t: median {:.1} µs, p99 {:.1} µs, {:.0} calls/s",
+                kind.name(),
+                workload.name,
+                summary.median_ns as f64 / 1e3,
+                summary.p99_ns as f64 / 1e3,
+                summary.per_second
+            );
+            Ok(())
         }
         Task::Memory { count } => memory(count),
         Task::Plot { input, output } => {

@@ -157,8 +157,11 @@ impl Engine {
         input: Bytes,
         ctx: Option<InvocationContext>,
     ) -> impl Future<Output = Result<Bytes>> + Send + 'a {
-        let execution = self.execute_detailed(function, input, ctx);
-        async move { execution.await.result }
+        let (ctx, recorder) = self.start(function, ctx, input.len());
+        // The invocation's future is made inside this one and held once: wrapping
+        // `execute_detailed`'s would hold it twice (captured, then awaited), and every
+        // move of this future (into an executor, a task) copies what it holds.
+        async move { self.detailed(function, ctx, input, recorder).await.result }
     }
 
     /// Runs one invocation as [`Engine::execute`] does, and also returns what the guest
@@ -171,24 +174,44 @@ impl Engine {
         input: Bytes,
         ctx: Option<InvocationContext>,
     ) -> impl Future<Output = Execution> + Send + 'a {
+        let (ctx, recorder) = self.start(function, ctx, input.len());
+        self.detailed(function, ctx, input, recorder)
+    }
+
+    /// The context (a fresh one when the caller gave none) and the record, started now,
+    /// outside the invocation's future: a future dropped unpolled is still recorded.
+    fn start<'a>(
+        &'a self,
+        function: &Function,
+        ctx: Option<InvocationContext>,
+        input_len: usize,
+    ) -> (InvocationContext, Recorder<'a>) {
         let ctx = ctx.unwrap_or_default();
-        // Started now, outside the future: a future dropped unpolled is still recorded.
-        let mut recorder = Recorder::start(self.logger(), function, &ctx, input.len() as u64);
-        async move {
-            let mut streams = Streams::default();
-            let result = self
-                .run(function, &ctx, input, &mut recorder, &mut streams)
-                .await;
-            recorder.finish(result.as_ref().map(|output| output.len() as u64));
-            Execution {
-                result: result.map_err(|error| Error::Execution {
-                    function: function.definition.name.clone(),
-                    request_id: ctx.request_id,
-                    source: Box::new(error),
-                }),
-                stdout: streams.stdout,
-                log: streams.log,
-            }
+        let recorder = Recorder::start(self.logger(), function, &ctx, input_len as u64);
+        (ctx, recorder)
+    }
+
+    /// The invocation, with its record already started.
+    async fn detailed(
+        &self,
+        function: &Function,
+        ctx: InvocationContext,
+        input: Bytes,
+        mut recorder: Recorder<'_>,
+    ) -> Execution {
+        let mut streams = Streams::default();
+        let result = self
+            .run(function, &ctx, input, &mut recorder, &mut streams)
+            .await;
+        recorder.finish(result.as_ref().map(|output| output.len() as u64));
+        Execution {
+            result: result.map_err(|error| Error::Execution {
+                function: function.definition.name.clone(),
+                request_id: ctx.request_id,
+                source: Box::new(error),
+            }),
+            stdout: streams.stdout,
+            log: streams.log,
         }
     }
 
@@ -242,7 +265,9 @@ impl Engine {
             preopens: &definition.preopens,
             limits,
         };
-        let outcome = self.inner.runtime.invoke(&module, invocation, input).await;
+        // Boxed: the sandbox's future is kilobytes (wasmtime's instantiation and call
+        // futures); held inline it would be copied with this one at every move.
+        let outcome = Box::pin(self.inner.runtime.invoke(&module, invocation, input)).await;
         recorder.set_outcome_measures(&outcome);
         if !outcome.log.is_empty() {
             tracing::debug!(
