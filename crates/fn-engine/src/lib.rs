@@ -40,18 +40,18 @@
 
 mod builder;
 mod deploy;
+mod executor;
 mod modules;
 mod record;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use async_trait::async_trait;
 use bytes::Bytes;
 use fn_cache::Cache;
 use fn_core::{
-    Admission, AdmissionRequest, Cid, Config, Error, Function, FunctionExecutor, FunctionRegistry,
-    InvocationContext, InvocationLimits, InvocationLogger, OnAdmissionError, Permit, Result,
+    Admission, AdmissionRequest, Cid, Config, Error, Function, FunctionRegistry, InvocationContext,
+    InvocationLimits, InvocationLogger, OnAdmissionError, Permit, Result,
 };
 use fn_limits::{ConcurrencyPermit, Limits};
 use fn_runtime::{Invocation, Runtime};
@@ -384,37 +384,5 @@ impl Engine {
     /// failures, and the disk tier's hits, misses and writes.
     pub async fn cache_stats(&self) -> CacheStats {
         self.inner.cache.stats().await
-    }
-}
-
-#[async_trait]
-impl FunctionExecutor for Engine {
-    // Written out rather than `async fn`, so that the record starts when the method is
-    // called, as with `Engine::execute`, not at the boxed future's first poll.
-    fn execute<'life0, 'life1, 'async_trait>(
-        &'life0 self,
-        function: &'life1 Function,
-        input: Bytes,
-        ctx: Option<InvocationContext>,
-    ) -> std::pin::Pin<Box<dyn Future<Output = Result<Bytes>> + Send + 'async_trait>>
-    where
-        'life0: 'async_trait,
-        'life1: 'async_trait,
-        Self: 'async_trait,
-    {
-        Box::pin(Engine::execute(self, function, input, ctx))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn assert_send_sync<T: Send + Sync>() {}
-
-    #[test]
-    fn handles_are_send_sync() {
-        assert_send_sync::<Engine>();
-        assert_send_sync::<EngineBuilder>();
     }
 }

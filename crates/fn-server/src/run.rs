@@ -113,13 +113,16 @@ pub(crate) async fn run(args: RunArgs) -> Result<ExitCode> {
     }
 
     // This run may see exactly the folders it was given.
-    let config = Config {
+    let mut config = Config {
         preopen_roots: preopens.iter().map(|p| p.host.clone()).collect(),
         artifact_cache_dir: cache_dir(&args),
         compile_timeout: Duration::from_millis(args.compile_timeout_ms),
         compile_worker: compile_worker(&args),
         ..Config::default()
     };
+    // One invocation: a pool of one slot, not the server's 256 (whose reservation a
+    // short process would pay for at start and at exit).
+    config.pooling.slots = 1;
     let input = read_input(&args, config.max_input_bytes)?;
     let mut definition = FunctionDefinition::new("local", name);
     definition.timeout = Duration::from_millis(args.timeout_ms);
@@ -147,6 +150,14 @@ pub(crate) async fn run(args: RunArgs) -> Result<ExitCode> {
     engine.flush_artifacts().await;
     fn_server::telemetry::finish(telemetry, &engine).await;
     if args.record {
+        // Which allocator ran it: on-demand allocation (a pool that could not be
+        // reserved under a tight address-space limit) is several times slower.
+        let allocator = if engine.uses_pooling() {
+            "pooling"
+        } else {
+            "on-demand"
+        };
+        eprintln!("fnd: instances: {allocator} allocator");
         for record in records.take_all() {
             eprintln!("{}", serde_json::to_string(&record)?);
         }

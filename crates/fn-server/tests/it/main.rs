@@ -10,6 +10,7 @@ mod cli_serve;
 mod gateway;
 mod lifecycle;
 mod manage;
+mod record;
 mod telemetry;
 
 /// Writes ESC [2J (clear the screen) and ESC ]0;owned BEL (retitle the terminal) to
