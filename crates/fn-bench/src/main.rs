@@ -93,16 +93,9 @@ fn main() -> Result<()> {
             keep_resident,
             epoch_tick_ms,
         } => {
-            let kind = Kind::named(&kind).context("no such kind: naive, bare or engine")?;
-            let workload = workload::named(&workload).context("no such workload")?;
-            let mut config = Config::default();
+            let (kind, workload, mut config) =
+                chosen(&kind, &workload, keep_resident, epoch_tick_ms)?;
             config.pooling.slots = slots;
-            if let Some(bytes) = keep_resident {
-                config.pooling.keep_resident_bytes = bytes;
-            }
-            if let Some(ms) = epoch_tick_ms {
-                config.epoch_tick = Duration::from_millis(ms);
-            }
             let setup = kind.build(&workload, &config)?;
             let mut invoker = setup.invoker();
             // Warm: the first calls fill the pool's slot and the caches.
@@ -119,15 +112,7 @@ fn main() -> Result<()> {
             keep_resident,
             epoch_tick_ms,
         } => {
-            let kind = Kind::named(&kind).context("no such kind: naive, bare or engine")?;
-            let workload = workload::named(&workload).context("no such workload")?;
-            let mut config = Config::default();
-            if let Some(bytes) = keep_resident {
-                config.pooling.keep_resident_bytes = bytes;
-            }
-            if let Some(ms) = epoch_tick_ms {
-                config.epoch_tick = Duration::from_millis(ms);
-            }
+            let (kind, workload, config) = chosen(&kind, &workload, keep_resident, epoch_tick_ms)?;
             let setup = kind.build(&workload, &config)?;
             let mut invokers: Vec<_> = (0..threads).map(|_| setup.invoker()).collect();
             let mut latencies = Vec::new();
@@ -153,6 +138,26 @@ fn main() -> Result<()> {
             fn_bench::plot::latency_distributions(&measured, &output)
         }
     }
+}
+
+/// The kind, the workload and the config (the default, tuned as asked) of `count` and
+/// `time`.
+fn chosen(
+    kind: &str,
+    workload: &str,
+    keep_resident: Option<u64>,
+    epoch_tick_ms: Option<u64>,
+) -> Result<(Kind, fn_bench::workload::Workload, Config)> {
+    let kind = Kind::named(kind).context("no such kind: naive, bare or engine")?;
+    let workload = workload::named(workload).context("no such workload")?;
+    let mut config = Config::default();
+    if let Some(bytes) = keep_resident {
+        config.pooling.keep_resident_bytes = bytes;
+    }
+    if let Some(ms) = epoch_tick_ms {
+        config.epoch_tick = Duration::from_millis(ms);
+    }
+    Ok((kind, workload, config))
 }
 
 /// `wasm` with a custom section naming `i` appended: the same code under another CID.
