@@ -8,6 +8,7 @@
 //! threads (the batch span processor, the periodic metric reader), never on the
 //! invocation's path.
 
+mod bound;
 mod builder;
 mod env;
 mod metrics;

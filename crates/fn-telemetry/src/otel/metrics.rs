@@ -3,8 +3,9 @@
 //! the module cache's figures.
 //!
 //! Why one struct built once: instruments are looked up by name in the meter; building
-//! them per call would cost a lock and a map lookup each. Each record is turned into one
-//! attribute set (trigger, function, namespace), shared by every instrument it touches.
+//! them per call would cost a lock and a map lookup each. A warm call's instruments are
+//! measured through handles bound to its function's attribute set (see `bound`); the
+//! rest take one attribute set (trigger, function, namespace) built for the call.
 
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -12,6 +13,8 @@ use fn_core::{InvocationRecord, InvocationStatus};
 use opentelemetry::KeyValue;
 use opentelemetry::metrics::{Counter, Histogram, Meter};
 use opentelemetry_semantic_conventions::{attribute as attr, metric as m};
+
+use super::bound::{self, Sources, Table};
 
 /// The FaaS conventions' bucket boundaries for `faas.invoke_duration` and
 /// `faas.init_duration`, in seconds.
@@ -72,6 +75,8 @@ pub(crate) struct Instruments {
     mem_usage: Histogram<u64>,
     engine_duration: Histogram<f64>,
     refusals: Counter<u64>,
+    /// The warm path's handles, per function.
+    bound: Table,
 }
 
 impl Instruments {
@@ -136,35 +141,33 @@ impl Instruments {
                 .with_unit("{invocation}")
                 .with_description("Invocations refused by admission control, by fn.refusal")
                 .build(),
+            bound: Table::default(),
         }
     }
 
-    /// Counts and measures one invocation.
+    /// Counts and measures one invocation: a warm call's instruments through its
+    /// function's bound handles (see `bound`), the rarer ones (cold starts, errors,
+    /// timeouts, refusals) through the attribute lookup.
     pub(crate) fn record(&self, record: &InvocationRecord) {
-        let attributes = [
-            KeyValue::new(attr::FAAS_TRIGGER, record.trigger.faas_trigger()),
-            KeyValue::new(attr::FAAS_NAME, record.function_name.clone()),
-            KeyValue::new(NAMESPACE, record.namespace.clone()),
-        ];
-        let seconds = record.duration.as_secs_f64();
-        self.invoke_duration.record(seconds, &attributes);
-        // By trigger alone: the per-function latency is `faas.invoke_duration`'s, and
-        // each attribute is hashed on every call.
-        self.engine_duration.record(seconds, &attributes[..1]);
+        let sources = Sources {
+            invoke_duration: &self.invoke_duration,
+            engine_duration: &self.engine_duration,
+            mem_usage: &self.mem_usage,
+            invocations: &self.invocations,
+        };
+        self.bound.measure(&sources, record);
+        let status = record.status;
+        if !record.cold_start && status == InvocationStatus::Success {
+            return;
+        }
+        let attributes = bound::attributes(record);
         if record.cold_start {
             self.coldstarts.add(1, &attributes);
             self.init_duration
                 .record(record.compile_duration.as_secs_f64(), &attributes);
         }
-        if record.instantiate_duration.is_some() {
-            self.mem_usage.record(record.peak_memory_bytes, &attributes);
-        }
-        let status = record.status;
         match status {
-            InvocationStatus::Success => {
-                self.invocations.add(1, &attributes);
-                return;
-            }
+            InvocationStatus::Success => return,
             InvocationStatus::Timeout => self.timeouts.add(1, &attributes),
             InvocationStatus::RateLimited | InvocationStatus::Overloaded => {
                 let [_, name, namespace] = attributes.clone();

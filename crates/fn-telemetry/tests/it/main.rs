@@ -1,4 +1,5 @@
 //! fn-telemetry's integration tests.
 
 mod loggers;
+mod metrics;
 mod otlp;
