@@ -75,8 +75,13 @@ impl<'a> Recorder<'a> {
         let Some((logger, mut record)) = self.pending.take() else {
             return;
         };
-        record.completed_at = Utc::now();
         record.duration = self.started.elapsed();
+        // From the monotonic clock, not a second wall-clock read: the record's two
+        // instants are then exactly its duration apart, whatever the wall clock did.
+        record.completed_at = chrono::TimeDelta::from_std(record.duration)
+            .ok()
+            .and_then(|duration| record.started_at.checked_add_signed(duration))
+            .unwrap_or_else(Utc::now);
         record.set_outcome(outcome);
         if let Err(error) = logger.log(record) {
             tracing::warn!(%error, "failed to log an invocation record");

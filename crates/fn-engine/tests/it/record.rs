@@ -43,8 +43,12 @@ async fn success_record_has_every_field() {
         64 << 20,
         "the definition's default"
     );
-    assert!(record.completed_at >= record.started_at);
     assert!(record.duration > Duration::ZERO);
+    assert_eq!(
+        (record.completed_at - record.started_at).to_std().unwrap(),
+        record.duration,
+        "the two instants are the duration apart"
+    );
     assert_eq!(record.wasm_cid, echo.wasm_cid);
     assert_eq!(record.trace, None, "no trace context was given");
     let instantiate = record.instantiate_duration.expect("a sandbox was made");

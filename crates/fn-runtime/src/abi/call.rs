@@ -16,6 +16,21 @@ use crate::pipe::BoundedPipe;
 use crate::runtime::CompiledModule;
 use crate::store::StoreState;
 
+/// A debug span for a phase, or `Span::none()` when nothing would record it. Why: with
+/// tracing's `log` feature on (sqlx turns it on for the whole build), a disabled span
+/// still carries its metadata so that it can go to the `log` crate, and every poll of
+/// the future it instruments then asks `log` for its level (a few hundred instructions
+/// a call, callgrind); a none span asks nothing.
+macro_rules! phase_span {
+    ($name:literal) => {
+        if tracing::span_enabled!(tracing::Level::DEBUG) {
+            tracing::debug_span!($name)
+        } else {
+            tracing::Span::none()
+        }
+    };
+}
+
 /// Instantiates `module` in `store` and runs it: the output, or why it stopped.
 ///
 /// The spans `instantiate` and `execute` (target `fn_runtime`, level debug) mark the two
@@ -31,7 +46,7 @@ pub(crate) async fn run(
     let instance = module
         .pre
         .instantiate_async(&mut *store)
-        .instrument(tracing::debug_span!("instantiate"))
+        .instrument(phase_span!("instantiate"))
         .await;
     store.data_mut().instantiated = Some(std::time::Instant::now());
     let instance = instance.map_err(Failure::Wasm)?;
@@ -42,7 +57,7 @@ pub(crate) async fn run(
             .and_then(Extern::into_func)
             .expect("the export was checked when the module was compiled")
     };
-    let execute = tracing::debug_span!("execute");
+    let execute = phase_span!("execute");
     match &module.entry {
         Entry::Command { start } => {
             let start = func(store, start)
