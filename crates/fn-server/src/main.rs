@@ -109,7 +109,16 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    let runtime = match tokio::runtime::Runtime::new() {
+    // The server gets a worker per core; the one-shot commands (a `fnd run`, a client
+    // call) run on this thread: spawning workers they never use was part of their start.
+    let runtime = if matches!(cli.command, Command::Serve(_)) {
+        tokio::runtime::Runtime::new()
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    };
+    let runtime = match runtime {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("error: starting the async runtime: {e}");
