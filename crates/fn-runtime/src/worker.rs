@@ -151,8 +151,8 @@ fn private_stdout() -> Result<std::io::BufWriter<std::fs::File>, String> {
 }
 
 /// Caps this process: its address space (`compile_memory_limit_bytes`), its CPU time a
-/// little past the compile timeout (a backstop for a host that failed to kill it), and
-/// its priority.
+/// little past the compile timeout on every core the compile uses (a backstop for a host
+/// that failed to kill it), and its priority.
 fn limit_self(config: &Config) -> Result<(), String> {
     use rustix::process::{Resource, Rlimit, setrlimit};
     let cap = |limit: u64| Rlimit {
@@ -161,12 +161,22 @@ fn limit_self(config: &Config) -> Result<(), String> {
     };
     setrlimit(Resource::As, cap(config.compile_memory_limit_bytes))
         .map_err(|e| format!("capping the address space: {e}"))?;
+    // CPU time counts every thread: wasmtime's parallel compilation runs one per core,
+    // so a compile spends up to that many CPU seconds a second. The soft cap (SIGXCPU,
+    // which the host reads as a compile timeout) comes a second before the hard one
+    // (SIGKILL, which it could not tell from any other kill).
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get() as u64);
     let cpu = config
         .compile_timeout
         .saturating_add(Duration::from_secs(1))
         .as_secs()
-        .max(1);
-    setrlimit(Resource::Cpu, cap(cpu)).map_err(|e| format!("capping the CPU time: {e}"))?;
+        .max(1)
+        .saturating_mul(threads);
+    let cpu_cap = Rlimit {
+        current: Some(cpu),
+        maximum: Some(cpu.saturating_add(1)),
+    };
+    setrlimit(Resource::Cpu, cpu_cap).map_err(|e| format!("capping the CPU time: {e}"))?;
     // Below the host's invocations when they compete for a core: a compile can wait a
     // little, a running function's latency cannot. Best effort.
     let _ = rustix::process::setpriority_process(None, COMPILE_NICENESS);
