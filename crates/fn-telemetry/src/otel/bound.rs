@@ -28,11 +28,11 @@ use opentelemetry_semantic_conventions::attribute as attr;
 pub(crate) const MAX_FUNCTIONS: usize = 1_000;
 
 /// The unbound instruments a function's handles are bound from.
-pub(crate) struct Sources<'a> {
-    pub(crate) invoke_duration: &'a Histogram<f64>,
-    pub(crate) engine_duration: &'a Histogram<f64>,
-    pub(crate) mem_usage: &'a Histogram<u64>,
-    pub(crate) invocations: &'a Counter<u64>,
+pub(crate) struct Sources {
+    pub(crate) invoke_duration: Histogram<f64>,
+    pub(crate) engine_duration: Histogram<f64>,
+    pub(crate) mem_usage: Histogram<u64>,
+    pub(crate) invocations: Counter<u64>,
 }
 
 /// One function's handles (for one trigger), each bound on its first measure.
@@ -47,7 +47,7 @@ pub(crate) struct Handles {
 impl Handles {
     /// Measures a warm call's instruments for `record`: the durations, the peak memory
     /// when the guest was instantiated, and the success count.
-    pub(crate) fn measure(&self, sources: &Sources<'_>, record: &InvocationRecord) {
+    pub(crate) fn measure(&self, sources: &Sources, record: &InvocationRecord) {
         let seconds = record.duration.as_secs_f64();
         self.invoke_duration
             .get_or_init(|| sources.invoke_duration.bind(&attributes(record)))
@@ -79,15 +79,24 @@ pub(crate) fn attributes(record: &InvocationRecord) -> [KeyValue; 3] {
     ]
 }
 
-/// The handles of every function measured so far, by trigger, namespace and name.
-#[derive(Default)]
+/// The instruments, and the handles of every function measured so far, by trigger,
+/// namespace and name.
 pub(crate) struct Table {
+    sources: Sources,
     functions: RwLock<HashMap<Key, Handles>>,
 }
 
 impl Table {
+    /// A table with no function yet, binding from `sources`.
+    pub(crate) fn new(sources: Sources) -> Table {
+        Table {
+            sources,
+            functions: RwLock::default(),
+        }
+    }
+
     /// Measures `record` with its function's handles, binding them on first sight.
-    pub(crate) fn measure(&self, sources: &Sources<'_>, record: &InvocationRecord) {
+    pub(crate) fn measure(&self, record: &InvocationRecord) {
         let key = KeyRef {
             trigger: record.trigger,
             namespace: &record.namespace,
@@ -99,7 +108,7 @@ impl Table {
                 .read()
                 .unwrap_or_else(PoisonError::into_inner);
             if let Some(handles) = functions.get(&key) {
-                handles.measure(sources, record);
+                handles.measure(&self.sources, record);
                 return;
             }
         }
@@ -113,7 +122,7 @@ impl Table {
         functions
             .entry_ref(&key)
             .or_default()
-            .measure(sources, record);
+            .measure(&self.sources, record);
     }
 
     /// How many functions have handles.
@@ -198,34 +207,25 @@ mod tests {
 
         let provider = opentelemetry_sdk::metrics::SdkMeterProvider::default();
         let meter = provider.meter("test");
-        let (invoke, engine) = (
-            meter.f64_histogram("i").build(),
-            meter.f64_histogram("e").build(),
-        );
-        let (mem, count) = (
-            meter.u64_histogram("m").build(),
-            meter.u64_counter("c").build(),
-        );
-        let sources = Sources {
-            invoke_duration: &invoke,
-            engine_duration: &engine,
-            mem_usage: &mem,
-            invocations: &count,
-        };
+        let table = Table::new(Sources {
+            invoke_duration: meter.f64_histogram("i").build(),
+            engine_duration: meter.f64_histogram("e").build(),
+            mem_usage: meter.u64_histogram("m").build(),
+            invocations: meter.u64_counter("c").build(),
+        });
         let ctx = InvocationContext::new(TriggerType::Http);
         let record = |name: &str| {
             let function = Function::new(FunctionDefinition::new("acme", name), Cid::of(b"x"));
             InvocationRecord::start(&function, &ctx, 0, chrono::Utc::now())
         };
-        let table = Table::default();
         for n in 0..MAX_FUNCTIONS {
-            table.measure(&sources, &record(&format!("f-{n}")));
+            table.measure(&record(&format!("f-{n}")));
         }
         assert_eq!(table.len(), MAX_FUNCTIONS);
         // A function already there does not empty it.
-        table.measure(&sources, &record("f-0"));
+        table.measure(&record("f-0"));
         assert_eq!(table.len(), MAX_FUNCTIONS);
-        table.measure(&sources, &record("one-more"));
+        table.measure(&record("one-more"));
         assert_eq!(table.len(), 1);
     }
 }

@@ -66,16 +66,13 @@ pub struct CacheFigures {
 
 /// The instruments, built once.
 pub(crate) struct Instruments {
-    invocations: Counter<u64>,
     errors: Counter<u64>,
     timeouts: Counter<u64>,
     coldstarts: Counter<u64>,
-    invoke_duration: Histogram<f64>,
     init_duration: Histogram<f64>,
-    mem_usage: Histogram<u64>,
-    engine_duration: Histogram<f64>,
     refusals: Counter<u64>,
-    /// The warm path's handles, per function.
+    /// The instruments every call touches (invocations, the two durations, memory), with
+    /// their handles bound per function.
     bound: Table,
 }
 
@@ -95,11 +92,6 @@ impl Instruments {
         };
         register_figures(meter, cache, records);
         Instruments {
-            invocations: meter
-                .u64_counter(m::FAAS_INVOCATIONS)
-                .with_unit("{invocation}")
-                .with_description("Number of successful invocations")
-                .build(),
             errors: meter
                 .u64_counter(m::FAAS_ERRORS)
                 .with_unit("{error}")
@@ -115,33 +107,39 @@ impl Instruments {
                 .with_unit("{coldstart}")
                 .with_description("Number of invocation cold starts")
                 .build(),
-            invoke_duration: seconds(
-                m::FAAS_INVOKE_DURATION,
-                "Duration of an invocation, from the engine taking it to its end",
-                &FAAS_DURATION_BUCKETS,
-            ),
             init_duration: seconds(
                 m::FAAS_INIT_DURATION,
                 "Duration of a cold start's module preparation (compile or load)",
                 &FAAS_DURATION_BUCKETS,
-            ),
-            mem_usage: meter
-                .u64_histogram(m::FAAS_MEM_USAGE)
-                .with_unit("By")
-                .with_description("Peak linear memory of an invocation's guest")
-                .with_boundaries(MEMORY_BUCKETS.to_vec())
-                .build(),
-            engine_duration: seconds(
-                "fn.invocation.duration",
-                "Duration of an invocation, with buckets down to a microsecond",
-                &ENGINE_DURATION_BUCKETS,
             ),
             refusals: meter
                 .u64_counter("fn.admission.refusals")
                 .with_unit("{invocation}")
                 .with_description("Invocations refused by admission control, by fn.refusal")
                 .build(),
-            bound: Table::default(),
+            bound: Table::new(Sources {
+                invocations: meter
+                    .u64_counter(m::FAAS_INVOCATIONS)
+                    .with_unit("{invocation}")
+                    .with_description("Number of successful invocations")
+                    .build(),
+                invoke_duration: seconds(
+                    m::FAAS_INVOKE_DURATION,
+                    "Duration of an invocation, from the engine taking it to its end",
+                    &FAAS_DURATION_BUCKETS,
+                ),
+                mem_usage: meter
+                    .u64_histogram(m::FAAS_MEM_USAGE)
+                    .with_unit("By")
+                    .with_description("Peak linear memory of an invocation's guest")
+                    .with_boundaries(MEMORY_BUCKETS.to_vec())
+                    .build(),
+                engine_duration: seconds(
+                    "fn.invocation.duration",
+                    "Duration of an invocation, with buckets down to a microsecond",
+                    &ENGINE_DURATION_BUCKETS,
+                ),
+            }),
         }
     }
 
@@ -149,13 +147,7 @@ impl Instruments {
     /// function's bound handles (see `bound`), the rarer ones (cold starts, errors,
     /// timeouts, refusals) through the attribute lookup.
     pub(crate) fn record(&self, record: &InvocationRecord) {
-        let sources = Sources {
-            invoke_duration: &self.invoke_duration,
-            engine_duration: &self.engine_duration,
-            mem_usage: &self.mem_usage,
-            invocations: &self.invocations,
-        };
-        self.bound.measure(&sources, record);
+        self.bound.measure(record);
         let status = record.status;
         if !record.cold_start && status == InvocationStatus::Success {
             return;
