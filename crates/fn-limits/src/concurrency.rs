@@ -4,7 +4,10 @@
 //! A slot is a [`ConcurrencyPermit`], held for the invocation's whole life and given back
 //! when it is dropped, whatever the end (cancellation included). A call that finds no
 //! free slot waits, but only if fewer than `max_waiters` calls already wait, and at most
-//! `max_wait`; otherwise it is refused with [`Overloaded`] at once. Slots are taken from
+//! `max_wait` in all: one deadline, set when the call asks, bounds its waits at every
+//! level together (a call that waits for its function's slot, then its namespace's, then
+//! a global one, is refused `max_wait` after it asked, not three times that). Otherwise
+//! it is refused with [`Overloaded`] at once. Slots are taken from
 //! the narrowest key outwards (function, namespace, global), so a call waiting for its
 //! function's slot holds no global slot meanwhile. Each namespace may hold at most its
 //! share of the global slots, so one namespace flooding the engine cannot take them all.
@@ -130,16 +133,30 @@ impl ConcurrencyLimits {
         function_limit: Option<usize>,
     ) -> Result<ConcurrencyPermit, Overloaded> {
         let inner = &self.inner;
+        // One deadline for every wait below; a far one when the wait allowed overflows it.
+        let now = tokio::time::Instant::now();
+        let deadline = now
+            .checked_add(inner.settings.max_wait)
+            .unwrap_or_else(|| now + Duration::from_secs(86_400 * 365));
         let mut slots = [None, None, None];
         if let Some(limit) = function_limit.or(inner.settings.function_default) {
             let semaphore = keyed(&inner.functions, function, limit.max(1));
-            slots[0] = Some(self.take(KeyKind::Function, function, semaphore).await?);
+            slots[0] = Some(
+                self.take(KeyKind::Function, function, semaphore, deadline)
+                    .await?,
+            );
         }
         if let Some(namespace_slots) = inner.namespace_slots {
             let semaphore = keyed(&inner.namespaces, namespace, namespace_slots);
-            slots[1] = Some(self.take(KeyKind::Namespace, namespace, semaphore).await?);
+            slots[1] = Some(
+                self.take(KeyKind::Namespace, namespace, semaphore, deadline)
+                    .await?,
+            );
         }
-        slots[2] = Some(self.take(KeyKind::Global, "", inner.global.clone()).await?);
+        slots[2] = Some(
+            self.take(KeyKind::Global, "", inner.global.clone(), deadline)
+                .await?,
+        );
         Ok(ConcurrencyPermit { _slots: slots })
     }
 
@@ -149,12 +166,14 @@ impl ConcurrencyLimits {
         self.inner.waiting.load(Ordering::Relaxed)
     }
 
-    /// A slot of `semaphore`, at once or within the wait allowed.
+    /// A slot of `semaphore`, at once or before `deadline` (the call's one deadline for
+    /// all its waits).
     async fn take(
         &self,
         kind: KeyKind,
         key: &str,
         semaphore: Arc<Semaphore>,
+        deadline: tokio::time::Instant,
     ) -> Result<OwnedSemaphorePermit, Overloaded> {
         let settings = &self.inner.settings;
         let overloaded = || Overloaded {
@@ -174,7 +193,7 @@ impl ConcurrencyLimits {
         }
         // Counted out on every path, the caller dropping this future included.
         let _waiter = Waiter(waiting);
-        match tokio::time::timeout(settings.max_wait, semaphore.acquire_owned()).await {
+        match tokio::time::timeout_at(deadline, semaphore.acquire_owned()).await {
             Ok(Ok(permit)) => Ok(permit),
             _ => Err(overloaded()),
         }

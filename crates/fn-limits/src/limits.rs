@@ -7,8 +7,9 @@ use fn_core::{Admission, AdmissionRequest, Config, Error, Function, Permit, Resu
 use crate::{Concurrency, ConcurrencyLimits, ConcurrencyPermit, KeyKind, RateLimits};
 
 /// An engine's admission limits, from its [`Config::admission`]: a call is first checked
-/// against the rates (global, namespace, function, caller), then takes its concurrency
-/// slots (function, namespace, global), waiting at most `max_wait`. Local: it refuses,
+/// against the rates, narrowest first (caller, function, namespace, global: a call its
+/// own caller's rate refuses spends nothing shared), then takes its concurrency slots
+/// (function, namespace, global), waiting at most `max_wait` for all of them together. Local: it refuses,
 /// but never fails. Cheap to clone: clones share the state.
 #[derive(Debug, Clone)]
 pub struct Limits {

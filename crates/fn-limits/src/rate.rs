@@ -46,12 +46,21 @@ pub enum KeyKind {
 }
 
 impl KeyKind {
-    /// Every kind, in the order they are checked.
+    /// Every kind, widest first: the order of the arrays of rates and keys that
+    /// [`RateLimits`] takes.
     pub const ALL: [KeyKind; 4] = [
         KeyKind::Global,
         KeyKind::Namespace,
         KeyKind::Function,
         KeyKind::Caller,
+    ];
+
+    /// Every kind, narrowest first: the order [`RateLimits::check`] checks them in.
+    pub const NARROWEST_FIRST: [KeyKind; 4] = [
+        KeyKind::Caller,
+        KeyKind::Function,
+        KeyKind::Namespace,
+        KeyKind::Global,
     ];
 
     /// A refusal's key for `value` of this kind: `global`, or `kind:value`
@@ -198,11 +207,20 @@ impl<C: Clock + Clone + Send + Sync + 'static> RateLimits<C> {
         self.rates.iter().all(Option::is_none)
     }
 
-    /// Checks one call against each kind's limit in turn (global, namespace, function,
-    /// caller), counting it against every limit it passes. `keys` gives each kind's key
-    /// (`None`: the call has none of that kind, e.g. an anonymous caller; the global key
-    /// may be anything); `function_rate` is the function's own rate, which replaces the
-    /// function kind's default.
+    /// Checks one call against each kind's limit in turn, narrowest first (caller,
+    /// function, namespace, global), counting it against every limit it passes. `keys`
+    /// gives each kind's key in [`KeyKind::ALL`]'s order (`None`: the call has none of
+    /// that kind, e.g. an anonymous caller; the global key may be anything);
+    /// `function_rate` is the function's own rate, which replaces the function kind's
+    /// default.
+    ///
+    /// Why narrowest first: a limit spends its cell when it passes a call, even if a
+    /// later limit refuses it. Checked widest first, every call a caller's own limit
+    /// refuses would have spent a cell of the global, namespace and function limits, and
+    /// one caller over its rate would drain the rate everyone shares. Narrowest first, a
+    /// call refused by its own caller's limit touches nothing shared; a call refused by a
+    /// shared limit has spent only the cells of the narrower ones it passed (its
+    /// caller's, its function's), never another tenant's.
     ///
     /// # Errors
     ///
@@ -212,7 +230,8 @@ impl<C: Clock + Clone + Send + Sync + 'static> RateLimits<C> {
         keys: [Option<&str>; 4],
         function_rate: Option<RateQuota>,
     ) -> Result<(), Denied> {
-        for (kind, key) in KeyKind::ALL.into_iter().zip(keys) {
+        for kind in KeyKind::NARROWEST_FIRST {
+            let key = keys[kind as usize];
             let rate = match kind {
                 KeyKind::Function => function_rate.or(self.rates[kind as usize]),
                 _ => self.rates[kind as usize],

@@ -133,3 +133,78 @@ async fn a_share_rounds_up_to_a_whole_slot_and_settings_come_from_the_config() {
         "the pool's three slots are the global limit"
     );
 }
+
+/// Spawns `acquire(namespace, function, limit)` and returns once it waits (the waiting
+/// count went up: on a current-thread runtime the spawned task runs at the first yield).
+async fn spawn_waiter(
+    limits: &ConcurrencyLimits,
+    namespace: &'static str,
+    function: &'static str,
+    limit: Option<usize>,
+) -> tokio::task::JoinHandle<(
+    Result<fn_limits::ConcurrencyPermit, fn_limits::Overloaded>,
+    tokio::time::Instant,
+)> {
+    let before = limits.waiting();
+    let task = tokio::spawn({
+        let limits = limits.clone();
+        async move {
+            let got = limits.acquire(namespace, function, limit).await;
+            (got, tokio::time::Instant::now())
+        }
+    });
+    tokio::task::yield_now().await;
+    assert_eq!(limits.waiting(), before + 1, "{function} waits");
+    task
+}
+
+/// One deadline for every wait: a call that waits 0.4 s for its function's slot, then
+/// 0.4 s for its namespace's, then finds every global slot taken, is refused `max_wait`
+/// (1 s) after it asked — not 0.4 + 0.4 + 1 s, as when each wait had its own bound. On
+/// a paused clock, so the times are exact.
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn contention_at_every_level_is_refused_within_one_max_wait() {
+    let limits = ConcurrencyLimits::new(Concurrency {
+        global: 4,
+        namespace_share_percent: 50, // two slots a namespace
+        function_default: None,
+        max_waiters: 16,
+        max_wait: Duration::from_secs(1),
+    });
+    let start = tokio::time::Instant::now();
+    // a/f's one slot, both of namespace a's, all four global ones.
+    let function_holder = limits.acquire("a", "a/f", Some(1)).await.unwrap();
+    let namespace_holder = limits.acquire("a", "a/g", None).await.unwrap();
+    let _b = limits.acquire("b", "b/x", None).await.unwrap();
+    let _c = limits.acquire("c", "c/y", None).await.unwrap();
+    // Queued ahead of the call under test, so that each slot given back goes to them.
+    let global_queued = spawn_waiter(&limits, "d", "d/z", None).await;
+    let namespace_queued = spawn_waiter(&limits, "a", "a/q", None).await;
+    let under_test = spawn_waiter(&limits, "a", "a/f", Some(1)).await;
+
+    // 0.4 s: a/f's slot goes to the call under test; the namespace slot to a/q, the
+    // global one to d/z. It now waits for a namespace slot.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    drop(function_holder);
+    // 0.8 s: the namespace slot goes to it, the global one to a/q (queued for one since
+    // 0.4 s). It now waits for a global slot, which nobody gives back.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    drop(namespace_holder);
+
+    let (got, at) = under_test.await.unwrap();
+    let refused = got.unwrap_err();
+    assert_eq!(refused.key, "global");
+    assert_eq!(
+        at - start,
+        Duration::from_secs(1),
+        "refused at its one deadline"
+    );
+    // The calls queued ahead each got every slot they waited for, within their wait.
+    let (got, at) = global_queued.await.unwrap();
+    assert!(got.is_ok());
+    assert_eq!(at - start, Duration::from_millis(400));
+    let (got, at) = namespace_queued.await.unwrap();
+    assert!(got.is_ok());
+    assert_eq!(at - start, Duration::from_millis(800));
+    assert_eq!(limits.waiting(), 0);
+}

@@ -38,7 +38,7 @@ fn a_burst_then_the_wait_governor_computes_then_room_again() {
 }
 
 #[test]
-fn each_kind_refuses_with_its_own_key_first_global() {
+fn each_kind_refuses_with_its_own_key() {
     let clock = FakeRelativeClock::default();
     let one = rate(1, 1);
     let limits = RateLimits::with_fake_clock([one, None, None, None], 1000, clock.clone());
@@ -149,4 +149,62 @@ fn namespaces_and_functions_beyond_the_cap_start_afresh_rather_than_grow() {
     }
     let kept = limits.keys_kept();
     assert!(kept <= 200, "{kept} keys kept");
+}
+
+/// Narrowest first: a caller over its own rate is refused by it before any shared limit
+/// is asked, so a thousand refused calls spend no cell of the global, namespace or
+/// function rates, which other callers share.
+#[test]
+fn an_abusive_caller_leaves_the_shared_rates_untouched() {
+    let clock = FakeRelativeClock::default();
+    let limits = RateLimits::with_fake_clock(
+        [rate(1, 10), rate(1, 10), rate(1, 10), rate(1, 1)],
+        1000,
+        clock,
+    );
+    assert!(limits.check(keys("a", "a/f", "mallory"), None).is_ok());
+    for _ in 0..1000 {
+        let denied = limits.check(keys("a", "a/f", "mallory"), None).unwrap_err();
+        assert_eq!(denied.key, "caller:mallory");
+    }
+    // Nine cells of each shared rate are left: mallory spent one, its refusals none.
+    for caller in 0..9 {
+        let caller = format!("alice-{caller}");
+        assert!(
+            limits.check(keys("a", "a/f", &caller), None).is_ok(),
+            "{caller}"
+        );
+    }
+    assert_eq!(
+        limits
+            .check(keys("a", "a/f", "bob"), None)
+            .unwrap_err()
+            .kind,
+        KeyKind::Function,
+        "the tenth shared cell was the only one mallory's allowed call spent"
+    );
+}
+
+/// A call a shared limit refuses has spent only the narrower cells it passed: a
+/// namespace over its rate does not drain the global rate the other namespaces share.
+#[test]
+fn a_namespace_over_its_rate_leaves_the_global_rate_to_the_others() {
+    let clock = FakeRelativeClock::default();
+    let limits = RateLimits::with_fake_clock([rate(1, 3), rate(1, 1), None, None], 1000, clock);
+    assert!(limits.check(keys("noisy", "noisy/f", "x"), None).is_ok());
+    for _ in 0..100 {
+        let denied = limits
+            .check(keys("noisy", "noisy/f", "x"), None)
+            .unwrap_err();
+        assert_eq!(denied.key, "namespace:noisy");
+    }
+    assert!(limits.check(keys("quiet", "quiet/f", "y"), None).is_ok());
+    assert!(limits.check(keys("calm", "calm/f", "z"), None).is_ok());
+    assert_eq!(
+        limits
+            .check(keys("other", "other/f", "w"), None)
+            .unwrap_err()
+            .key,
+        "global"
+    );
 }
