@@ -9,6 +9,7 @@ use std::process::Command;
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 
+mod advisories;
 mod bench;
 mod bench_http;
 mod bombs;
@@ -43,8 +44,12 @@ enum Task {
     },
     /// Format check and clippy with -D warnings.
     Lint,
-    /// `cargo deny check licenses bans sources` with deny.toml (installs cargo-deny if missing).
+    /// `cargo deny check licenses bans sources` with deny.toml (installs cargo-deny if
+    /// missing), then the wasmtime family's advisories (`advisories`).
     Deny,
+    /// The wasmtime family's security advisories (xtask/advisories.toml) against the
+    /// versions Cargo.lock holds: fails naming each one that affects them.
+    Advisories,
     /// Check the Prometheus exposition of fn-telemetry's metrics with `promtool check
     /// metrics` (Debian's prometheus package).
     Promtool,
@@ -104,13 +109,15 @@ fn main() -> Result<()> {
             conformance(&root, paths, filter.as_deref())
         }
         Task::Lint => lint(),
-        Task::Deny => deny(),
+        Task::Deny => deny().and_then(|()| advisories::check(&root)),
+        Task::Advisories => advisories::check(&root),
         Task::Ci => {
             // Keep in step with .ci/run.
             lint()?;
             test(&root)?;
             promtool()?;
             deny()?;
+            advisories::check(&root)?;
             fuzz::fuzz(&root, None, 15)
         }
         Task::Promtool => promtool(),

@@ -20,6 +20,7 @@ use crate::{Error, Function, InvocationContext, Result};
 /// A rate: `requests` calls per `per` sustained, and up to `burst` at once after a quiet
 /// period (a generic cell rate: one call's room comes back every `per / requests`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RateQuota {
     /// Calls allowed per `per`; at least one.
     pub requests: u32,

@@ -15,7 +15,7 @@ pub use compile_worker::CompileWorker;
 /// The engine's limits and switches. Every field documents its default; [`Config::validate`]
 /// checks them together, and the engine refuses to build with an invalid config.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// The longest any invocation may run; a function's own timeout is capped by it.
     /// At most 24 h. Default 30 s.
@@ -23,10 +23,12 @@ pub struct Config {
     pub max_timeout: Duration,
     /// The most linear memory any function may have, in bytes; a function's own limit is
     /// capped by it, and the pooling allocator sizes its slots with it. Default 256 MiB.
+    #[serde(deserialize_with = "crate::units::size::deserialize")]
     pub max_memory_bytes: u64,
     /// Capacity of the compiled-module cache in memory, in bytes of compiled image (see
     /// `fn_runtime::CompiledModule::size_bytes` for how a module is weighed). Default
     /// 512 MiB.
+    #[serde(deserialize_with = "crate::units::size::deserialize")]
     pub module_cache_capacity_bytes: u64,
     /// The folder of the artifact tier: compiled modules kept on disk, so a restarted
     /// engine loads them instead of compiling them again. Created (mode 0700) when
@@ -35,8 +37,10 @@ pub struct Config {
     pub artifact_cache_dir: Option<PathBuf>,
     /// The most the artifact tier may hold, in bytes of files; past it the least
     /// recently used artifacts are removed. Default 2 GiB.
+    #[serde(deserialize_with = "crate::units::size::deserialize")]
     pub artifact_cache_capacity_bytes: u64,
     /// The largest module accepted for compiling, in bytes. Default 32 MiB.
+    #[serde(deserialize_with = "crate::units::size::deserialize")]
     pub max_module_bytes: u64,
     /// The longest one compile may take before the caller gets
     /// [`Error::CompileTimeout`]. Default 30 s.
@@ -61,12 +65,16 @@ pub struct Config {
     /// which also bounds what it may allocate). A module whose compile needs more is
     /// refused with [`Error::Deploy`]. At least 256 MiB. Only with `compile_worker`.
     /// Default 2 GiB.
+    #[serde(deserialize_with = "crate::units::size::deserialize")]
     pub compile_memory_limit_bytes: u64,
     /// The largest input accepted, in bytes. Default 6 MiB.
+    #[serde(deserialize_with = "crate::units::size::deserialize")]
     pub max_input_bytes: u64,
     /// The most a function may write to stdout (its output), in bytes. Default 6 MiB.
+    #[serde(deserialize_with = "crate::units::size::deserialize")]
     pub max_output_bytes: u64,
     /// The most a function may write to stderr (its log), in bytes. Default 1 MiB.
+    #[serde(deserialize_with = "crate::units::size::deserialize")]
     pub max_log_bytes: u64,
     /// Whether every invocation is given to the invocation logger. Default true.
     pub log_invocations: bool,
@@ -79,6 +87,7 @@ pub struct Config {
     /// The most linear memories one invocation may create. Default 1.
     pub max_memories: u32,
     /// The most wasm stack one invocation may use, in bytes. Default 512 KiB.
+    #[serde(deserialize_with = "crate::units::size::deserialize")]
     pub max_wasm_stack_bytes: u64,
     /// Fuel given to each invocation when set, for deterministic CPU caps. Default none.
     pub fuel: Option<u64>,
@@ -86,6 +95,7 @@ pub struct Config {
     #[serde(with = "crate::serde_duration::micros")]
     pub epoch_tick: Duration,
     /// The most random bytes one WASI `random_get` may ask for. Default 1 MiB.
+    #[serde(deserialize_with = "crate::units::size::deserialize")]
     pub max_random_bytes: u64,
     /// The most WASI resources (file descriptors, streams) one invocation may hold.
     /// Default 256.
@@ -95,6 +105,7 @@ pub struct Config {
     /// gets `ENOMEM`. It must exceed the largest single read or write buffer a function
     /// uses (a Rust guest reading a 6 MiB input asks for up to 8 MiB at once). Default
     /// 32 MiB (wasmtime's own default is 128 MiB).
+    #[serde(deserialize_with = "crate::units::size::deserialize")]
     pub max_hostcall_bytes: u64,
     /// The pooling instance allocator.
     pub pooling: PoolingConfig,
@@ -108,7 +119,7 @@ pub struct Config {
 
 /// How instances are allocated: from a pool of pre-reserved slots (fast) or on demand.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct PoolingConfig {
     /// Use the pooling allocator. When the pool's address space cannot be reserved the
     /// engine falls back to on-demand allocation and logs it. Default true.
@@ -124,9 +135,17 @@ pub struct PoolingConfig {
     /// larger one (a Rust guest starts at 17 pages) is not `memset` in full at every
     /// call; measured against 1 MiB in docs/performance.md (1.3x to 1.9x the calls per
     /// second of Rust guests, in process and over HTTP).
+    #[serde(deserialize_with = "crate::units::size::deserialize")]
     pub keep_resident_bytes: u64,
     /// Initialise memories from copy-on-write images. Default true.
     pub copy_on_write: bool,
+    /// Reset a used memory's resident part by asking Linux which pages the guest
+    /// dirtied (the `PAGEMAP_SCAN` ioctl, Linux 6.7 and later; elsewhere the plain
+    /// reset) instead of `memset` of all of it. Default true: 3.7x the HTTP invoke rate
+    /// of `fnd serve` (docs/performance.md), and since wasmtime 48.0.11 a dirty page the
+    /// kernel swapped out is reset too (fn-runtime's isolation test puts one through
+    /// swap).
+    pub pagemap_scan: bool,
 }
 
 impl Default for Config {
@@ -171,6 +190,7 @@ impl Default for PoolingConfig {
             slots: 256,
             keep_resident_bytes: 64 << 10,
             copy_on_write: true,
+            pagemap_scan: true,
         }
     }
 }

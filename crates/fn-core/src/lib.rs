@@ -32,6 +32,7 @@ mod serde_duration;
 mod store;
 mod trace_context;
 mod traits;
+pub mod units;
 
 pub use crate::admission::{Admission, AdmissionRequest, OnAdmissionError, Permit, RateQuota};
 pub use crate::cid::Cid;

@@ -1,5 +1,26 @@
-//! Durations in serde as whole milliseconds or microseconds, the units records and
-//! config files use.
+//! Durations in serde as whole milliseconds or microseconds, the units records and the
+//! API use; on input also as people write them (`"500ms"`, `"1s"`, `"2m"`: a config
+//! file), through [`crate::units::parse_duration`].
+
+/// A duration given as a number (in the field's unit) or as text with a unit.
+#[derive(serde::Deserialize)]
+#[serde(untagged)]
+pub(crate) enum Given {
+    Number(u64),
+    Text(String),
+}
+
+impl Given {
+    pub(crate) fn duration<E: serde::de::Error>(
+        self,
+        unit: fn(u64) -> std::time::Duration,
+    ) -> Result<std::time::Duration, E> {
+        match self {
+            Given::Number(n) => Ok(unit(n)),
+            Given::Text(text) => crate::units::parse_duration(&text).map_err(E::custom),
+        }
+    }
+}
 
 macro_rules! duration_as {
     ($name:ident, $as:ident, $from:ident) => {
@@ -15,7 +36,7 @@ macro_rules! duration_as {
             pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
                 d: D,
             ) -> Result<Duration, D::Error> {
-                Ok(Duration::$from(u64::deserialize(d)?))
+                super::Given::deserialize(d)?.duration(Duration::$from)
             }
         }
     };

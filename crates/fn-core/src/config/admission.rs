@@ -11,7 +11,7 @@ use crate::{Error, RateQuota, Result};
 /// defaults here. Every refusal is typed ([`Error::RateLimited`], [`Error::Overloaded`])
 /// and recorded; no call waits longer than `max_wait`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct AdmissionConfig {
     /// The rate of all calls to the engine. Default none (unlimited).
     pub global_rate: Option<RateQuota>,
