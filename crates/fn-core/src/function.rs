@@ -46,8 +46,10 @@ pub struct FunctionDefinition {
     /// The tenant the function belongs to, same rules as `name`. Namespaces are
     /// isolated from each other.
     pub namespace: String,
-    /// The deployed version, free-form (`1`, `2024-06-01`, `1.4.2`), not empty.
-    pub version: String,
+    /// The deployed version: the store's number, 1 for a name's first deploy, then one
+    /// more each deploy (a rollback makes an older number run). At least 1.
+    #[serde(deserialize_with = "crate::serde_version::deserialize")]
+    pub version: u32,
     /// The most linear memory the function may use, in bytes; capped by
     /// [`Config::max_memory_bytes`].
     pub max_memory_bytes: u64,
@@ -84,7 +86,7 @@ impl FunctionDefinition {
         FunctionDefinition {
             name: name.into(),
             namespace: namespace.into(),
-            version: "1".into(),
+            version: 1,
             max_memory_bytes: 64 << 20,
             timeout: Duration::from_secs(5),
             env: BTreeMap::new(),
@@ -138,17 +140,8 @@ impl FunctionDefinition {
     pub fn validate_invocable(&self, config: &Config) -> Result<()> {
         validate_name("name", &self.name)?;
         validate_name("namespace", &self.namespace)?;
-        if self.version.is_empty() || self.version.len() > MAX_NAME_LEN {
-            return Err(Error::validation(
-                "version",
-                format!("must be 1 to {MAX_NAME_LEN} bytes long"),
-            ));
-        }
-        if self.version.chars().any(char::is_control) {
-            return Err(Error::validation(
-                "version",
-                "must not contain control characters",
-            ));
+        if self.version == 0 {
+            return Err(Error::validation("version", "must be at least 1"));
         }
         if self.max_memory_bytes == 0 {
             return Err(Error::validation(
@@ -277,7 +270,7 @@ pub fn name_from(text: &str, prefix: &str) -> String {
     name
 }
 
-fn validate_name(field: &str, value: &str) -> Result<()> {
+pub(crate) fn validate_name(field: &str, value: &str) -> Result<()> {
     let ok_char = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_';
     let first_ok = value
         .chars()

@@ -205,8 +205,10 @@ pub struct InvocationRecord {
     pub function_name: String,
     /// The function's namespace.
     pub namespace: String,
-    /// The function's version.
-    pub version: String,
+    /// The function's version (records written before versions were numbers hold a
+    /// string of digits, read as the number).
+    #[serde(deserialize_with = "crate::serde_version::deserialize")]
+    pub version: u32,
     /// The request id from the [`InvocationContext`].
     pub request_id: String,
     /// What triggered the invocation.
@@ -272,7 +274,7 @@ impl InvocationRecord {
             function_id: function.id.clone(),
             function_name: function.definition.name.clone(),
             namespace: function.definition.namespace.clone(),
-            version: function.definition.version.clone(),
+            version: function.definition.version,
             request_id: ctx.request_id.clone(),
             trigger: ctx.trigger,
             caller: ctx.caller.clone(),

@@ -27,8 +27,10 @@ mod config;
 mod error;
 mod function;
 mod invocation;
+mod keys;
 mod memory_logger;
 mod serde_duration;
+mod serde_version;
 mod store;
 mod trace_context;
 mod traits;
@@ -47,9 +49,10 @@ pub use crate::function::{
 pub use crate::invocation::{
     InvocationContext, InvocationLimits, InvocationRecord, InvocationStatus, TriggerType, new_id,
 };
+pub use crate::keys::{ApiKey, KeyStore, Role, TokenHash, key_exists, no_key};
 pub use crate::memory_logger::MemoryLogger;
 pub use crate::store::{
-    FunctionStore, FunctionSummary, MAX_PAGE, Page, Paged, RecordQuery, VersionInfo,
+    FunctionStore, FunctionSummary, MAX_PAGE, Page, Paged, PlatformStore, RecordQuery, VersionInfo,
     parse_record_cursor, record_cursor,
 };
 pub use crate::trace_context::{MAX_TRACESTATE_BYTES, TraceContext};

@@ -226,6 +226,12 @@ pub trait FunctionStore: FunctionRegistry {
     async fn delete_records_before(&self, before: DateTime<Utc>) -> Result<u64>;
 }
 
+/// A store of functions and of API keys: what the gateway serves from. Every type that
+/// is both is one.
+pub trait PlatformStore: FunctionStore + crate::KeyStore {}
+
+impl<T: FunctionStore + crate::KeyStore + ?Sized> PlatformStore for T {}
+
 /// The cursor of a record page: where the last record of the page sorts (its start, in
 /// microseconds since the epoch, then its id).
 pub fn record_cursor(record: &InvocationRecord) -> String {

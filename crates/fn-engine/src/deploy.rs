@@ -6,7 +6,7 @@
 //! module cache and the artifact tier, so the first call after a deploy is warm.
 
 use bytes::Bytes;
-use fn_core::{Cid, Function, FunctionDefinition, FunctionStore, Result};
+use fn_core::{Cid, Error, Function, FunctionDefinition, FunctionStore, Result};
 
 use crate::Engine;
 
@@ -23,7 +23,9 @@ impl Engine {
     /// or linker's whole message for bytes that are not wasm, do not validate, import
     /// what the engine does not provide, or have neither ABI (or both);
     /// [`fn_core::Error::CompileTimeout`]; [`fn_core::Error::Unavailable`] when the
-    /// engine is closed; the store's errors ([`fn_core::Error::Storage`]).
+    /// engine is closed; [`fn_core::Error::Integrity`] when the store addresses the
+    /// module by another CID than its bytes' (a store that would run other code than
+    /// what was checked); the store's errors ([`fn_core::Error::Storage`]).
     pub async fn deploy(
         &self,
         store: &dyn FunctionStore,
@@ -34,7 +36,15 @@ impl Engine {
         let cid = Cid::of(&bytes);
         self.precompile(&cid, bytes.clone()).await?;
         let kept = store.put_module(bytes).await?;
-        debug_assert_eq!(kept, cid, "a store addresses modules by the same CID");
+        // The version must run the bytes compiled above: a store that names them by
+        // another CID would make it run something else (or nothing), in release builds
+        // too.
+        if kept != cid {
+            return Err(Error::Integrity {
+                expected: cid,
+                actual: kept,
+            });
+        }
         store.deploy(definition, kept).await
     }
 }

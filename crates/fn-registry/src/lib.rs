@@ -21,9 +21,9 @@
 //! assert_eq!(registry.wasm_bytes(&cid).await?.len(), 8);
 //! // A second deploy of the name is version 2, and runs; version 1 stays for a rollback.
 //! let second = registry.deploy(FunctionDefinition::new("acme", "noop"), cid, &Config::default())?;
-//! assert_eq!((second.id.as_str(), second.definition.version.as_str()), (function.id.as_str(), "2"));
+//! assert_eq!((second.id.as_str(), second.definition.version), (function.id.as_str(), 2));
 //! registry.set_active("acme", "noop", 1).await?;
-//! assert_eq!(registry.function_by_name("acme", "noop").await?.definition.version, "1");
+//! assert_eq!(registry.function_by_name("acme", "noop").await?.definition.version, 1);
 //! # Ok::<(), fn_core::Error>(())
 //! # }).unwrap();
 //! ```

@@ -10,9 +10,9 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use fn_core::{
-    Cid, Config, Error, Function, FunctionDefinition, FunctionRegistry, FunctionStore,
-    FunctionSummary, InvocationRecord, Page, Paged, RecordQuery, Result, VersionInfo,
-    parse_record_cursor, record_cursor,
+    ApiKey, Cid, Config, Error, Function, FunctionDefinition, FunctionRegistry, FunctionStore,
+    FunctionSummary, InvocationRecord, KeyStore, Page, Paged, RecordQuery, Result, TokenHash,
+    VersionInfo, key_exists, no_key, parse_record_cursor, record_cursor,
 };
 
 /// A store held in memory.
@@ -30,6 +30,8 @@ struct State {
     modules: HashMap<Cid, Bytes>,
     /// By start (microseconds) and id: the order record queries page in, reversed.
     records: BTreeMap<(i64, String), InvocationRecord>,
+    /// API keys by name, with their token's hash.
+    keys: BTreeMap<String, (ApiKey, TokenHash)>,
 }
 
 #[derive(Debug)]
@@ -52,7 +54,7 @@ impl Entry {
     fn function(&self, version: u32) -> Option<Function> {
         let kept = self.versions.get(&version)?;
         let mut definition = kept.definition.clone();
-        definition.version = version.to_string();
+        definition.version = version;
         Some(Function {
             id: self.id.clone(),
             wasm_cid: kept.cid,
@@ -345,5 +347,43 @@ impl FunctionStore for InMemoryRegistry {
         let kept = state.records.split_off(&cut);
         let removed = std::mem::replace(&mut state.records, kept).len();
         Ok(removed as u64)
+    }
+}
+
+#[async_trait]
+impl KeyStore for InMemoryRegistry {
+    async fn create_key(&self, key: &ApiKey, token: &TokenHash) -> Result<()> {
+        let mut state = self.write();
+        if state.keys.contains_key(&key.name) {
+            return Err(key_exists(&key.name));
+        }
+        state.keys.insert(key.name.clone(), (key.clone(), *token));
+        Ok(())
+    }
+
+    async fn key_by_token(&self, token: &TokenHash) -> Result<Option<ApiKey>> {
+        Ok(self
+            .read()
+            .keys
+            .values()
+            .find(|(_, hash)| hash == token)
+            .map(|(key, _)| key.clone()))
+    }
+
+    async fn keys(&self) -> Result<Vec<ApiKey>> {
+        Ok(self
+            .read()
+            .keys
+            .values()
+            .map(|(key, _)| key.clone())
+            .collect())
+    }
+
+    async fn delete_key(&self, name: &str) -> Result<()> {
+        self.write()
+            .keys
+            .remove(name)
+            .map(drop)
+            .ok_or_else(|| no_key(name))
     }
 }

@@ -95,3 +95,17 @@ pub(crate) const QUERY_RECORDS: &str = "SELECT record, started_at, id FROM recor
 
 /// Deletes records started before a time.
 pub(crate) const DELETE_RECORDS_BEFORE: &str = "DELETE FROM records WHERE started_at < $1";
+
+/// A new API key (its name must be free).
+pub(crate) const INSERT_KEY: &str = "INSERT INTO api_keys (name, namespace, role, token_sha256, created_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (name) DO NOTHING";
+
+/// The key of a token's hash.
+pub(crate) const KEY_BY_TOKEN: &str =
+    "SELECT name, namespace, role, created_at FROM api_keys WHERE token_sha256 = $1";
+
+/// Every key, by name.
+pub(crate) const KEYS: &str =
+    "SELECT name, namespace, role, created_at FROM api_keys ORDER BY name";
+
+/// Deletes a key.
+pub(crate) const DELETE_KEY: &str = "DELETE FROM api_keys WHERE name = $1";

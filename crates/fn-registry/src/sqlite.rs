@@ -205,7 +205,7 @@ impl SqliteStore {
                 what: self.database.display().to_string(),
                 reason: format!("a stored definition cannot be read: {e}"),
             })?;
-        definition.version = version.to_string();
+        definition.version = version_number(version);
         Ok(Function {
             id,
             wasm_cid: Cid::from_str(&cid)?,
@@ -290,4 +290,5 @@ fn migrate_reason(error: &sqlx::migrate::MigrateError) -> String {
     }
 }
 
+mod keys;
 mod store;

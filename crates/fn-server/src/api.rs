@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use fn_core::{Cid, FunctionDefinition, RateQuota};
+use fn_core::{ApiKey, Cid, FunctionDefinition, RateQuota, Role};
 use serde::{Deserialize, Serialize};
 
 /// The `definition` part of a deploy (`POST /v1/functions/{namespace}/{name}`, a
@@ -87,6 +87,36 @@ pub struct Deployed {
 pub struct Activate {
     /// The version to make active (a rollback or a roll forward).
     pub version: u32,
+}
+
+/// The body of `POST /v1/keys`: the key to make.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewKey {
+    /// Its name, unique among keys: the caller its invocations are recorded as.
+    pub name: String,
+    /// The namespace it acts in.
+    pub namespace: String,
+    /// What it may do there.
+    pub role: Role,
+}
+
+/// The answer to `POST /v1/keys` (201): the key, and its token, shown this once.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MadeKey {
+    /// The key as kept.
+    pub key: ApiKey,
+    /// The bearer token that acts as the key.
+    pub token: String,
+}
+
+impl std::fmt::Debug for MadeKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MadeKey")
+            .field("key", &self.key)
+            .field("token", &"(hidden)")
+            .finish()
+    }
 }
 
 /// `GET /v1/status`: what the server is doing.

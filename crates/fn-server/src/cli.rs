@@ -1,4 +1,5 @@
-//! The client commands (`deploy`, `invoke`, `ls`, `versions`, `rollback`, `logs`, `rm`):
+//! The client commands (`deploy`, `invoke`, `ls`, `versions`, `rollback`, `logs`, `rm`,
+//! `keys`):
 //! each a call of the gateway's API through [`fn_server::client::Client`], printed for a
 //! person or, with `--output json`, as one envelope `{"ok", "data", "error"}` a script
 //! can rely on.
@@ -9,6 +10,7 @@
 //! refused module, an unknown function, a rate limit).
 
 mod functions;
+mod keys;
 mod listing;
 
 use std::process::ExitCode;
@@ -20,6 +22,7 @@ use serde_json::{Value, json};
 use crate::inert;
 
 pub(crate) use self::functions::{DeployArgs, InvokeArgs, deploy, invoke};
+pub(crate) use self::keys::{KeysCommand, keys};
 pub(crate) use self::listing::{
     LogsArgs, LsArgs, NameArgs, RollbackArgs, logs, ls, rm, rollback, versions,
 };
@@ -112,17 +115,15 @@ fn client(common: &Common) -> Result<Client, Failure> {
 
 /// Prints `outcome` as `common.output` asks, `text` making the success's text; the exit
 /// status.
-#[expect(clippy::print_stdout, reason = "a command's result")]
 fn finish(common: &Common, outcome: Outcome, text: impl FnOnce(&Value) -> String) -> ExitCode {
     match (common.output, outcome) {
         (Output::Json, Ok(data)) => {
-            println!("{}", json!({ "ok": true, "data": data, "error": null }));
+            crate::out::line(&json!({ "ok": true, "data": data, "error": null }).to_string());
             ExitCode::SUCCESS
         }
         (Output::Json, Err(failure)) => {
-            println!(
-                "{}",
-                json!({ "ok": false, "data": null, "error": failure.error })
+            crate::out::line(
+                &json!({ "ok": false, "data": null, "error": failure.error }).to_string(),
             );
             ExitCode::from(failure.code)
         }
@@ -131,7 +132,7 @@ fn finish(common: &Common, outcome: Outcome, text: impl FnOnce(&Value) -> String
             // the terminal.
             let text = inert(&text(&data));
             if !text.is_empty() {
-                println!("{text}");
+                crate::out::line(&text);
             }
             ExitCode::SUCCESS
         }

@@ -11,11 +11,13 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use fn_core::{Function, FunctionSummary, InvocationRecord, InvocationStatus, Paged, VersionInfo};
+use fn_core::{
+    ApiKey, Function, FunctionSummary, InvocationRecord, InvocationStatus, Paged, Role, VersionInfo,
+};
 use reqwest::{Method, RequestBuilder, StatusCode};
 use serde::de::DeserializeOwned;
 
-use crate::api::{Activate, DeploySpec, Deployed, Status};
+use crate::api::{Activate, DeploySpec, Deployed, MadeKey, NewKey, Status};
 use crate::gateway::REQUEST_ID;
 
 /// The server's address when `FND_URL` is not set.
@@ -65,6 +67,8 @@ pub struct RecordFilter {
     pub status: Option<InvocationStatus>,
     /// The cursor of the page before.
     pub after: Option<String>,
+    /// Only those started at or after this.
+    pub since: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// A client of one gateway.
@@ -367,6 +371,10 @@ impl Client {
         if let Some(after) = &filter.after {
             request = request.query(&[("after", after)]);
         }
+        if let Some(since) = filter.since {
+            let since = since.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+            request = request.query(&[("since", since)]);
+        }
         self.json(request).await
     }
 
@@ -377,6 +385,52 @@ impl Client {
     /// See [`ClientError`].
     pub async fn status(&self) -> Result<Status, ClientError> {
         self.json(self.request(Method::GET, "/v1/status")).await
+    }
+
+    /// Makes an API key named `name` for `namespace` with `role`; the answer holds its
+    /// token, which no later call shows.
+    ///
+    /// # Errors
+    ///
+    /// See [`ClientError`].
+    pub async fn create_key(
+        &self,
+        name: &str,
+        namespace: &str,
+        role: Role,
+    ) -> Result<MadeKey, ClientError> {
+        let body = serde_json::to_vec(&NewKey {
+            name: name.to_owned(),
+            namespace: namespace.to_owned(),
+            role,
+        })
+        .expect("serialisable");
+        self.json(
+            self.request(Method::POST, "/v1/keys")
+                .header("content-type", "application/json")
+                .body(body),
+        )
+        .await
+    }
+
+    /// Every API key, by name (never their tokens).
+    ///
+    /// # Errors
+    ///
+    /// See [`ClientError`].
+    pub async fn keys(&self) -> Result<Vec<ApiKey>, ClientError> {
+        self.json(self.request(Method::GET, "/v1/keys")).await
+    }
+
+    /// Removes the API key `name`: its token is refused from then on.
+    ///
+    /// # Errors
+    ///
+    /// See [`ClientError`].
+    pub async fn delete_key(&self, name: &str) -> Result<(), ClientError> {
+        let path = format!("/v1/keys/{}", segment(name));
+        self.send(self.request(Method::DELETE, &path)).await?;
+        Ok(())
     }
 }
 

@@ -4,8 +4,8 @@
 //! can be tested and embedded without the `fnd` binary; [`serve`] runs it with a
 //! graceful shutdown.
 //!
-//! Routes (management ones need the admin token; invoke needs it unless the function is
-//! public):
+//! Routes (who may call each: [`auth`]'s rights; invoke needs a token unless the
+//! function is public):
 //!
 //! | method and path | what |
 //! |---|---|
@@ -18,6 +18,7 @@
 //! | `DELETE /v1/functions/{namespace}/{name}/versions/{version}` | delete one (not the active one) |
 //! | `PUT /v1/functions/{namespace}/{name}/active` | `{"version": N}`: rollback or forward |
 //! | `GET /v1/functions/{namespace}/{name}/records` | records, `?limit=&status=&since=&until=&after=` |
+//! | `POST /v1/keys`, `GET /v1/keys`, `DELETE /v1/keys/{name}` | API keys (admin) |
 //! | `GET /v1/status` | in-flight invocations, draining |
 //! | `GET /healthz`, `GET /readyz`, `GET /metrics` | probes (readyz is 503 while draining), Prometheus |
 //!
@@ -25,8 +26,10 @@
 //! checked, and the body's declared length compared with the input limit before a byte
 //! of the body is read, so an oversized or unauthorised call costs no buffering.
 
+mod auth;
 mod errors;
 mod invoke;
+mod keys;
 mod lookup;
 mod manage;
 mod serve;
@@ -39,12 +42,15 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, HeaderName, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
-use fn_core::{FunctionStore, Page, TraceContext};
+use fn_core::PlatformStore;
+use fn_core::{Page, TraceContext};
 use fn_engine::Engine;
 use fn_telemetry::{RecordFigures, Telemetry};
 
+pub use self::auth::KEY_TTL;
 pub use self::errors::{ApiError, status_of};
 pub use self::invoke::INPUT_BUFFER_BUDGET;
+pub use self::keys::TOKEN_PREFIX;
 pub use self::lookup::LOOKUP_TTL;
 pub use self::manage::{MAX_DEFINITION_BYTES, allocator};
 pub use self::serve::serve;
@@ -65,9 +71,10 @@ pub struct Gateway {
 
 struct Inner {
     engine: Engine,
-    store: Arc<dyn FunctionStore>,
+    store: Arc<dyn PlatformStore>,
     telemetry: Option<Telemetry>,
     token: Option<String>,
+    keys: auth::Keys,
     in_flight: AtomicU64,
     draining: AtomicBool,
     /// Set at the drain deadline: every request still under way is dropped (an
@@ -94,13 +101,14 @@ impl std::fmt::Debug for Gateway {
 
 impl Gateway {
     /// A gateway running functions of `store` on `engine` (which reads modules from the
-    /// same store). `token` is the admin bearer token: management needs it, and so do
-    /// invocations of functions not marked public; `None` lets anyone do anything (for
-    /// a server only this machine can reach). `telemetry` serves `/metrics` when it
-    /// keeps a Prometheus exposition.
+    /// same store), with the API keys `store` keeps. `token` is the admin bearer token:
+    /// management needs it or a key's, and so do invocations of functions not marked
+    /// public; `None` lets anyone without a token do anything (for a server only this
+    /// machine can reach). `telemetry` serves `/metrics` when it keeps a Prometheus
+    /// exposition.
     pub fn new(
         engine: Engine,
-        store: Arc<dyn FunctionStore>,
+        store: Arc<dyn PlatformStore>,
         telemetry: Option<Telemetry>,
         token: Option<String>,
     ) -> Gateway {
@@ -112,6 +120,7 @@ impl Gateway {
                 store,
                 telemetry,
                 token,
+                keys: auth::Keys::new(),
                 in_flight: AtomicU64::new(0),
                 draining: AtomicBool::new(false),
                 abandon: tokio::sync::watch::Sender::new(false),
@@ -161,6 +170,11 @@ impl Gateway {
                 "/v1/functions/{namespace}/{name}/records",
                 get(manage::records),
             )
+            .route(
+                "/v1/keys",
+                post(keys::create).get(keys::list).layer(small_body),
+            )
+            .route("/v1/keys/{name}", delete(keys::delete))
             .route("/v1/status", get(manage::status))
             .route("/healthz", get(healthz))
             .route("/readyz", get(readyz))
@@ -200,40 +214,6 @@ impl Gateway {
     pub fn engine(&self) -> &Engine {
         &self.inner.engine
     }
-
-    /// Whether `headers` carry the admin bearer token (compared in constant time). True
-    /// when no token is configured; an empty token given or configured never matches.
-    fn authorised(&self, headers: &HeaderMap) -> bool {
-        let Some(token) = &self.inner.token else {
-            return true;
-        };
-        let given = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .unwrap_or("");
-        !given.is_empty() && constant_time_eq(given.as_bytes(), token.as_bytes())
-    }
-
-    /// `Ok` with the request's id when `headers` carry the admin token, else the 401 to
-    /// answer.
-    fn admin(&self, headers: &HeaderMap) -> Result<String, ApiError> {
-        let request_id = request_id(headers);
-        if self.authorised(headers) {
-            Ok(request_id)
-        } else {
-            Err(ApiError::unauthorized(&request_id))
-        }
-    }
-}
-
-/// Whether `a` and `b` are equal, taking the same time whatever their content (the
-/// length is not secret).
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |diff, (x, y)| diff | (x ^ y)) == 0
 }
 
 /// The client's request id when it is usable, else a fresh one.
@@ -295,9 +275,9 @@ async fn no_method(headers: HeaderMap) -> Response {
 
 /// `/metrics`: the Prometheus exposition. It names every function invoked, so it needs
 /// the admin token as the listing does (a scraper sends it with `authorization`).
-async fn metrics(State(gateway): State<Gateway>, headers: HeaderMap) -> Response {
-    let request_id = match gateway.admin(&headers) {
-        Ok(request_id) => request_id,
+async fn metrics(State(gateway): State<Gateway>, admin: Result<auth::Admin, ApiError>) -> Response {
+    let request_id = match admin {
+        Ok(admin) => admin.request_id,
         Err(refused) => return refused.into_response(),
     };
     let Some(telemetry) = &gateway.inner.telemetry else {
@@ -322,14 +302,6 @@ async fn metrics(State(gateway): State<Gateway>, headers: HeaderMap) -> Response
 mod tests {
     use super::*;
     use axum::http::HeaderValue;
-
-    #[test]
-    fn tokens_compare_whole() {
-        assert!(constant_time_eq(b"secret", b"secret"));
-        assert!(!constant_time_eq(b"secret", b"secreT"));
-        assert!(!constant_time_eq(b"secret", b"secret2"));
-        assert!(!constant_time_eq(b"", b"secret"));
-    }
 
     #[test]
     fn a_client_request_id_is_kept_only_when_usable() {

@@ -39,5 +39,6 @@
 
 pub mod api;
 pub mod client;
+pub mod config;
 pub mod gateway;
 pub mod telemetry;

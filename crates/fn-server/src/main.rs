@@ -1,8 +1,8 @@
 //! `fnd`, the function engine's command-line program.
 //!
 //! `fnd serve` runs the HTTP gateway on the embedded SQLite store (see `serve.rs`); the
-//! client commands `deploy`, `invoke`, `ls`, `versions`, `rollback`, `logs` and `rm`
-//! call a running gateway found at `FND_URL` with the token in `FND_TOKEN`, with exit
+//! client commands `deploy`, `invoke`, `ls`, `versions`, `rollback`, `logs`, `rm` and
+//! `keys` call a running gateway found at `FND_URL` with the token in `FND_TOKEN`, with exit
 //! statuses and a `--output json` envelope described in `cli.rs`; `fnd completions
 //! SHELL` prints a shell's completion script.
 //!
@@ -12,7 +12,7 @@
 //! `--env` for variables, `--dir`/`--dir-rw` for folders.
 //!
 //! Modules compile in a compile worker: this program run again as the hidden
-//! `fnd compile-worker`, capped in memory and killed at `--compile-timeout-ms`, so a
+//! `fnd compile-worker`, capped in memory and killed at `--compile-timeout`, so a
 //! compile bomb cannot keep `fnd` running (`--compile-in-process` turns it off).
 //!
 //! Exit status of `fnd run` (its own, as it passes a guest's status on), chosen so that a guest's status and fnd's own can never be
@@ -36,9 +36,19 @@
     reason = "a command-line program prints its results"
 )]
 
+/// `println!` that ends the program quietly when stdout's reader went away
+/// ([`out::line`]).
+macro_rules! outln {
+    ($($arg:tt)*) => {
+        $crate::out::line(&format!($($arg)*))
+    };
+}
+
 mod cli;
+mod out;
 mod run;
 mod serve;
+mod units;
 
 use std::process::ExitCode;
 
@@ -82,9 +92,15 @@ enum Command {
     Logs(LogsArgs),
     /// Delete a function, every version.
     Rm(NameArgs),
+    /// Make, list and remove API keys (admin).
+    #[command(subcommand)]
+    Keys(cli::KeysCommand),
     /// Run one invocation of a module locally, without a server (a WASI command or a
     /// handle-ABI module).
     Run(Box<RunArgs>),
+    /// Check a configuration file, or print one with every default.
+    #[command(subcommand)]
+    Config(ConfigCommand),
     /// Print the completion script of a shell.
     Completions {
         /// The shell.
@@ -93,6 +109,48 @@ enum Command {
     /// Compile one module for a parent `fnd` (its compile worker), over stdin and stdout.
     #[command(hide = true)]
     CompileWorker,
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Check FILE as `fnd serve --config FILE` reads it (with the FND__* variables):
+    /// `FILE: ok`, or what is wrong (exit status 2).
+    Check {
+        /// The file (TOML).
+        file: std::path::PathBuf,
+    },
+    /// Print a configuration file of every default, commented.
+    Default,
+}
+
+/// `fnd config`.
+fn config(command: &ConfigCommand) -> ExitCode {
+    match command {
+        ConfigCommand::Check { file } => {
+            match fn_server::config::ServeConfig::load(Some(file), fnd_variables()) {
+                Ok(_) => {
+                    outln!("{}: ok", inert(&file.display().to_string()));
+                    ExitCode::SUCCESS
+                }
+                Err(error) => {
+                    eprintln!("error: {}", inert(&error.to_string()));
+                    ExitCode::from(2)
+                }
+            }
+        }
+        ConfigCommand::Default => match out::bytes(fn_server::config::DEFAULT_FILE.as_bytes()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(_) => ExitCode::FAILURE,
+        },
+    }
+}
+
+/// The `FND__*` variables of the environment (those that are text).
+pub(crate) fn fnd_variables() -> Vec<(String, String)> {
+    std::env::vars_os()
+        .filter_map(|(name, value)| Some((name.into_string().ok()?, value.into_string().ok()?)))
+        .filter(|(name, _)| name.starts_with(fn_server::config::ENV_PREFIX))
+        .collect()
 }
 
 fn main() -> ExitCode {
@@ -108,6 +166,7 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(colour())
         .init();
     // The server gets a worker per core; the one-shot commands (a `fnd run`, a client
     // call) run on this thread: spawning workers they never use was part of their start.
@@ -134,10 +193,16 @@ fn main() -> ExitCode {
         Command::Rollback(args) => Ok(runtime.block_on(cli::rollback(args))),
         Command::Logs(args) => Ok(runtime.block_on(cli::logs(args))),
         Command::Rm(args) => Ok(runtime.block_on(cli::rm(args))),
+        Command::Keys(command) => Ok(runtime.block_on(cli::keys(command))),
         Command::Run(args) => runtime.block_on(run::run(*args)),
+        Command::Config(command) => Ok(config(&command)),
         Command::Completions { shell } => {
-            clap_complete::generate(shell, &mut Cli::command(), "fnd", &mut std::io::stdout());
-            Ok(ExitCode::SUCCESS)
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "fnd", &mut script);
+            Ok(match out::bytes(&script) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(_) => ExitCode::FAILURE,
+            })
         }
         Command::CompileWorker => unreachable!("served above"),
     };
@@ -148,6 +213,13 @@ fn main() -> ExitCode {
             ExitCode::from(FND_FAILED)
         }
     }
+}
+
+/// Whether fnd's own log lines (on stderr) may carry colour codes: only on a terminal,
+/// and never with `NO_COLOR` set to anything but the empty string (no-color.org).
+fn colour() -> bool {
+    use std::io::IsTerminal as _;
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
 /// `fnd`'s folder under an XDG base directory: `$VAR/fnd`, else `$HOME/HOME_DEFAULT/fnd`;

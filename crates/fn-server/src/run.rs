@@ -2,7 +2,7 @@
 //! with its output, its exit status and its errors as the crate's docs describe.
 
 use std::collections::BTreeMap;
-use std::io::{IsTerminal, Read, Write};
+use std::io::{IsTerminal, Read};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -42,12 +42,19 @@ pub(crate) struct RunArgs {
     /// An environment variable for the function, KEY=VALUE; repeat for more.
     #[arg(long = "env", value_name = "KEY=VALUE")]
     env: Vec<String>,
-    /// The invocation's deadline in milliseconds.
-    #[arg(long, default_value_t = 5_000)]
-    timeout_ms: u64,
-    /// The function's memory limit in MiB.
-    #[arg(long, default_value_t = 64)]
-    memory_mib: u64,
+    /// The invocation's deadline: `300ms`, `2s` (a bare number is seconds); default 5s.
+    #[arg(long, value_name = "DURATION", value_parser = crate::units::timeout)]
+    timeout: Option<Duration>,
+    /// `--timeout` in milliseconds (the older spelling).
+    #[arg(long, value_name = "MS", conflicts_with = "timeout", hide = true)]
+    timeout_ms: Option<u64>,
+    /// The function's memory limit: `32MiB`, `1GiB` (a bare number is MiB); default
+    /// 64MiB.
+    #[arg(long, value_name = "SIZE", value_parser = crate::units::memory)]
+    memory: Option<u64>,
+    /// `--memory` in MiB (the older spelling).
+    #[arg(long, value_name = "MIB", conflicts_with = "memory", hide = true)]
+    memory_mib: Option<u64>,
     /// Preopen a host folder, read-only, as GUEST (default `/`); repeat for more.
     #[arg(long = "dir", value_name = "HOST[::GUEST]")]
     dirs: Vec<String>,
@@ -64,9 +71,17 @@ pub(crate) struct RunArgs {
     /// Compile the module afresh, and keep nothing on disk.
     #[arg(long)]
     no_cache: bool,
-    /// The longest the compile may take, in milliseconds.
-    #[arg(long, default_value_t = 30_000)]
-    compile_timeout_ms: u64,
+    /// The longest the compile may take: `30s`, `500ms`; default 30s.
+    #[arg(long, value_name = "DURATION", value_parser = crate::units::duration)]
+    compile_timeout: Option<Duration>,
+    /// `--compile-timeout` in milliseconds (the older spelling).
+    #[arg(
+        long,
+        value_name = "MS",
+        conflicts_with = "compile_timeout",
+        hide = true
+    )]
+    compile_timeout_ms: Option<u64>,
     /// Compile in this process instead of a compile worker (a child `fnd` capped in
     /// memory and killed at the compile timeout). A compile that times out then runs on
     /// until it finishes, and fnd with it.
@@ -79,17 +94,26 @@ pub(crate) struct RunArgs {
 
 pub(crate) async fn run(args: RunArgs) -> Result<ExitCode> {
     let wasm = read_module(&args.module, Config::default().max_module_bytes)?;
-    let max_memory_bytes = args
-        .memory_mib
-        .checked_mul(1 << 20)
-        .filter(|bytes| *bytes <= fn_core::MEMORY_CEILING_BYTES)
-        .with_context(|| {
-            format!(
-                "--memory-mib {} is over the {} MiB a wasm32 memory can address",
-                args.memory_mib,
-                fn_core::MEMORY_CEILING_BYTES >> 20
-            )
-        })?;
+    let max_memory_bytes = match (args.memory, args.memory_mib) {
+        (Some(bytes), _) => Some(bytes),
+        (None, Some(mib)) => mib.checked_mul(1 << 20),
+        (None, None) => Some(64 << 20),
+    }
+    .filter(|bytes| *bytes <= fn_core::MEMORY_CEILING_BYTES)
+    .with_context(|| {
+        format!(
+            "--memory is over the {} MiB a wasm32 memory can address",
+            fn_core::MEMORY_CEILING_BYTES >> 20
+        )
+    })?;
+    let timeout = args
+        .timeout
+        .or(args.timeout_ms.map(Duration::from_millis))
+        .unwrap_or(Duration::from_secs(5));
+    let compile_timeout = args
+        .compile_timeout
+        .or(args.compile_timeout_ms.map(Duration::from_millis))
+        .unwrap_or(Duration::from_secs(30));
     let name = match &args.name {
         Some(name) => name.clone(),
         None => default_name(&args.module),
@@ -116,7 +140,7 @@ pub(crate) async fn run(args: RunArgs) -> Result<ExitCode> {
     let mut config = Config {
         preopen_roots: preopens.iter().map(|p| p.host.clone()).collect(),
         artifact_cache_dir: cache_dir(&args),
-        compile_timeout: Duration::from_millis(args.compile_timeout_ms),
+        compile_timeout,
         compile_worker: compile_worker(&args),
         ..Config::default()
     };
@@ -125,7 +149,7 @@ pub(crate) async fn run(args: RunArgs) -> Result<ExitCode> {
     config.pooling.slots = 1;
     let input = read_input(&args, config.max_input_bytes)?;
     let mut definition = FunctionDefinition::new("local", name);
-    definition.timeout = Duration::from_millis(args.timeout_ms);
+    definition.timeout = timeout;
     definition.max_memory_bytes = max_memory_bytes;
     definition.env = env;
     definition.args = args.args.clone();
@@ -162,17 +186,15 @@ pub(crate) async fn run(args: RunArgs) -> Result<ExitCode> {
             eprintln!("{}", serde_json::to_string(&record)?);
         }
     }
-    let mut stdout = std::io::stdout().lock();
+    // A reader that went away wanted no more of the output: the status is the call's.
     match execution.result {
         Ok(output) => {
-            stdout.write_all(&output)?;
-            stdout.flush()?;
+            crate::out::bytes(&output)?;
             Ok(ExitCode::SUCCESS)
         }
         Err(error) => {
             // What a failed command wrote before it failed is still its output to show.
-            stdout.write_all(&execution.stdout)?;
-            stdout.flush()?;
+            crate::out::bytes(&execution.stdout)?;
             eprintln!("error: {}", inert(&error.to_string()));
             Ok(ExitCode::from(failure_status(&error)))
         }

@@ -13,41 +13,88 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context as _, Result, bail};
+use anyhow::{Context as _, Result};
 use bytes::Bytes;
-use fn_core::{Cid, CompileWorker, Config, FunctionStore, InvocationLogger};
+use fn_core::{Cid, CompileWorker, FunctionStore, InvocationLogger};
 use fn_engine::Engine;
 use fn_registry::{RecordWriter, SqliteStore, WriterOptions};
 use fn_server::api::DeploySpec;
+use fn_server::config::{ConfigError, ServeConfig};
 use fn_server::gateway::Gateway;
 use fn_telemetry::{OtelEnv, RecordFigures, Telemetry};
 
+use self::data::{TOKEN_FILE, data_dir, kept_token, private_folder};
+
+mod data;
+
 #[derive(clap::Args)]
 pub(crate) struct ServeArgs {
-    /// The address to listen on.
-    #[arg(long, env = "FND_LISTEN", default_value = "127.0.0.1:8080")]
-    listen: SocketAddr,
+    /// A configuration file (TOML): the server's, telemetry's and the engine's
+    /// settings; flags and variables come before it (`fnd config default` prints one
+    /// with every default).
+    #[arg(long, env = "FND_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// The address to listen on (default 127.0.0.1:8080).
+    #[arg(long, env = "FND_LISTEN")]
+    listen: Option<SocketAddr>,
     /// Where the store keeps its database (`fn.db`), modules and compiled artifacts;
     /// default `$XDG_DATA_HOME/fnd`, else `$HOME/.local/share/fnd`.
     #[arg(long, env = "FND_DATA_DIR", value_name = "DIR")]
     data_dir: Option<PathBuf>,
     /// Deploy this module at start as a public function named after its file, in the
     /// `default` namespace, unless its active version already runs that module; repeat
-    /// for more.
+    /// for more (added to the file's `deploy_public`).
     #[arg(long = "deploy-public", value_name = "FILE")]
     deploy_public: Vec<PathBuf>,
     /// Delete invocation records older than this many days (checked hourly); 0 keeps
-    /// them for ever.
-    #[arg(long, default_value_t = 7)]
-    retention_days: u32,
+    /// them for ever (default 7).
+    #[arg(long)]
+    retention_days: Option<u32>,
     /// On SIGTERM or SIGINT, how long the invocations under way may take to finish
-    /// before they are cancelled, in seconds.
-    #[arg(long, default_value_t = 30)]
-    drain_seconds: u64,
+    /// before they are cancelled: `30s`, `500ms` (default 30s).
+    #[arg(long, value_name = "DURATION", value_parser = crate::units::duration)]
+    drain: Option<Duration>,
+    /// `--drain` in whole seconds (the older spelling).
+    #[arg(long, value_name = "SECONDS", conflicts_with = "drain", hide = true)]
+    drain_seconds: Option<u64>,
+}
+
+/// The exit status of a configuration that cannot be used (as clap's usage errors).
+const BAD_CONFIG: u8 = 2;
+
+/// The configuration `args` and the environment ask for: the file's (or the defaults),
+/// the `FND__*` variables above it, the flags above both.
+fn configuration(args: &ServeArgs) -> Result<ServeConfig, ConfigError> {
+    let mut config = ServeConfig::load(args.config.as_deref(), crate::fnd_variables())?;
+    let server = &mut config.server;
+    if let Some(listen) = args.listen {
+        server.listen = listen;
+    }
+    if let Some(dir) = &args.data_dir {
+        server.data_dir = Some(dir.clone());
+    }
+    server
+        .deploy_public
+        .extend(args.deploy_public.iter().cloned());
+    if let Some(days) = args.retention_days {
+        server.retention_days = days;
+    }
+    if let Some(drain) = args.drain.or(args.drain_seconds.map(Duration::from_secs)) {
+        server.drain = drain;
+    }
+    Ok(config)
 }
 
 pub(crate) async fn serve(args: ServeArgs) -> Result<ExitCode> {
-    let data_dir = data_dir(args.data_dir.as_deref())?;
+    let settings = match configuration(&args) {
+        Ok(settings) => settings,
+        Err(error) => {
+            eprintln!("error: {}", crate::inert(&error.to_string()));
+            return Ok(ExitCode::from(BAD_CONFIG));
+        }
+    };
+    let server = &settings.server;
+    let data_dir = data_dir(server.data_dir.as_deref())?;
     private_folder(&data_dir)?;
     let store = Arc::new(SqliteStore::open(&data_dir).await?);
     let (token, kept_in) = match std::env::var("FND_TOKEN").ok().filter(|t| !t.is_empty()) {
@@ -57,18 +104,20 @@ pub(crate) async fn serve(args: ServeArgs) -> Result<ExitCode> {
             (kept_token(&path)?, Some(path))
         }
     };
-    let telemetry = telemetry()?;
+    let telemetry = telemetry(&settings)?;
     let writer = Arc::new(RecordWriter::start(
         store.clone(),
         WriterOptions::default(),
     )?);
-    let config = Config {
-        artifact_cache_dir: Some(data_dir.join("artifacts")),
-        compile_worker: CompileWorker::this_program()
+    let mut config = settings.engine.clone();
+    if config.artifact_cache_dir.is_none() {
+        config.artifact_cache_dir = Some(data_dir.join("artifacts"));
+    }
+    if config.compile_worker.is_none() {
+        config.compile_worker = CompileWorker::this_program()
             .inspect_err(|error| tracing::warn!(%error, "compiling in process"))
-            .ok(),
-        ..Config::default()
-    };
+            .ok();
+    }
     let engine = Engine::builder(store.clone())
         .config(config)
         .invocation_logger(fn_server::telemetry::logger(
@@ -77,7 +126,7 @@ pub(crate) async fn serve(args: ServeArgs) -> Result<ExitCode> {
         ))
         .build()?;
     let mut deployed = Vec::new();
-    for file in &args.deploy_public {
+    for file in &server.deploy_public {
         deployed.push(deploy_public(&engine, store.as_ref(), file).await?);
     }
 
@@ -95,14 +144,14 @@ pub(crate) async fn serve(args: ServeArgs) -> Result<ExitCode> {
             dropped: stats.dropped(),
         }
     });
-    let listener = tokio::net::TcpListener::bind(args.listen)
+    let listener = tokio::net::TcpListener::bind(server.listen)
         .await
-        .with_context(|| format!("listening on {}", args.listen))?;
+        .with_context(|| format!("listening on {}", server.listen))?;
     let address = listener.local_addr()?;
-    let retention = (args.retention_days > 0).then(|| {
+    let retention = (server.retention_days > 0).then(|| {
         tokio::spawn(retain(
             store.clone(),
-            chrono::Duration::days(i64::from(args.retention_days)),
+            chrono::Duration::days(i64::from(server.retention_days)),
         ))
     });
     banner(
@@ -120,13 +169,8 @@ pub(crate) async fn serve(args: ServeArgs) -> Result<ExitCode> {
         );
     }
 
-    let left = fn_server::gateway::serve(
-        listener,
-        gateway,
-        shutdown_signal(),
-        Duration::from_secs(args.drain_seconds),
-    )
-    .await?;
+    let left =
+        fn_server::gateway::serve(listener, gateway, shutdown_signal(), server.drain).await?;
     eprintln!("fnd: shutting down: writing the records and the telemetry");
     if let Some(retention) = retention {
         retention.abort();
@@ -151,72 +195,10 @@ pub(crate) async fn serve(args: ServeArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Makes `dir` (mode 0700) when it is missing, and warns when an existing one is open to
-/// other users: the store holds every function's environment (its secrets) and records.
-fn private_folder(dir: &Path) -> Result<()> {
-    use std::os::unix::fs::{DirBuilderExt as _, PermissionsExt as _};
-    if !dir.exists() {
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-            .with_context(|| format!("creating the data folder {}", dir.display()))?;
-    }
-    let mode = std::fs::metadata(dir)
-        .with_context(|| format!("the data folder {}", dir.display()))?
-        .permissions()
-        .mode();
-    if mode & 0o077 != 0 {
-        tracing::warn!(
-            folder = %dir.display(),
-            mode = format!("{:o}", mode & 0o777),
-            "the data folder is open to other users; it holds functions' environments: chmod 700 it"
-        );
-    }
-    Ok(())
-}
-
-/// The file in the data folder holding the admin token when `FND_TOKEN` is not set.
-pub(crate) const TOKEN_FILE: &str = "admin-token";
-
-/// The token kept at `path`, made there first (32 random bytes as hex, the file created
-/// new with mode 0600) when there is none.
-fn kept_token(path: &Path) -> Result<String> {
-    use std::io::Write as _;
-    use std::os::unix::fs::OpenOptionsExt as _;
-    match std::fs::read_to_string(path) {
-        Ok(token) if !token.trim().is_empty() => return Ok(token.trim().to_owned()),
-        Ok(_) => bail!("the admin token file {} is empty", path.display()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
-    }
-    let mut secret = [0u8; 32];
-    getrandom::fill(&mut secret).map_err(|e| anyhow::anyhow!("making a token: {e}"))?;
-    let token: String = secret.iter().map(|b| format!("{b:02x}")).collect();
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .with_context(|| format!("creating {}", path.display()))?;
-    file.write_all(token.as_bytes())
-        .and_then(|()| file.sync_all())
-        .with_context(|| format!("writing {}", path.display()))?;
-    Ok(token)
-}
-
-/// `--data-dir`, else `$XDG_DATA_HOME/fnd`, else `$HOME/.local/share/fnd`.
-fn data_dir(given: Option<&Path>) -> Result<PathBuf> {
-    if let Some(dir) = given {
-        return Ok(std::path::absolute(dir).unwrap_or_else(|_| dir.to_owned()));
-    }
-    crate::xdg_dir("XDG_DATA_HOME", ".local/share")
-        .context("no --data-dir, and neither XDG_DATA_HOME nor HOME is set")
-}
-
-/// A Prometheus exposition for `/metrics`, and OTLP export when the environment asks.
-fn telemetry() -> Result<Telemetry> {
-    let env = OtelEnv::from_process();
+/// A Prometheus exposition for `/metrics`, and OTLP export when the `OTEL_*` variables
+/// or the configuration's `[telemetry]` ask.
+fn telemetry(settings: &ServeConfig) -> Result<Telemetry> {
+    let env = OtelEnv::from_lookup(|name| settings.otel_variable(name, |n| std::env::var(n).ok()));
     for warning in &env.warnings {
         tracing::warn!("{warning}");
     }
@@ -231,7 +213,7 @@ fn telemetry() -> Result<Telemetry> {
 /// made the version.
 struct Started {
     name: String,
-    version: String,
+    version: u32,
     new: bool,
 }
 
@@ -264,10 +246,7 @@ async fn deploy_public(engine: &Engine, store: &dyn FunctionStore, file: &Path) 
     })
 }
 
-#[expect(
-    clippy::print_stdout,
-    reason = "the operator's first view of the server"
-)]
+/// The operator's first view of the server, on stdout.
 fn banner(
     address: SocketAddr,
     database: &Path,
@@ -276,20 +255,21 @@ fn banner(
     deployed: &[Started],
 ) {
     let url = format!("http://{address}");
-    println!("fnd serving on {url} (store: {})", database.display());
-    println!("  instances: {allocator} allocator");
+    outln!("fnd serving on {url} (store: {})", database.display());
+    outln!("  instances: {allocator} allocator");
     match kept_in {
-        Some(path) => println!(
+        Some(path) => outln!(
             "  admin token: in {} (FND_TOKEN unset; set it to choose one)",
             path.display()
         ),
-        None => println!("  admin token: FND_TOKEN"),
+        None => outln!("  admin token: FND_TOKEN"),
     }
     for started in deployed {
         let how = if started.new { "deployed" } else { "kept" };
-        println!(
+        outln!(
             "  {how} default/{} version {} (public)",
-            started.name, started.version
+            started.name,
+            started.version
         );
     }
     // The client as the operator can run it from here: this very program, and the
@@ -303,21 +283,21 @@ fn banner(
         format!("FND_URL={url} {program}")
     };
     if let Some(first) = deployed.first() {
-        println!("invoke them:");
-        println!(
+        outln!("invoke them:");
+        outln!(
             "  curl --data 'you' {url}/v1/functions/default/{}/invoke",
             first.name
         );
-        println!("  {client} invoke {} --data you", first.name);
+        outln!("  {client} invoke {} --data you", first.name);
     }
     let admin = match kept_in {
         Some(path) => format!("FND_TOKEN=$(cat {}) {client}", path.display()),
         None => client.clone(),
     };
-    println!("deploy and invoke your own WASI module (public: invoking it needs no token):");
-    println!("  {admin} deploy FILE.wasm --name NAME --public");
-    println!("  {client} invoke NAME --data hi");
-    println!("stop with Ctrl-C: the invocations under way finish first");
+    outln!("deploy and invoke your own WASI module (public: invoking it needs no token):");
+    outln!("  {admin} deploy FILE.wasm --name NAME --public");
+    outln!("  {client} invoke NAME --data hi");
+    outln!("stop with Ctrl-C: the invocations under way finish first");
 }
 
 /// Deletes the records older than `keep`, now and then every hour.

@@ -29,7 +29,7 @@ pub fn for_one_function(definition: &FunctionDefinition) -> Result<Option<Teleme
     }
     let telemetry = Telemetry::builder(SERVICE_NAME)
         .resource_attribute("faas.name", definition.name.clone())
-        .resource_attribute("faas.version", definition.version.clone())
+        .resource_attribute("faas.version", definition.version.to_string())
         .resource_attribute(
             "faas.max_memory",
             i64::try_from(definition.max_memory_bytes).unwrap_or(i64::MAX),

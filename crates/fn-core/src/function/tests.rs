@@ -27,8 +27,7 @@ fn names_the_wrong_field() {
         ("name", Box::new(|d| d.name = "-lead".into())),
         ("name", Box::new(|d| d.name = "a".repeat(MAX_NAME_LEN + 1))),
         ("namespace", Box::new(|d| d.namespace = "a/b".into())),
-        ("version", Box::new(|d| d.version = String::new())),
-        ("version", Box::new(|d| d.version = "1\n".into())),
+        ("version", Box::new(|d| d.version = 0)),
         ("max_memory_bytes", Box::new(|d| d.max_memory_bytes = 0)),
         (
             "max_memory_bytes",

@@ -173,7 +173,7 @@ async fn a_hand_built_invalid_function_is_refused_naming_the_field_and_recorded(
     let cases: [(&str, Mutation); 8] = [
         ("name", |d| d.name = "Not A Name".into()),
         ("namespace", |d| d.namespace = String::new()),
-        ("version", |d| d.version = "1\u{1b}[2J".into()),
+        ("version", |d| d.version = 0),
         ("timeout", |d| d.timeout = Duration::ZERO),
         ("max_memory_bytes", |d| d.max_memory_bytes = 0),
         ("env", |d| {

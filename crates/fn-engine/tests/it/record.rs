@@ -20,7 +20,7 @@ async fn success_record_has_every_field() {
     assert_eq!(record.function_id, echo.id);
     assert_eq!(record.function_name, "echo");
     assert_eq!(record.namespace, "test");
-    assert_eq!(record.version, "1");
+    assert_eq!(record.version, 1);
     assert_eq!(record.trigger, TriggerType::Cron);
     assert_eq!(record.caller.as_deref(), Some("alice"));
     assert_eq!(record.input_size, 100_000);

@@ -44,7 +44,7 @@ async fn a_deploy_compiles_first_so_the_first_call_is_warm() {
     let records = Arc::new(MemoryLogger::new());
     let engine = engine(store.clone(), test_config(), records.clone());
     let function = deploy(&engine, store.as_ref(), "acme", "echo").await;
-    assert_eq!(function.definition.version, "1");
+    assert_eq!(function.definition.version, 1);
     assert_eq!(
         store.function_by_name("acme", "echo").await.unwrap(),
         function
@@ -57,10 +57,7 @@ async fn a_deploy_compiles_first_so_the_first_call_is_warm() {
     let record = records.take_all().pop().unwrap();
     assert!(!record.cold_start, "the deploy compiled it: {record:?}");
     let again = deploy(&engine, store.as_ref(), "acme", "echo").await;
-    assert_eq!(
-        (again.id, again.definition.version.as_str()),
-        (function.id, "2")
-    );
+    assert_eq!((again.id, again.definition.version), (function.id, 2));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -169,7 +166,7 @@ async fn a_data_folder_left_by_one_process_serves_its_functions_and_records_to_t
     let writer = Arc::new(RecordWriter::start(store.clone(), WriterOptions::default()).unwrap());
     let engine = engine(store.clone(), test_config(), writer.clone());
     let function = store.function_by_name("demo", "hello").await.unwrap();
-    assert_eq!(function.definition.version, "1");
+    assert_eq!(function.definition.version, 1);
     let out = engine
         .execute(&function, Bytes::from_static(b"second"), None)
         .await
@@ -196,4 +193,125 @@ async fn a_data_folder_left_by_one_process_serves_its_functions_and_records_to_t
         "the oldest is the first process's"
     );
     assert_eq!(writer.stats().dropped(), 0);
+}
+
+/// A store that keeps a module under another CID than its bytes' (a bug, or a store
+/// that was tampered with): the deploy is refused as an integrity error and no version
+/// is made, in release builds as in debug ones.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_that_renames_the_module_is_refused() {
+    #[derive(Debug)]
+    struct Renaming(fn_registry::InMemoryRegistry);
+
+    #[async_trait::async_trait]
+    impl fn_core::FunctionRegistry for Renaming {
+        async fn function(&self, id: &str) -> fn_core::Result<fn_core::Function> {
+            self.0.function(id).await
+        }
+        async fn function_by_name(
+            &self,
+            ns: &str,
+            name: &str,
+        ) -> fn_core::Result<fn_core::Function> {
+            self.0.function_by_name(ns, name).await
+        }
+        async fn wasm_bytes(&self, cid: &Cid) -> fn_core::Result<Bytes> {
+            self.0.wasm_bytes(cid).await
+        }
+    }
+
+    #[async_trait::async_trait]
+    impl FunctionStore for Renaming {
+        async fn put_module(&self, _bytes: Bytes) -> fn_core::Result<Cid> {
+            // Keeps other bytes: the CID it answers is theirs.
+            self.0.put_module(Bytes::from_static(b"other bytes")).await
+        }
+        async fn deploy(
+            &self,
+            d: FunctionDefinition,
+            cid: Cid,
+        ) -> fn_core::Result<fn_core::Function> {
+            FunctionStore::deploy(&self.0, d, cid).await
+        }
+        async fn version(
+            &self,
+            ns: &str,
+            name: &str,
+            v: u32,
+        ) -> fn_core::Result<fn_core::Function> {
+            self.0.version(ns, name, v).await
+        }
+        async fn list(
+            &self,
+            ns: &str,
+            page: &fn_core::Page,
+        ) -> fn_core::Result<fn_core::Paged<fn_core::FunctionSummary>> {
+            self.0.list(ns, page).await
+        }
+        async fn versions(
+            &self,
+            ns: &str,
+            name: &str,
+        ) -> fn_core::Result<Vec<fn_core::VersionInfo>> {
+            self.0.versions(ns, name).await
+        }
+        async fn set_active(
+            &self,
+            ns: &str,
+            name: &str,
+            v: u32,
+        ) -> fn_core::Result<fn_core::Function> {
+            self.0.set_active(ns, name, v).await
+        }
+        async fn delete_version(&self, ns: &str, name: &str, v: u32) -> fn_core::Result<()> {
+            self.0.delete_version(ns, name, v).await
+        }
+        async fn delete_function(&self, ns: &str, name: &str) -> fn_core::Result<()> {
+            self.0.delete_function(ns, name).await
+        }
+        async fn insert_records(
+            &self,
+            records: &[fn_core::InvocationRecord],
+        ) -> fn_core::Result<()> {
+            self.0.insert_records(records).await
+        }
+        async fn records(
+            &self,
+            q: &RecordQuery,
+        ) -> fn_core::Result<fn_core::Paged<fn_core::InvocationRecord>> {
+            self.0.records(q).await
+        }
+        async fn delete_records_before(
+            &self,
+            before: chrono::DateTime<chrono::Utc>,
+        ) -> fn_core::Result<u64> {
+            self.0.delete_records_before(before).await
+        }
+    }
+
+    let store = Arc::new(Renaming(fn_registry::InMemoryRegistry::new()));
+    let engine = Engine::builder(store.clone())
+        .config(test_config())
+        .build()
+        .unwrap();
+    let hello = guest("hello");
+    let error = engine
+        .deploy(
+            store.as_ref(),
+            FunctionDefinition::new("acme", "hello"),
+            hello.clone(),
+        )
+        .await
+        .unwrap_err();
+    match error {
+        Error::Integrity { expected, actual } => {
+            assert_eq!(expected, Cid::of(&hello));
+            assert_eq!(actual, Cid::of(b"other bytes"));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        store.function_by_name("acme", "hello").await.is_err(),
+        "no version was made"
+    );
 }

@@ -107,7 +107,7 @@ impl FunctionStore for SqliteStore {
                 (id, 1)
             }
         };
-        definition.version = version.to_string();
+        definition.version = version_number(version);
         let json = serde_json::to_string(&definition).map_err(|e| Error::Internal {
             message: format!("writing a definition: {e}"),
         })?;

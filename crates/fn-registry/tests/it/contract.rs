@@ -7,11 +7,11 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use fn_core::{
     Cid, Error, FunctionDefinition, FunctionStore, InvocationContext, InvocationRecord,
-    InvocationStatus, Page, RecordQuery,
+    InvocationStatus, Page, PlatformStore, RecordQuery,
 };
 
 /// A store under test, and whatever must outlive it (its data folder).
-pub(crate) type Subject = (Arc<dyn FunctionStore>, Option<tempfile::TempDir>);
+pub(crate) type Subject = (Arc<dyn PlatformStore>, Option<tempfile::TempDir>);
 
 fn definition(namespace: &str, name: &str) -> FunctionDefinition {
     FunctionDefinition::new(namespace, name)
@@ -27,9 +27,9 @@ async fn module(store: &dyn FunctionStore, text: &str) -> Cid {
 pub(crate) async fn deploys_are_numbered_versions_of_one_function(store: &dyn FunctionStore) {
     let (a, b) = (module(store, "a").await, module(store, "b").await);
     let first = store.deploy(definition("acme", "resize"), a).await.unwrap();
-    assert_eq!(first.definition.version, "1");
+    assert_eq!(first.definition.version, 1);
     let second = store.deploy(definition("acme", "resize"), b).await.unwrap();
-    assert_eq!(second.definition.version, "2");
+    assert_eq!(second.definition.version, 2);
     assert_eq!(second.id, first.id, "one id for every version");
     let active = store.function_by_name("acme", "resize").await.unwrap();
     assert_eq!(active, second, "the newest deploy runs");
@@ -59,7 +59,7 @@ pub(crate) async fn a_rollback_makes_an_older_version_run(store: &dyn FunctionSt
     );
     let third = store.deploy(definition("acme", "f"), b).await.unwrap();
     assert_eq!(
-        third.definition.version, "3",
+        third.definition.version, 3,
         "numbers go on after a rollback"
     );
     assert!(matches!(
@@ -305,16 +305,7 @@ pub(crate) async fn concurrent_deploys_get_distinct_versions(store: Arc<dyn Func
         .collect();
     let mut versions = Vec::new();
     for deploy in deploys {
-        versions.push(
-            deploy
-                .await
-                .unwrap()
-                .unwrap()
-                .definition
-                .version
-                .parse::<u32>()
-                .unwrap(),
-        );
+        versions.push(deploy.await.unwrap().unwrap().definition.version);
     }
     versions.sort_unstable();
     assert_eq!(versions, (1..=50).collect::<Vec<_>>());
@@ -361,13 +352,13 @@ macro_rules! contract_suite {
 }
 
 contract_suite!(in_memory, async {
-    let store: Arc<dyn FunctionStore> = Arc::new(fn_registry::InMemoryRegistry::new());
+    let store: Arc<dyn PlatformStore> = Arc::new(fn_registry::InMemoryRegistry::new());
     (store, None)
 });
 
 contract_suite!(sqlite, async {
     let dir = tempfile::tempdir().unwrap();
     let store = fn_registry::SqliteStore::open(dir.path()).await.unwrap();
-    let store: Arc<dyn FunctionStore> = Arc::new(store);
+    let store: Arc<dyn PlatformStore> = Arc::new(store);
     (store, Some(dir))
 });

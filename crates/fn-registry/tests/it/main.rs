@@ -2,5 +2,6 @@
 //! the SQLite store has (a data folder that outlives the process).
 
 mod contract;
+mod keys;
 mod sqlite;
 mod writer;

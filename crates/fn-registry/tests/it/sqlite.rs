@@ -252,7 +252,7 @@ async fn killing_a_process_in_the_middle_of_deploys_leaves_a_consistent_store() 
             "every commit the child saw is there: {newest} < {last_seen}"
         );
         let active = store.function_by_name("acme", "hot").await.unwrap();
-        assert_eq!(active.definition.version, newest.to_string());
+        assert_eq!(active.definition.version, newest);
         for version in &versions {
             // Every kept version's module is whole and verified.
             store.wasm_bytes(&version.wasm_cid).await.unwrap();

@@ -1,6 +1,6 @@
 //! `fnd deploy` and `fnd invoke`.
 
-use std::io::{IsTerminal as _, Read as _, Write as _};
+use std::io::{IsTerminal as _, Read as _};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -20,12 +20,12 @@ pub(crate) struct DeployArgs {
     /// The function's name.
     #[arg(long, value_parser = clap::builder::NonEmptyStringValueParser::new())]
     name: String,
-    /// Its memory limit in MiB (default 64).
-    #[arg(long, value_name = "MB")]
+    /// Its memory limit: `32MiB`, `1GiB` (a bare number is MiB); default 64MiB.
+    #[arg(long, value_name = "SIZE", value_parser = crate::units::memory)]
     memory: Option<u64>,
-    /// One invocation's deadline in seconds (default 5; fractions allowed).
-    #[arg(long, value_name = "SECONDS")]
-    timeout: Option<f64>,
+    /// One invocation's deadline: `300ms`, `2s` (a bare number is seconds); default 5s.
+    #[arg(long, value_name = "DURATION", value_parser = crate::units::timeout)]
+    timeout: Option<Duration>,
     /// An environment variable, KEY=VALUE; repeat for more.
     #[arg(long = "env", value_name = "KEY=VALUE")]
     env: Vec<String>,
@@ -88,19 +88,11 @@ fn spec(args: &DeployArgs) -> Result<DeploySpec, Failure> {
         rate: args.rate.map(RateQuota::per_second),
         ..DeploySpec::default()
     };
-    if let Some(mb) = args.memory {
-        spec.max_memory_bytes = Some(
-            mb.checked_mul(1 << 20)
-                .ok_or_else(|| Failure::local(format!("--memory {mb} MB is too large")))?,
-        );
-    }
-    if let Some(seconds) = args.timeout {
-        if !(seconds.is_finite() && seconds > 0.0 && seconds <= 86_400.0) {
-            return Err(Failure::local(format!(
-                "--timeout {seconds} is not a number of seconds within (0, 86400]"
-            )));
-        }
-        spec.timeout_ms = Some((seconds * 1000.0).ceil() as u64);
+    spec.max_memory_bytes = args.memory;
+    if let Some(timeout) = args.timeout {
+        // Whole milliseconds, rounded up: never shorter than asked.
+        let ms = timeout.as_micros().div_ceil(1000);
+        spec.timeout_ms = Some(u64::try_from(ms).unwrap_or(u64::MAX));
     }
     for pair in &args.env {
         let Some((key, value)) = pair.split_once('=') else {
@@ -125,17 +117,11 @@ pub(crate) async fn invoke(args: InvokeArgs) -> ExitCode {
     .await;
     match (args.common.output, outcome) {
         // The output's bytes exactly, as `cat` writes a file.
-        (Output::Text, Ok(output)) => {
-            let mut stdout = std::io::stdout().lock();
-            if stdout
-                .write_all(&output)
-                .and_then(|()| stdout.flush())
-                .is_err()
-            {
-                return ExitCode::from(FAILED);
-            }
-            ExitCode::SUCCESS
-        }
+        // A reader that went away wanted no more: the call still succeeded.
+        (Output::Text, Ok(output)) => match crate::out::bytes(&output) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(_) => ExitCode::from(FAILED),
+        },
         (_, outcome) => {
             let outcome = outcome.map(|output| {
                 json!({

@@ -9,9 +9,9 @@ use axum::extract::{Path, Request, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use bytes::{Bytes, BytesMut};
-use fn_core::{Error, InvocationContext, TriggerType};
+use fn_core::{Error, InvocationContext, Role, TriggerType};
 
-use super::{ApiError, Gateway, REQUEST_ID, linger, request_id, trace};
+use super::{ApiError, Gateway, REQUEST_ID, linger, trace};
 
 /// Counts an invocation as in flight for as long as it lives, whatever its end (a
 /// dropped connection included).
@@ -38,7 +38,15 @@ pub(super) async fn invoke(
     let _in_flight = InFlight::new(&gateway);
     let (parts, body) = request.into_parts();
     let headers = parts.headers;
-    let request_id = request_id(&headers);
+    // Who calls: an unknown token is refused before anything is looked up.
+    let caller = match gateway.caller(&headers).await {
+        Ok(caller) => caller,
+        Err(refused) => {
+            linger(body);
+            return refused.into_response();
+        }
+    };
+    let request_id = caller.request_id.clone();
     let retry_compile = gateway.inner.engine.config().compile_timeout_retry_after;
     let fail = |error: &Error| {
         let mut answer = ApiError::from_error(error, &request_id);
@@ -51,7 +59,7 @@ pub(super) async fn invoke(
         }
         answer.into_response()
     };
-    let authorised = gateway.authorised(&headers);
+    let may_invoke = caller.may(Role::Invoke, &namespace);
     let function = match gateway
         .inner
         .lookup
@@ -59,22 +67,24 @@ pub(super) async fn invoke(
         .await
     {
         Ok(function) => function,
-        // Without the token, an unknown name answers as a private one does: which
-        // functions exist is not told to anyone who could not list them.
+        // To a caller who may not invoke in this namespace, an unknown name answers as
+        // a private one does: which functions exist is not told to anyone who could not
+        // list them.
         Err(error) => {
             linger(body);
-            if !authorised && error.kind() == fn_core::ErrorKind::NotFound {
-                return ApiError::unauthorized(&request_id).into_response();
+            if !may_invoke && error.kind() == fn_core::ErrorKind::NotFound {
+                return caller.refusal().into_response();
             }
             return fail(&error);
         }
     };
-    if !function.definition.public && !authorised {
+    if !function.definition.public && !may_invoke {
         linger(body);
-        return ApiError::unauthorized(&request_id).into_response();
+        return caller.refusal().into_response();
     }
     let mut ctx = InvocationContext::new(TriggerType::Http);
     ctx.request_id.clone_from(&request_id);
+    ctx.caller = caller.name().map(str::to_owned);
     ctx.trace = trace(&headers);
     let engine = &gateway.inner.engine;
     let limit = engine.config().max_input_bytes;

@@ -1,6 +1,7 @@
 //! The management endpoints: deploy, list, get, versions, rollback, delete, invocation
-//! records and status. Each needs the admin token, checked before anything else (a
-//! deploy's body included) is read.
+//! records, status and API keys. Each takes [`Manager`] (the admin, or a `deploy` key
+//! of the path's namespace) or [`Admin`], checked before anything else (a deploy's body
+//! included) is read.
 
 use std::time::Instant;
 
@@ -9,13 +10,14 @@ use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{
     FromRequest as _, Multipart, Path, Query, Request, State, multipart::MultipartRejection,
 };
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::{Bytes, BytesMut};
 use chrono::{DateTime, Utc};
 use fn_core::{Error, ErrorKind, InvocationStatus, Page, RecordQuery};
 use serde::Deserialize;
 
+use super::auth::{Admin, Manager};
 use super::{ApiError, Gateway, linger};
 use crate::api::{Activate, DeploySpec, Deployed, Status};
 
@@ -53,11 +55,12 @@ fn module_too_large(request_id: &str, size: u64, limit: u64) -> ApiError {
 /// [`Deployed`].
 pub(super) async fn deploy(
     State(gateway): State<Gateway>,
+    manager: Result<Manager, ApiError>,
     Path((namespace, name)): Path<(String, String)>,
     request: Request,
 ) -> Answer<(StatusCode, Json<Deployed>)> {
-    let request_id = match gateway.admin(request.headers()) {
-        Ok(request_id) => request_id,
+    let request_id = match manager {
+        Ok(manager) => manager.request_id,
         Err(refused) => {
             linger(request.into_body());
             return Err(refused);
@@ -144,7 +147,7 @@ pub(super) async fn deploy(
     Ok((
         StatusCode::CREATED,
         Json(Deployed {
-            version: function.definition.version.parse().unwrap_or_default(),
+            version: function.definition.version,
             namespace: function.definition.namespace,
             name: function.definition.name,
             id: function.id,
@@ -166,10 +169,9 @@ pub(super) struct PageQuery {
 pub(super) async fn list(
     State(gateway): State<Gateway>,
     Path(namespace): Path<String>,
-    headers: HeaderMap,
+    Manager { request_id }: Manager,
     query: Result<Query<PageQuery>, QueryRejection>,
 ) -> Answer<Response> {
-    let request_id = gateway.admin(&headers)?;
     let Query(query) = query.map_err(|e| bad_request(&request_id, "query", e.body_text()))?;
     let page = Page {
         limit: query.limit.unwrap_or(100),
@@ -189,9 +191,8 @@ pub(super) async fn list(
 pub(super) async fn get(
     State(gateway): State<Gateway>,
     Path((namespace, name)): Path<(String, String)>,
-    headers: HeaderMap,
+    Manager { request_id }: Manager,
 ) -> Answer<Response> {
-    let request_id = gateway.admin(&headers)?;
     let function = gateway
         .inner
         .store
@@ -205,9 +206,8 @@ pub(super) async fn get(
 pub(super) async fn versions(
     State(gateway): State<Gateway>,
     Path((namespace, name)): Path<(String, String)>,
-    headers: HeaderMap,
+    Manager { request_id }: Manager,
 ) -> Answer<Response> {
-    let request_id = gateway.admin(&headers)?;
     let versions = gateway
         .inner
         .store
@@ -222,10 +222,10 @@ pub(super) async fn versions(
 pub(super) async fn activate(
     State(gateway): State<Gateway>,
     Path((namespace, name)): Path<(String, String)>,
+    Manager { request_id }: Manager,
     request: Request,
 ) -> Answer<Response> {
-    // The token first, then the body.
-    let request_id = gateway.admin(request.headers())?;
+    // The token was checked before the body is read.
     let Json(activate) = Json::<Activate>::from_request(request, &())
         .await
         .map_err(|e: JsonRejection| bad_request(&request_id, "body", e.body_text()))?;
@@ -244,9 +244,8 @@ pub(super) async fn activate(
 pub(super) async fn delete_function(
     State(gateway): State<Gateway>,
     Path((namespace, name)): Path<(String, String)>,
-    headers: HeaderMap,
+    Manager { request_id }: Manager,
 ) -> Answer<StatusCode> {
-    let request_id = gateway.admin(&headers)?;
     gateway
         .inner
         .store
@@ -263,9 +262,8 @@ pub(super) async fn delete_function(
 pub(super) async fn delete_version(
     State(gateway): State<Gateway>,
     Path((namespace, name, version)): Path<(String, String, String)>,
-    headers: HeaderMap,
+    Manager { request_id }: Manager,
 ) -> Answer<StatusCode> {
-    let request_id = gateway.admin(&headers)?;
     let version: u32 = version
         .parse()
         .map_err(|_| bad_request(&request_id, "version", "not a version number"))?;
@@ -294,10 +292,9 @@ pub(super) struct RecordsQuery {
 pub(super) async fn records(
     State(gateway): State<Gateway>,
     Path((namespace, name)): Path<(String, String)>,
-    headers: HeaderMap,
+    Manager { request_id }: Manager,
     query: Result<Query<RecordsQuery>, QueryRejection>,
 ) -> Answer<Response> {
-    let request_id = gateway.admin(&headers)?;
     let Query(query) = query.map_err(|e| bad_request(&request_id, "query", e.body_text()))?;
     // Read your writes: the records of the calls that ended are in the store first.
     let engine = gateway.inner.engine.clone();
@@ -330,11 +327,7 @@ pub fn allocator(engine: &fn_engine::Engine) -> &'static str {
 }
 
 /// `GET /v1/status`: invocations in flight and whether the server is draining.
-pub(super) async fn status(
-    State(gateway): State<Gateway>,
-    headers: HeaderMap,
-) -> Answer<Json<Status>> {
-    gateway.admin(&headers)?;
+pub(super) async fn status(State(gateway): State<Gateway>, _: Admin) -> Answer<Json<Status>> {
     Ok(Json(Status {
         in_flight: gateway.in_flight(),
         draining: gateway.is_draining(),

@@ -219,9 +219,9 @@ fn every_client_command_against_a_running_server() {
     let logs = newest_records(&served, "greet", 2);
     let versions: Vec<_> = logs
         .iter()
-        .map(|r| r["version"].as_str().unwrap())
+        .map(|r| r["version"].as_u64().unwrap())
         .collect();
-    assert_eq!(versions, ["1", "1"], "--limit 2, newest first");
+    assert_eq!(versions, [1, 1], "--limit 2, newest first");
     let table = text(&fnd(&served, &["logs", "greet", "--status", "success"]).stdout);
     assert_eq!(
         table.lines().count(),
@@ -260,8 +260,8 @@ fn every_client_command_against_a_running_server() {
         &["rollback", "greet", "2", "--output", "json"],
     ));
     assert_eq!(
-        (rolled["ok"].as_bool(), rolled["data"]["version"].as_str()),
-        (Some(true), Some("2"))
+        (rolled["ok"].as_bool(), rolled["data"]["version"].as_u64()),
+        (Some(true), Some(2))
     );
     let removed = json(&fnd(
         &served,

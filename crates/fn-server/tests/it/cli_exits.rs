@@ -101,5 +101,9 @@ fn each_exit_status_means_one_thing() {
         &served,
         &["deploy", &guest("hello"), "--name", "x", "--timeout", "0"],
     );
-    assert_eq!(out.status.code(), Some(4));
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "a flag's bad value is a usage error"
+    );
 }

@@ -100,7 +100,7 @@ async fn deploy_invoke_redeploy_rollback_and_delete() {
     assert_eq!(listed, [(1, false), (2, true)]);
 
     let rolled = client.activate("team", "greet", 1).await.unwrap();
-    assert_eq!(rolled.definition.version, "1");
+    assert_eq!(rolled.definition.version, 1);
     assert_eq!(rolled.wasm_cid, first.wasm_cid);
     let output = client
         .invoke("team", "greet", Bytes::from("again"))
@@ -114,7 +114,7 @@ async fn deploy_invoke_redeploy_rollback_and_delete() {
             .unwrap()
             .definition
             .version,
-        "1"
+        1
     );
 
     let listing = client.list("team", None, None).await.unwrap();
@@ -133,8 +133,8 @@ async fn deploy_invoke_redeploy_rollback_and_delete() {
         .records("team", "greet", &RecordFilter::default())
         .await
         .unwrap();
-    let ran: Vec<_> = records.items.iter().map(|r| r.version.as_str()).collect();
-    assert_eq!(ran, ["1", "2", "1"]);
+    let ran: Vec<_> = records.items.iter().map(|r| r.version).collect();
+    assert_eq!(ran, [1, 2, 1]);
 
     let status = client.status().await.unwrap();
     assert_eq!((status.in_flight, status.draining), (0, false));
@@ -171,6 +171,7 @@ async fn records_are_filtered_by_status_and_paged() {
         limit: Some(2),
         status: Some(status),
         after,
+        since: None,
     };
     let page = client
         .records("team", "trap", &filter(InvocationStatus::Error, None))

@@ -90,7 +90,7 @@ fn attributes(record: &InvocationRecord) -> Vec<KeyValue> {
         KeyValue::new(attr::FAAS_INVOCATION_ID, record.id.clone()),
         KeyValue::new(attr::FAAS_COLDSTART, record.cold_start),
         KeyValue::new(attr::FAAS_NAME, record.function_name.clone()),
-        KeyValue::new(attr::FAAS_VERSION, record.version.clone()),
+        KeyValue::new(attr::FAAS_VERSION, record.version.to_string()),
         KeyValue::new(attr::FAAS_MAX_MEMORY, int(record.max_memory_bytes)),
         KeyValue::new(NAMESPACE, record.namespace.clone()),
         KeyValue::new("fn.function_id", record.function_id.clone()),
