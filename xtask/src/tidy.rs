@@ -3,6 +3,8 @@
 use crate::project_root;
 use std::path::{Path, PathBuf};
 
+mod docs;
+
 fn files_under(dir: &Path, ext: &str, out: &mut Vec<PathBuf>) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
@@ -205,6 +207,49 @@ fn the_lower_crates_never_reach_wasmtime() {
             "{name} has no dependencies?"
         );
     }
+}
+
+/// One source for each dependency's version (STYLE.md §1): every crate names each
+/// dependency, internal or external, as `workspace = true` (adding features if it needs
+/// them), so a version is chosen once, in the workspace's `[workspace.dependencies]`.
+#[test]
+fn every_dependency_comes_from_the_workspace_table() {
+    let mut pinned = Vec::new();
+    for dir in crates() {
+        let text = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap();
+        let manifest: toml::Table = text.parse().unwrap();
+        let mut tables: Vec<(String, &toml::Table)> = Vec::new();
+        for section in ["dependencies", "dev-dependencies", "build-dependencies"] {
+            if let Some(table) = manifest.get(section).and_then(toml::Value::as_table) {
+                tables.push((section.to_owned(), table));
+            }
+        }
+        if let Some(targets) = manifest.get("target").and_then(toml::Value::as_table) {
+            for (target, value) in targets {
+                for section in ["dependencies", "dev-dependencies", "build-dependencies"] {
+                    if let Some(table) = value.get(section).and_then(toml::Value::as_table) {
+                        tables.push((format!("target.{target}.{section}"), table));
+                    }
+                }
+            }
+        }
+        for (section, table) in tables {
+            for (name, spec) in table {
+                let field = |key: &str| spec.as_table().and_then(|t| t.get(key));
+                let inherited = field("workspace").and_then(toml::Value::as_bool) == Some(true);
+                // A crate naming itself, for its own test features.
+                let itself = field("path").and_then(toml::Value::as_str) == Some(".");
+                if !inherited && !itself {
+                    pinned.push(format!("{}: [{section}] {name}", dir.display()));
+                }
+            }
+        }
+    }
+    assert!(
+        pinned.is_empty(),
+        "name these in the root Cargo.toml's [workspace.dependencies] and inherit them \
+         (`name = {{ workspace = true, features = [...] }}`): {pinned:#?}"
+    );
 }
 
 #[test]

@@ -174,24 +174,6 @@ fn variant(wasm: &[u8], i: usize) -> Bytes {
     out.into()
 }
 
-/// A WASI command that parks in `poll_oneoff` for `ms` milliseconds, then writes "done".
-fn sleeper(ms: u64) -> String {
-    format!(
-        r#"(module
-  (import "wasi_snapshot_preview1" "poll_oneoff" (func $poll (param i32 i32 i32 i32) (result i32)))
-  (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
-  (memory (export "memory") 1)
-  (data (i32.const 16) "\01\00\00\00")
-  (data (i32.const 200) "done")
-  (data (i32.const 100) "\c8\00\00\00\04\00\00\00")
-  (func (export "_start")
-    (i64.store (i32.const 24) (i64.const {ns}))
-    (drop (call $poll (i32.const 0) (i32.const 64) (i32.const 1) (i32.const 128)))
-    (drop (call $fd_write (i32.const 1) (i32.const 100) (i32.const 1) (i32.const 120)))))"#,
-        ns = ms * 1_000_000
-    )
-}
-
 fn memory(count: usize) -> Result<()> {
     let executor = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -220,7 +202,7 @@ fn memory(count: usize) -> Result<()> {
         let modules = resident_bytes()? - before;
         let stats = engine.cache_stats().await;
         // Invocations in flight: `count` calls parked in a host call at once.
-        let sleeper = Bytes::from(sleeper(3_000));
+        let sleeper = Bytes::from(fn_guests::sleeper_wat(3_000));
         let cid = registry.put_wasm(sleeper.clone());
         engine.precompile(&cid, sleeper).await?;
         let function =

@@ -1,13 +1,15 @@
 //! An invocation logger that keeps records in memory, for whoever reads back the records
 //! of the invocations it made: tests, the conformance runner, `fnd run`.
 
+use std::collections::VecDeque;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use crate::{InvocationLogger, InvocationRecord, Result};
 
-/// An [`InvocationLogger`] that keeps every record it is given, in arrival order, until
-/// it is taken. It grows without bound: use it where the number of invocations is
-/// bounded (a test, a suite run, one command), never in a server.
+/// An [`InvocationLogger`] that keeps the records it is given, in arrival order, until
+/// they are taken: all of them ([`MemoryLogger::new`], for where the number of
+/// invocations is bounded: a test, a suite run, one command), or the last `capacity`
+/// ([`MemoryLogger::bounded`], the oldest dropped first: what a server may keep).
 ///
 /// ```
 /// use std::sync::Arc;
@@ -17,25 +19,53 @@ use crate::{InvocationLogger, InvocationRecord, Result};
 /// let logger = Arc::new(MemoryLogger::new());
 /// // Hand `logger.clone()` to the engine, run invocations, then:
 /// assert!(logger.take("some-request-id").is_empty());
+/// let last = MemoryLogger::bounded(1000); // never more than 1000 records
+/// assert!(last.latest(10, |_| true).is_empty());
 /// ```
 #[derive(Debug, Default)]
 pub struct MemoryLogger {
-    records: Mutex<Vec<InvocationRecord>>,
+    /// The most records kept; `None` keeps every one.
+    capacity: Option<usize>,
+    records: Mutex<VecDeque<InvocationRecord>>,
 }
 
 impl MemoryLogger {
-    /// An empty logger.
+    /// A logger that keeps every record.
     pub fn new() -> MemoryLogger {
         MemoryLogger::default()
     }
 
-    fn lock(&self) -> MutexGuard<'_, Vec<InvocationRecord>> {
+    /// A logger that keeps the last `capacity` records (at least one).
+    pub fn bounded(capacity: usize) -> MemoryLogger {
+        let capacity = capacity.max(1);
+        MemoryLogger {
+            capacity: Some(capacity),
+            records: Mutex::new(VecDeque::with_capacity(capacity.min(4096))),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, VecDeque<InvocationRecord>> {
         self.records.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// A copy of every record kept so far.
+    /// A copy of every record kept, oldest first.
     pub fn records(&self) -> Vec<InvocationRecord> {
-        self.lock().clone()
+        self.lock().iter().cloned().collect()
+    }
+
+    /// The last `n` records kept that match `keep`, newest first.
+    pub fn latest(
+        &self,
+        n: usize,
+        keep: impl Fn(&InvocationRecord) -> bool,
+    ) -> Vec<InvocationRecord> {
+        self.lock()
+            .iter()
+            .rev()
+            .filter(|record| keep(record))
+            .take(n)
+            .cloned()
+            .collect()
     }
 
     /// How many records are kept.
@@ -55,18 +85,25 @@ impl MemoryLogger {
             .drain(..)
             .partition(|record: &InvocationRecord| record.request_id == request_id);
         *records = others;
-        mine
+        mine.into()
     }
 
     /// Takes out every record.
     pub fn take_all(&self) -> Vec<InvocationRecord> {
-        std::mem::take(&mut *self.lock())
+        std::mem::take(&mut *self.lock()).into()
     }
 }
 
 impl InvocationLogger for MemoryLogger {
     fn log(&self, record: InvocationRecord) -> Result<()> {
-        self.lock().push(record);
+        let mut records = self.lock();
+        if self
+            .capacity
+            .is_some_and(|capacity| records.len() >= capacity)
+        {
+            records.pop_front();
+        }
+        records.push_back(record);
         Ok(())
     }
 }
@@ -98,5 +135,25 @@ mod tests {
         assert_eq!(logger.records()[0].request_id, "b");
         assert_eq!(logger.take_all().len(), 1);
         assert!(logger.is_empty());
+    }
+
+    #[test]
+    fn a_bounded_logger_keeps_the_last_records() {
+        let ring = MemoryLogger::bounded(3);
+        for id in ["r0", "r1", "r2", "r3", "r4"] {
+            ring.log(record(id)).unwrap();
+        }
+        let ids = |records: Vec<InvocationRecord>| {
+            records
+                .into_iter()
+                .map(|r| r.request_id)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(ids(ring.records()), ["r2", "r3", "r4"]);
+        assert_eq!(
+            ids(ring.latest(5, |r| r.request_id != "r4")),
+            ["r3", "r2"],
+            "newest first, filtered"
+        );
     }
 }

@@ -356,13 +356,20 @@ impl Engine {
     /// (`InvocationLogger::flush`, a bounded wait): the records of every invocation that
     /// ended before are written when this returns.
     pub fn close(&self) {
-        self.inner.closed.store(true, Ordering::Release);
-        self.inner.cache.invalidate_all();
+        self.close_without_flush();
         if let Some(logger) = &self.inner.invocation_logger
             && let Err(error) = logger.flush()
         {
             tracing::warn!(%error, "the invocation records were not all written");
         }
+    }
+
+    /// [`Engine::close`] without the flush, which blocks its thread: for an async caller
+    /// that flushes its own logger without blocking (`fnd serve`'s shutdown awaits its
+    /// record writer's `flush_async`).
+    pub fn close_without_flush(&self) {
+        self.inner.closed.store(true, Ordering::Release);
+        self.inner.cache.invalidate_all();
     }
 
     /// Whether instances come from the pooling allocator: false when it is turned off,

@@ -3,7 +3,8 @@
 //! location and the message for a guest that is not built live in one place. Also
 //! [`SpanWatch`], which tells a test that an invocation has started running. The compile
 //! bombs `cargo xtask guests` writes beside the guests (`bomb_nested_loops`,
-//! `bomb_nested_blocks`, `bomb_million_functions`) load like guests.
+//! `bomb_nested_blocks`, `bomb_million_functions`) load like guests; [`sleeper_wat`] is
+//! a guest written inline.
 
 use std::path::PathBuf;
 
@@ -35,6 +36,26 @@ pub fn path(name: &str) -> PathBuf {
 pub fn bytes(name: &str) -> Vec<u8> {
     let path = path(name);
     std::fs::read(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
+}
+
+/// A WASI command (WebAssembly text) that parks in `poll_oneoff` on the monotonic clock
+/// for `ms` milliseconds, then writes `done`: an invocation that stays in flight for a
+/// known while without using the CPU.
+pub fn sleeper_wat(ms: u64) -> String {
+    format!(
+        r#"(module
+  (import "wasi_snapshot_preview1" "poll_oneoff" (func $poll (param i32 i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 16) "\01\00\00\00")
+  (data (i32.const 200) "done")
+  (data (i32.const 100) "\c8\00\00\00\04\00\00\00")
+  (func (export "_start")
+    (i64.store (i32.const 24) (i64.const {ns}))
+    (drop (call $poll (i32.const 0) (i32.const 64) (i32.const 1) (i32.const 128)))
+    (drop (call $fd_write (i32.const 1) (i32.const 100) (i32.const 1) (i32.const 120)))))"#,
+        ns = ms * 1_000_000
+    )
 }
 
 /// Watches the spans opened on this thread, so that a test learns when an invocation

@@ -4,11 +4,18 @@
 //! Why a thread with its own runtime rather than a task on the caller's: `log` and
 //! `flush` are synchronous (the engine calls them from wherever an invocation ends, and
 //! `Engine::close` from wherever it is closed); a flush that waited for a task of the
-//! caller's own single-threaded runtime would wait for itself.
+//! caller's own single-threaded runtime would wait for itself. An async caller (a
+//! server shutting down) has [`RecordWriter::flush_async`] instead, which parks no
+//! thread.
+//!
+//! Why an unbounded channel with a count of the records queued, rather than a bounded
+//! channel: a flush must reach the writer at once, however full the queue is (with a
+//! bounded channel it could only wait for room, which std's channel cannot do with a
+//! bound on the wait, so it polled); records are bounded by the count instead.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::time::Duration;
 
 use fn_core::{Error, FunctionStore, InvocationLogger, InvocationRecord, Result};
@@ -62,6 +69,8 @@ impl WriterStats {
 
 #[derive(Debug, Default)]
 struct Counters {
+    /// Records sent and not yet taken by the writer: what bounds the queue.
+    queued: AtomicUsize,
     written: AtomicU64,
     dropped_full: AtomicU64,
     dropped_failed: AtomicU64,
@@ -69,7 +78,24 @@ struct Counters {
 
 enum Message {
     Record(Box<InvocationRecord>),
-    Flush(mpsc::Sender<()>),
+    Flush(Ack),
+}
+
+/// Who waits for a flush: answered once every record sent before it is in the store
+/// (or given up on).
+enum Ack {
+    Blocking(mpsc::Sender<()>),
+    Async(tokio::sync::oneshot::Sender<()>),
+}
+
+impl Ack {
+    fn send(self) {
+        // A waiter that gave up is no one to tell.
+        match self {
+            Ack::Blocking(sender) => drop(sender.send(())),
+            Ack::Async(sender) => drop(sender.send(())),
+        }
+    }
 }
 
 /// Writes records to a store in batches from a thread of its own; an
@@ -78,7 +104,9 @@ enum Message {
 /// one in 1000). Dropping the writer writes what is queued, then stops.
 #[derive(Debug)]
 pub struct RecordWriter {
-    sender: Option<SyncSender<Message>>,
+    sender: Option<Sender<Message>>,
+    /// The most records queued.
+    queue: usize,
     counters: Arc<Counters>,
     flush_timeout: Duration,
     thread: Option<std::thread::JoinHandle<()>>,
@@ -100,7 +128,8 @@ impl RecordWriter {
     ///
     /// [`Error::Internal`] when its thread or runtime cannot be started.
     pub fn start(store: Arc<dyn FunctionStore>, options: WriterOptions) -> Result<RecordWriter> {
-        let (sender, receiver) = mpsc::sync_channel(options.queue.max(1));
+        let (sender, receiver) = mpsc::channel();
+        let queue = options.queue.max(1);
         let counters = Arc::new(Counters::default());
         // A worker thread of its own, not a current-thread runtime: a store may spawn
         // work that must run between batches (sqlx gives a pooled connection back on a
@@ -129,6 +158,7 @@ impl RecordWriter {
             })?;
         Ok(RecordWriter {
             sender: Some(sender),
+            queue,
             counters,
             flush_timeout,
             thread: Some(thread),
@@ -143,6 +173,44 @@ impl RecordWriter {
             dropped_failed: self.counters.dropped_failed.load(Ordering::Relaxed),
         }
     }
+
+    /// [`InvocationLogger::flush`] for an async caller: waits, without parking a
+    /// thread, until every record logged before it is in the store, at most the flush
+    /// timeout.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unavailable`] when they were not all written in time, or the writer has
+    /// stopped.
+    pub async fn flush_async(&self) -> Result<()> {
+        let Some(sender) = &self.sender else {
+            return Ok(());
+        };
+        let (ack, done) = tokio::sync::oneshot::channel();
+        if sender.send(Message::Flush(Ack::Async(ack))).is_err() {
+            return Err(self.stopped());
+        }
+        match tokio::time::timeout(self.flush_timeout, done).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_)) => Err(self.stopped()),
+            Err(_) => Err(self.late()),
+        }
+    }
+
+    fn late(&self) -> Error {
+        Error::Unavailable {
+            reason: format!(
+                "the records were not all written within {} ms",
+                self.flush_timeout.as_millis()
+            ),
+        }
+    }
+
+    fn stopped(&self) -> Error {
+        Error::Unavailable {
+            reason: "the record writer has stopped".into(),
+        }
+    }
 }
 
 impl InvocationLogger for RecordWriter {
@@ -150,22 +218,23 @@ impl InvocationLogger for RecordWriter {
         let Some(sender) = &self.sender else {
             return Ok(());
         };
-        match sender.try_send(Message::Record(Box::new(record))) {
-            Ok(()) => Ok(()),
-            Err(TrySendError::Full(_)) => {
-                let dropped = self.counters.dropped_full.fetch_add(1, Ordering::Relaxed) + 1;
-                // The first, then one line in 1000: a flood of drops is not a flood of logs.
-                if dropped % 1000 == 1 {
-                    tracing::warn!(dropped, "the record queue is full: records are dropped");
-                }
-                // Counted and logged here, one line in 1000; an error would have the
-                // engine log every one of a flood.
-                Ok(())
+        let queued = &self.counters.queued;
+        if queued.fetch_add(1, Ordering::AcqRel) >= self.queue {
+            queued.fetch_sub(1, Ordering::AcqRel);
+            let dropped = self.counters.dropped_full.fetch_add(1, Ordering::Relaxed) + 1;
+            // The first, then one line in 1000: a flood of drops is not a flood of logs.
+            if dropped % 1000 == 1 {
+                tracing::warn!(dropped, "the record queue is full: records are dropped");
             }
-            Err(TrySendError::Disconnected(_)) => Err(Error::Unavailable {
-                reason: "the record writer has stopped".into(),
-            }),
+            // Counted and logged here, one line in 1000; an error would have the engine
+            // log every one of a flood.
+            return Ok(());
         }
+        if sender.send(Message::Record(Box::new(record))).is_err() {
+            queued.fetch_sub(1, Ordering::AcqRel);
+            return Err(self.stopped());
+        }
+        Ok(())
     }
 
     fn flush(&self) -> Result<()> {
@@ -173,27 +242,16 @@ impl InvocationLogger for RecordWriter {
             return Ok(());
         };
         let (ack, done) = mpsc::channel();
-        let timeout = || Error::Unavailable {
-            reason: format!(
-                "the records were not all written within {} ms",
-                self.flush_timeout.as_millis()
-            ),
-        };
-        // The queue may be full: waiting for room counts against the same bound.
-        let deadline = std::time::Instant::now() + self.flush_timeout;
-        let mut message = Message::Flush(ack);
-        loop {
-            match sender.try_send(message) {
-                Ok(()) => break,
-                Err(TrySendError::Full(back)) if std::time::Instant::now() < deadline => {
-                    message = back;
-                    std::thread::sleep(Duration::from_millis(1));
-                }
-                Err(_) => return Err(timeout()),
-            }
+        // The channel has no bound: the flush reaches the writer at once, behind the
+        // records sent before it.
+        if sender.send(Message::Flush(Ack::Blocking(ack))).is_err() {
+            return Err(self.stopped());
         }
-        let left = deadline.saturating_duration_since(std::time::Instant::now());
-        done.recv_timeout(left).map_err(|_| timeout())
+        match done.recv_timeout(self.flush_timeout) {
+            Ok(()) => Ok(()),
+            Err(RecvTimeoutError::Timeout) => Err(self.late()),
+            Err(RecvTimeoutError::Disconnected) => Err(self.stopped()),
+        }
     }
 }
 
@@ -229,7 +287,10 @@ impl Worker {
             let until = std::time::Instant::now() + self.options.linger;
             while let Some(message) = next.take() {
                 match message {
-                    Message::Record(record) => batch.push(*record),
+                    Message::Record(record) => {
+                        self.counters.queued.fetch_sub(1, Ordering::AcqRel);
+                        batch.push(*record);
+                    }
                     Message::Flush(ack) => {
                         acks.push(ack);
                         break;
@@ -247,16 +308,20 @@ impl Worker {
             }
             self.write(&mut batch);
             for ack in acks.drain(..) {
-                let _ = ack.send(());
+                ack.send();
             }
             if closed {
                 // Whatever is still queued, then stop.
                 while let Ok(message) = receiver.try_recv() {
-                    if let Message::Record(record) = message {
-                        batch.push(*record);
+                    match message {
+                        Message::Record(record) => batch.push(*record),
+                        Message::Flush(ack) => acks.push(ack),
                     }
                 }
                 self.write(&mut batch);
+                for ack in acks.drain(..) {
+                    ack.send();
+                }
                 return;
             }
         }

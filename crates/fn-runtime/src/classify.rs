@@ -179,13 +179,10 @@ fn with_backtrace(mut message: String, error: &wasmtime::Error) -> String {
     message
 }
 
+/// Cuts `text` to at most `max` bytes on a character boundary, marked with `…`.
 fn truncate_at_char(text: &mut String, max: usize) {
     if text.len() > max {
-        let mut end = max;
-        while !text.is_char_boundary(end) {
-            end -= 1;
-        }
-        text.truncate(end);
+        text.truncate(text.floor_char_boundary(max));
         text.push('…');
     }
 }

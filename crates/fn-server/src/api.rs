@@ -6,60 +6,121 @@
 //! output bytes) and `{"error":{"kind","message","request_id"}}` on failure
 //! ([`crate::gateway::ApiError`]).
 
-use std::collections::BTreeMap;
-use std::time::Duration;
-
-use fn_core::{ApiKey, Cid, FunctionDefinition, RateQuota, Role};
+use fn_core::{ApiKey, Cid, FunctionDefinition, Role};
 use serde::{Deserialize, Serialize};
 
 /// The `definition` part of a deploy (`POST /v1/functions/{namespace}/{name}`, a
-/// multipart form whose `module` part is the module's bytes). Every field is optional;
-/// the name and namespace come from the path. Unknown fields are refused, so a typo is a
-/// 400 and not a silently ignored limit.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// multipart form whose `module` part is the module's bytes): the fields of a
+/// [`FunctionDefinition`] — the same names and units `GET /v1/functions/{namespace}/{name}`
+/// answers — each optional, its default [`FunctionDefinition::new`]'s. The name and
+/// namespace come from the path and the version from the store, so a spec naming them
+/// is refused, as is an unknown field: a typo is a 400, not a silently ignored limit.
+/// `timeout_ms` is taken as `timeout` (the older spelling).
+///
+/// Why a view of the definition and not a struct of its own: each field of a definition
+/// is then a deploy option as soon as it exists, with one name and one default.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeploySpec {
-    /// The function's memory limit in bytes; default 64 MiB.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_memory_bytes: Option<u64>,
-    /// One invocation's deadline in milliseconds; default 5000.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub timeout_ms: Option<u64>,
-    /// The function's environment, exactly.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub env: BTreeMap<String, String>,
-    /// Whether anyone may invoke it without a token.
-    #[serde(default)]
-    pub public: bool,
-    /// Arguments after argv\[0\] for a WASI command.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub args: Vec<String>,
-    /// Its own rate limit, in place of the server's.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rate: Option<RateQuota>,
-    /// The most invocations of it at once, in place of the server's.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_concurrency: Option<u32>,
+    definition: FunctionDefinition,
 }
 
+impl Default for DeploySpec {
+    fn default() -> DeploySpec {
+        DeploySpec::new()
+    }
+}
+
+impl std::ops::Deref for DeploySpec {
+    type Target = FunctionDefinition;
+
+    fn deref(&self) -> &FunctionDefinition {
+        &self.definition
+    }
+}
+
+impl std::ops::DerefMut for DeploySpec {
+    fn deref_mut(&mut self) -> &mut FunctionDefinition {
+        &mut self.definition
+    }
+}
+
+/// The definition's fields a deploy does not set.
+const SET_ELSEWHERE: [&str; 3] = ["name", "namespace", "version"];
+
 impl DeploySpec {
+    /// The defaults: [`FunctionDefinition::new`]'s. Set a field through the definition
+    /// it derefs to (`spec.public = true`).
+    #[must_use]
+    pub fn new() -> DeploySpec {
+        DeploySpec {
+            definition: FunctionDefinition::new("", ""),
+        }
+    }
+
+    /// A public function's spec, the rest the defaults.
+    #[must_use]
+    pub fn public() -> DeploySpec {
+        let mut spec = DeploySpec::new();
+        spec.public = true;
+        spec
+    }
+
     /// The definition of `namespace/name` this spec asks for (not yet validated: the
     /// engine's deploy does that against its config).
     #[must_use]
     pub fn definition(&self, namespace: &str, name: &str) -> FunctionDefinition {
-        let mut definition = FunctionDefinition::new(namespace, name);
-        if let Some(bytes) = self.max_memory_bytes {
-            definition.max_memory_bytes = bytes;
-        }
-        if let Some(ms) = self.timeout_ms {
-            definition.timeout = Duration::from_millis(ms);
-        }
-        definition.env.clone_from(&self.env);
-        definition.public = self.public;
-        definition.args.clone_from(&self.args);
-        definition.rate = self.rate;
-        definition.max_concurrency = self.max_concurrency;
+        let mut definition = self.definition.clone();
+        namespace.clone_into(&mut definition.namespace);
+        name.clone_into(&mut definition.name);
+        definition.version = 1;
         definition
+    }
+}
+
+impl Serialize for DeploySpec {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut fields = match serde_json::to_value(&self.definition) {
+            Ok(serde_json::Value::Object(fields)) => fields,
+            _ => return Err(serde::ser::Error::custom("a definition is a JSON object")),
+        };
+        for field in SET_ELSEWHERE {
+            fields.remove(field);
+        }
+        fields.serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for DeploySpec {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<DeploySpec, D::Error> {
+        use serde::de::Error as _;
+        let given = serde_json::Map::<String, serde_json::Value>::deserialize(deserializer)?;
+        let mut fields = match serde_json::to_value(FunctionDefinition::new("", "")) {
+            Ok(serde_json::Value::Object(fields)) => fields,
+            _ => return Err(D::Error::custom("a definition is a JSON object")),
+        };
+        for (key, value) in given {
+            if SET_ELSEWHERE.contains(&key.as_str()) {
+                return Err(D::Error::custom(format!(
+                    "`{key}` comes from the path or the store, not the definition"
+                )));
+            }
+            let key = if key == "timeout_ms" {
+                "timeout".to_owned()
+            } else {
+                key
+            };
+            fields.insert(key, value);
+        }
+        let mut unknown = Vec::new();
+        let definition: FunctionDefinition =
+            serde_ignored::deserialize(serde_json::Value::Object(fields), |path| {
+                unknown.push(path.to_string())
+            })
+            .map_err(D::Error::custom)?;
+        if let Some(field) = unknown.first() {
+            return Err(D::Error::custom(format!("unknown field `{field}`")));
+        }
+        Ok(DeploySpec { definition })
     }
 }
 
@@ -135,6 +196,10 @@ pub struct Status {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
+    use fn_core::RateQuota;
+
     use super::*;
 
     #[test]
@@ -144,11 +209,17 @@ mod tests {
             spec.definition("ns", "f"),
             FunctionDefinition::new("ns", "f")
         );
-        let error = serde_json::from_str::<DeploySpec>(r#"{"timeout":5}"#).unwrap_err();
+        let error = serde_json::from_str::<DeploySpec>(r#"{"timout":5}"#).unwrap_err();
         assert!(
-            error.to_string().contains("unknown field `timeout`"),
+            error.to_string().contains("unknown field `timout`"),
             "{error}"
         );
+        let error = serde_json::from_str::<DeploySpec>(r#"{"version":9}"#).unwrap_err();
+        assert!(error.to_string().contains("`version`"), "{error}");
+        let error =
+            serde_json::from_str::<DeploySpec>(r#"{"rate":{"requests":1,"per":5,"brust":1}}"#)
+                .unwrap_err();
+        assert!(error.to_string().contains("brust"), "{error}");
     }
 
     #[test]
@@ -166,5 +237,26 @@ mod tests {
         assert_eq!(definition.args, ["a"]);
         assert_eq!(definition.rate, Some(RateQuota::per_second(5)));
         assert_eq!(definition.max_concurrency, Some(2));
+        let spec: DeploySpec = serde_json::from_str(r#"{"timeout":"2s"}"#).unwrap();
+        assert_eq!(
+            spec.timeout,
+            Duration::from_secs(2),
+            "the definition's own name and units"
+        );
+    }
+
+    #[test]
+    fn a_spec_goes_over_the_wire_and_back_unchanged() {
+        let mut spec = DeploySpec::public();
+        spec.max_memory_bytes = 1 << 20;
+        spec.env.insert("K".into(), "V".into());
+        spec.rate = Some(RateQuota::per_second(3));
+        let json = serde_json::to_value(&spec).unwrap();
+        assert!(
+            json.get("name").is_none() && json.get("version").is_none(),
+            "{json}"
+        );
+        let back: DeploySpec = serde_json::from_value(json).unwrap();
+        assert_eq!(back, spec);
     }
 }

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use anyhow::{Context as _, Result};
 use bytes::Bytes;
-use fn_core::{Cid, CompileWorker, FunctionStore, InvocationLogger};
+use fn_core::{Cid, CompileWorker, FunctionStore};
 use fn_engine::Engine;
 use fn_registry::{RecordWriter, SqliteStore, WriterOptions};
 use fn_server::api::DeploySpec;
@@ -175,11 +175,11 @@ pub(crate) async fn serve(args: ServeArgs) -> Result<ExitCode> {
     if let Some(retention) = retention {
         retention.abort();
     }
-    // Closing flushes the invocation logger: the records of every invocation that ended
-    // are in the store when this returns.
-    engine.close();
+    // No invocation starts from here on; then the records of every one that ended are
+    // put in the store, the writer answering when they are (no worker thread parked).
+    engine.close_without_flush();
     engine.flush_artifacts().await;
-    if let Err(error) = writer.flush() {
+    if let Err(error) = writer.flush_async().await {
         tracing::warn!(%error, "records not written");
     }
     fn_server::telemetry::finish(Some(telemetry), &engine).await;
@@ -231,10 +231,7 @@ async fn deploy_public(engine: &Engine, store: &dyn FunctionStore, file: &Path) 
             new: false,
         });
     }
-    let spec = DeploySpec {
-        public: true,
-        ..DeploySpec::default()
-    };
+    let spec = DeploySpec::public();
     let function = engine
         .deploy(store, spec.definition("default", &name), Bytes::from(bytes))
         .await

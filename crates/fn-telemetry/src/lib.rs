@@ -17,7 +17,8 @@
 //!   ([`Telemetry::prometheus_text`]).
 //! - Invocation loggers: [`TracingLogger`] (a `tracing` event per record),
 //!   [`JsonLinesLogger`] (a size-rotated file, written by a thread of its own),
-//!   [`RingLogger`] (the last N records in memory) and [`FanOut`] (several of them).
+//!   and [`FanOut`] (several of them); fn-core's [`fn_core::MemoryLogger::bounded`]
+//!   keeps the last N records in memory.
 //!
 //! Each is a [`fn_core::InvocationLogger`]: give one (or a [`FanOut`]) to the engine's
 //! builder, and every invocation, whatever its end, reaches it once.
@@ -28,13 +29,13 @@
 //! use std::sync::Arc;
 //!
 //! use fn_core::{Cid, Function, FunctionDefinition, InvocationContext, InvocationLogger};
-//! use fn_core::InvocationRecord;
-//! use fn_telemetry::{FanOut, OtelEnv, RingLogger, Telemetry};
+//! use fn_core::{InvocationRecord, MemoryLogger};
+//! use fn_telemetry::{FanOut, OtelEnv, Telemetry};
 //!
 //! // Export as the environment says (nothing here), and keep metrics for /metrics.
 //! let env = OtelEnv::from_pairs(&[("OTEL_SERVICE_NAME", "example")]);
 //! let telemetry = Telemetry::builder("fnd").otlp(&env)?.prometheus()?.build();
-//! let ring = Arc::new(RingLogger::new(1000));
+//! let ring = Arc::new(MemoryLogger::bounded(1000));
 //! let logger = FanOut::new(vec![Arc::new(telemetry.clone()), ring.clone()]);
 //! // Hand `Arc::new(logger)` to `EngineBuilder::invocation_logger`; here, one record:
 //! let function = Function::new(FunctionDefinition::new("acme", "resize"), Cid::of(b"wasm"));
@@ -53,7 +54,7 @@ mod otel;
 #[cfg(feature = "testing")]
 pub mod testing;
 
-pub use crate::loggers::{FanOut, JsonLinesLogger, RingLogger, Rotation, TracingLogger};
+pub use crate::loggers::{FanOut, JsonLinesLogger, Rotation, TracingLogger};
 pub use crate::otel::{
     ATTRIBUTE_PREFIX, CacheFigures, DEFAULT_EXPORT_TIMEOUT, DEFAULT_FLUSH_TIMEOUT,
     DEFAULT_METRIC_EXPORT_INTERVAL, ENGINE_DURATION_BUCKETS, FAAS_DURATION_BUCKETS, MEMORY_BUCKETS,

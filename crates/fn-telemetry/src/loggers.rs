@@ -8,8 +8,7 @@
 
 mod json_lines;
 
-use std::collections::VecDeque;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::Arc;
 
 use fn_core::{InvocationLogger, InvocationRecord, Result};
 
@@ -53,63 +52,6 @@ impl InvocationLogger for TracingLogger {
         } else {
             event!(tracing::Level::WARN);
         }
-        Ok(())
-    }
-}
-
-/// Keeps the last `capacity` records in memory, the oldest dropped first: bounded,
-/// unlike [`fn_core::MemoryLogger`], so a server may keep one.
-#[derive(Debug)]
-pub struct RingLogger {
-    capacity: usize,
-    records: Mutex<VecDeque<InvocationRecord>>,
-}
-
-impl RingLogger {
-    /// A ring of at most `capacity` records (at least one).
-    #[must_use]
-    pub fn new(capacity: usize) -> RingLogger {
-        let capacity = capacity.max(1);
-        RingLogger {
-            capacity,
-            records: Mutex::new(VecDeque::with_capacity(capacity.min(4096))),
-        }
-    }
-
-    fn lock(&self) -> MutexGuard<'_, VecDeque<InvocationRecord>> {
-        self.records.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// The records kept, oldest first.
-    #[must_use]
-    pub fn records(&self) -> Vec<InvocationRecord> {
-        self.lock().iter().cloned().collect()
-    }
-
-    /// The last `n` records kept that match `keep`, newest first.
-    #[must_use]
-    pub fn latest(
-        &self,
-        n: usize,
-        keep: impl Fn(&InvocationRecord) -> bool,
-    ) -> Vec<InvocationRecord> {
-        self.lock()
-            .iter()
-            .rev()
-            .filter(|record| keep(record))
-            .take(n)
-            .cloned()
-            .collect()
-    }
-}
-
-impl InvocationLogger for RingLogger {
-    fn log(&self, record: InvocationRecord) -> Result<()> {
-        let mut records = self.lock();
-        if records.len() == self.capacity {
-            records.pop_front();
-        }
-        records.push_back(record);
         Ok(())
     }
 }

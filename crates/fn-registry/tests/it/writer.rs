@@ -162,6 +162,43 @@ async fn a_full_queue_drops_and_counts_each_record() {
     );
 }
 
+/// An async caller's flush parks no thread, and reaches the writer however full the
+/// queue is: it is answered once the records logged before it are in the store.
+#[tokio::test]
+async fn an_async_flush_waits_for_the_records_before_it_even_behind_a_full_queue() {
+    let (entered, entered_rx) = mpsc::sync_channel(0);
+    let (release, released) = mpsc::channel::<()>();
+    let released = std::sync::Mutex::new(released);
+    let store = Arc::new(Hooked {
+        inner: InMemoryRegistry::new(),
+        before_insert: Box::new(move || {
+            let _ = entered.send(());
+            let _ = released.lock().unwrap().recv();
+            Ok(())
+        }),
+    });
+    let options = WriterOptions {
+        queue: 2,
+        batch: 1,
+        ..WriterOptions::default()
+    };
+    let writer = RecordWriter::start(store.clone(), options).unwrap();
+    writer.log(record(0)).unwrap();
+    entered_rx.recv().unwrap(); // the writer holds record 0 and waits
+    writer.log(record(1)).unwrap();
+    writer.log(record(2)).unwrap(); // the queue is full
+    // The batches are let through on another thread while the flush waits behind them.
+    std::thread::spawn(move || {
+        for _ in 0..3 {
+            let _ = release.send(());
+            let _ = entered_rx.recv();
+        }
+    });
+    writer.flush_async().await.unwrap();
+    assert_eq!(kept(store.as_ref()).await, 3);
+    assert_eq!(writer.stats().written, 3);
+}
+
 #[tokio::test]
 async fn a_store_that_keeps_failing_costs_the_batch_counted() {
     let attempts = Arc::new(std::sync::atomic::AtomicU32::new(0));

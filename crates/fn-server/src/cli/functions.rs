@@ -82,17 +82,18 @@ pub(crate) async fn deploy(args: DeployArgs) -> ExitCode {
 }
 
 fn spec(args: &DeployArgs) -> Result<DeploySpec, Failure> {
-    let mut spec = DeploySpec {
-        public: args.public,
-        max_concurrency: args.max_concurrency,
-        rate: args.rate.map(RateQuota::per_second),
-        ..DeploySpec::default()
-    };
-    spec.max_memory_bytes = args.memory;
+    let mut spec = DeploySpec::new();
+    spec.public = args.public;
+    spec.max_concurrency = args.max_concurrency;
+    spec.rate = args.rate.map(RateQuota::per_second);
+    if let Some(bytes) = args.memory {
+        spec.max_memory_bytes = bytes;
+    }
     if let Some(timeout) = args.timeout {
-        // Whole milliseconds, rounded up: never shorter than asked.
-        let ms = timeout.as_micros().div_ceil(1000);
-        spec.timeout_ms = Some(u64::try_from(ms).unwrap_or(u64::MAX));
+        // Whole milliseconds (what a definition keeps), rounded up: never shorter than
+        // asked.
+        let ms = u64::try_from(timeout.as_micros().div_ceil(1000)).unwrap_or(u64::MAX);
+        spec.timeout = Duration::from_millis(ms);
     }
     for pair in &args.env {
         let Some((key, value)) = pair.split_once('=') else {

@@ -33,7 +33,7 @@ fn sigterm_finishes_the_call_in_flight_and_a_restart_serves_what_was_kept() {
         served.banner
     );
     let nap = data.path().join("nap.wat");
-    std::fs::write(&nap, crate::sleep_wat(1500)).unwrap();
+    std::fs::write(&nap, fn_guests::sleeper_wat(1500)).unwrap();
     let out = fnd(&served, &["deploy", nap.to_str().unwrap(), "--name", "nap"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
 

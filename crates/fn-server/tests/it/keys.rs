@@ -164,15 +164,7 @@ async fn keys_confine_their_holders_to_their_namespace_and_role() {
 
     // A token that is no one's is 401 wherever it goes, a public function included.
     admin
-        .deploy(
-            "orders",
-            "open",
-            &DeploySpec {
-                public: true,
-                ..DeploySpec::default()
-            },
-            hello,
-        )
+        .deploy("orders", "open", &DeploySpec::public(), hello)
         .await
         .unwrap();
     let stranger = server.with("fnd_not-a-key");
@@ -277,10 +269,7 @@ async fn a_callers_rate_holds_over_http_without_draining_the_global_one() {
     config.admission.global_rate = Some(per_minute(4));
     let server = server(config).await;
     let admin = server.admin();
-    let public = DeploySpec {
-        public: true,
-        ..DeploySpec::default()
-    };
+    let public = DeploySpec::public();
     admin
         .deploy("orders", "greet", &public, fn_guests::bytes("hello"))
         .await

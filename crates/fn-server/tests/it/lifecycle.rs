@@ -40,7 +40,7 @@ async fn start(sleep_ms: u64, drain: Duration) -> Running {
         .deploy(
             store.as_ref(),
             definition,
-            crate::sleep_wat(sleep_ms).into(),
+            fn_guests::sleeper_wat(sleep_ms).into(),
         )
         .await
         .unwrap();

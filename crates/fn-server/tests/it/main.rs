@@ -27,26 +27,6 @@ pub(crate) const ESCAPES_WAT: &str = r#"(module
         (drop (call $fd_write (i32.const 2) (i32.const 0) (i32.const 1) (i32.const 8)))
         (call $exit (i32.const 3))))"#;
 
-/// A WASI command that sleeps `ms` milliseconds (`poll_oneoff` on the monotonic clock),
-/// then writes `done`: an invocation that stays in flight for a known while without
-/// using the CPU.
-fn sleep_wat(ms: u64) -> String {
-    format!(
-        r#"(module
-  (import "wasi_snapshot_preview1" "poll_oneoff" (func $poll (param i32 i32 i32 i32) (result i32)))
-  (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
-  (memory (export "memory") 1)
-  (data (i32.const 16) "\01\00\00\00")
-  (data (i32.const 200) "done")
-  (data (i32.const 100) "\c8\00\00\00\04\00\00\00")
-  (func (export "_start")
-    (i64.store (i32.const 24) (i64.const {ns}))
-    (drop (call $poll (i32.const 0) (i32.const 64) (i32.const 1) (i32.const 128)))
-    (drop (call $fd_write (i32.const 1) (i32.const 100) (i32.const 1) (i32.const 120)))))"#,
-        ns = ms * 1_000_000
-    )
-}
-
 fn guest(name: &str) -> PathBuf {
     fn_guests::path(name)
 }

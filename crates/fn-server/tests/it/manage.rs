@@ -257,10 +257,8 @@ async fn a_refused_deploy_says_why_and_keeps_nothing() {
     let unknown = deploy(DeploySpec::default(), unknown.as_bytes().to_vec()).await;
     assert_eq!(refusal(unknown), (422, "deploy".into()));
     // A definition over the engine's caps, or with a bad name.
-    let huge = DeploySpec {
-        max_memory_bytes: Some(1 << 40),
-        ..DeploySpec::default()
-    };
+    let mut huge = DeploySpec::new();
+    huge.max_memory_bytes = 1 << 40;
     assert_eq!(
         refusal(deploy(huge, guest("hello")).await),
         (400, "validation".into())
@@ -285,11 +283,11 @@ async fn a_refused_deploy_says_why_and_keeps_nothing() {
             .multipart(form)
             .send()
     };
-    let typo = form(r#"{"timeout":5}"#, true).await.unwrap();
+    let typo = form(r#"{"timout":5}"#, true).await.unwrap();
     assert_eq!(typo.status(), 400);
     let body: serde_json::Value = typo.json().await.unwrap();
     let message = body["error"]["message"].as_str().unwrap();
-    assert!(message.contains("unknown field `timeout`"), "{message}");
+    assert!(message.contains("unknown field `timout`"), "{message}");
     let missing = form("{}", false).await.unwrap();
     assert_eq!(missing.status(), 400);
 
@@ -321,10 +319,7 @@ async fn a_refused_deploy_says_why_and_keeps_nothing() {
 async fn an_input_refused_before_it_is_read_is_still_recorded_once() {
     let server = server().await;
     let client = server.client();
-    let spec = DeploySpec {
-        public: true,
-        ..DeploySpec::default()
-    };
+    let spec = DeploySpec::public();
     client
         .deploy("team", "echo", &spec, guest("echo"))
         .await

@@ -53,7 +53,7 @@ pub(crate) fn emit(tracer: &SdkTracer, record: &InvocationRecord) {
             .as_deref()
             .unwrap_or(record.status.as_str());
         span.set_status(Status::error(
-            truncate(message, MAX_STATUS_DESCRIPTION_BYTES).to_owned(),
+            message[..message.floor_char_boundary(MAX_STATUS_DESCRIPTION_BYTES)].to_owned(),
         ));
     }
     let invocation = parent.with_span(span);
@@ -127,15 +127,4 @@ fn remote(trace: &TraceContext) -> SpanContext {
         true,
         state,
     )
-}
-
-fn truncate(text: &str, max: usize) -> &str {
-    if text.len() <= max {
-        return text;
-    }
-    let mut end = max;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    &text[..end]
 }

@@ -7,7 +7,7 @@ use fn_core::{
     Cid, Error, Function, FunctionDefinition, InvocationContext, InvocationLogger,
     InvocationRecord, InvocationStatus, MemoryLogger,
 };
-use fn_telemetry::{FanOut, JsonLinesLogger, RingLogger, Rotation, TracingLogger};
+use fn_telemetry::{FanOut, JsonLinesLogger, Rotation, TracingLogger};
 
 /// The record of invocation `n` (its request id is `r{n}`).
 fn record(n: usize) -> InvocationRecord {
@@ -21,17 +21,6 @@ fn record(n: usize) -> InvocationRecord {
 
 fn request_ids(records: &[InvocationRecord]) -> Vec<String> {
     records.iter().map(|r| r.request_id.clone()).collect()
-}
-
-#[test]
-fn a_ring_keeps_the_last_records() {
-    let ring = RingLogger::new(3);
-    for n in 0..5 {
-        ring.log(record(n)).unwrap();
-    }
-    assert_eq!(request_ids(&ring.records()), ["r2", "r3", "r4"]);
-    let odd = ring.latest(5, |r| r.input_size % 2 == 1);
-    assert_eq!(request_ids(&odd), ["r3"], "newest first, filtered");
 }
 
 /// A logger that always fails.
@@ -49,7 +38,7 @@ impl InvocationLogger for Failing {
 #[test]
 fn a_fan_out_gives_every_logger_the_record_whatever_one_does() {
     let first = Arc::new(MemoryLogger::new());
-    let last = Arc::new(RingLogger::new(10));
+    let last = Arc::new(MemoryLogger::bounded(10));
     let fan = FanOut::new(vec![first.clone(), Arc::new(Failing), last.clone()]);
     let error = fan.log(record(1)).unwrap_err();
     assert_eq!(error.to_string(), "unavailable: down");
