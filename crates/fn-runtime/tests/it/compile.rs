@@ -92,13 +92,15 @@ async fn module_size_is_capped() {
 
 #[tokio::test]
 async fn slow_compile_ends_in_a_typed_error() {
-    let runtime = runtime_with(|c| c.compile_timeout = Duration::from_millis(1));
-    let bytes = guest("fib");
+    // json_report (2.2 MB) takes over a second to compile on this hardware (1.4 s with
+    // both cores, docs/performance.md): 50 ms is far short of it, whatever the load.
+    let runtime = runtime_with(|c| c.compile_timeout = Duration::from_millis(50));
+    let bytes = guest("json_report");
     let cid = Cid::of(&bytes);
     match runtime.compile(bytes.clone()).await {
         Err(Error::CompileTimeout { cid: got, limit }) => {
             assert_eq!(got, cid);
-            assert_eq!(limit, Duration::from_millis(1));
+            assert_eq!(limit, Duration::from_millis(50));
         }
         other => panic!("expected a compile timeout, got {other:?}"),
     }

@@ -246,24 +246,13 @@ async fn tenant_b_never_sees_tenant_a(keep_resident_bytes: u64, pagemap_scan: bo
 /// Set in the child process of `pool_reservation_failure_falls_back_to_on_demand`.
 const FALLBACK_CHILD: &str = "FN_RUNTIME_POOL_FALLBACK_CHILD";
 
-#[cfg(target_os = "linux")]
 #[test]
-#[allow(clippy::print_stdout, reason = "says why the test did nothing")]
 fn pool_reservation_failure_falls_back_to_on_demand() {
-    // Run the child test below in a process whose address space is capped at 16 GiB
-    // (util-linux `prlimit`): 32 pool slots of 4 GiB reservations cannot fit, so the
-    // runtime must fall back to on-demand allocation and still run functions.
-    let has_prlimit = std::process::Command::new("prlimit")
-        .arg("--version")
-        .output()
-        .is_ok_and(|out| out.status.success());
-    if !has_prlimit {
-        println!("skipped: util-linux `prlimit` is not installed");
-        return;
-    }
-    let output = std::process::Command::new("prlimit")
-        .arg(format!("--as={}", 16u64 << 30))
-        .arg(std::env::current_exe().unwrap())
+    // Run the child test below again in a process of its own, which caps its own
+    // address space at 16 GiB first (as the compile worker caps itself): 32 pool slots
+    // of 4 GiB reservations cannot fit, so the runtime must fall back to on-demand
+    // allocation and still run functions.
+    let output = std::process::Command::new(std::env::current_exe().unwrap())
         .args([
             "--exact",
             "security::pool_fallback_child",
@@ -272,7 +261,7 @@ fn pool_reservation_failure_falls_back_to_on_demand() {
         ])
         .env(FALLBACK_CHILD, "1")
         .output()
-        .expect("prlimit (util-linux) runs");
+        .expect("the test binary runs again");
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
         output.status.success() && stdout.contains("1 passed"),
@@ -287,8 +276,17 @@ fn pool_reservation_failure_falls_back_to_on_demand() {
 #[allow(clippy::print_stdout, reason = "the parent test reads this line")]
 fn pool_fallback_child() {
     if std::env::var_os(FALLBACK_CHILD).is_none() {
-        return; // Only meaningful inside the address-space-capped child above.
+        return; // Only meaningful as the child of the test above.
     }
+    let cap = 16u64 << 30;
+    rustix::process::setrlimit(
+        rustix::process::Resource::As,
+        rustix::process::Rlimit {
+            current: Some(cap),
+            maximum: Some(cap),
+        },
+    )
+    .expect("capping this process's address space");
     let runtime = runtime_with(|c| c.pooling.slots = 32);
     assert!(!runtime.uses_pooling());
     println!("fell back to on-demand allocation");
