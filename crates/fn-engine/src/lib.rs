@@ -17,24 +17,25 @@
 //! use std::sync::Arc;
 //!
 //! use bytes::Bytes;
-//! use fn_core::{Config, FunctionDefinition};
-//! use fn_engine::Engine;
+//! use fn_engine::{Config, Engine, FunctionDefinition};
 //! use fn_registry::InMemoryRegistry;
 //!
 //! # tokio::runtime::Runtime::new().unwrap().block_on(async {
-//! let registry = Arc::new(InMemoryRegistry::new());
-//! let engine = Engine::builder(registry.clone()).build()?;
+//! // Any store of fn-registry, or one of your own behind `FunctionStore`.
+//! let store = Arc::new(InMemoryRegistry::new());
+//! let engine = Engine::builder(store.clone()).config(Config::default()).build()?;
 //!
 //! let wat = r#"(module
 //!     (memory (export "memory") 1)
 //!     (data (i32.const 0) "pong")
 //!     (func (export "handle") (param i32 i32) (result i64) i64.const 0x0000000400000000))"#;
-//! let cid = registry.put_wasm(Bytes::from(wat));
-//! let function = registry.deploy(FunctionDefinition::new("demo", "ping"), cid, &Config::default())?;
+//! // Checked and compiled before the store keeps it.
+//! let definition = FunctionDefinition::new("demo", "ping");
+//! let function = engine.deploy(store.as_ref(), definition, Bytes::from(wat)).await?;
 //!
 //! let output = engine.execute(&function, Bytes::new(), None).await?;
 //! assert_eq!(output, Bytes::from("pong"));
-//! # Ok::<(), fn_core::Error>(())
+//! # Ok::<(), fn_engine::Error>(())
 //! # }).unwrap();
 //! ```
 
@@ -49,10 +50,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use bytes::Bytes;
 use fn_cache::Cache;
-use fn_core::{
-    Admission, AdmissionRequest, Cid, Config, Error, Function, FunctionRegistry, InvocationContext,
-    InvocationLimits, InvocationLogger, OnAdmissionError, Permit, Result,
-};
+use fn_core::{AdmissionRequest, InvocationLimits, OnAdmissionError, Permit};
 use fn_limits::{ConcurrencyPermit, Limits};
 use fn_runtime::{Invocation, Runtime};
 
@@ -60,6 +58,13 @@ pub use crate::builder::EngineBuilder;
 use crate::modules::Module;
 use crate::record::Recorder;
 pub use fn_cache::CacheStats;
+/// The vocabulary an engine's user speaks, from fn-core, so that one crate is enough to
+/// configure, deploy, invoke and read records.
+pub use fn_core::{
+    Admission, Cid, Config, Error, ErrorKind, Function, FunctionDefinition, FunctionRegistry,
+    FunctionStore, InvocationContext, InvocationLogger, InvocationRecord, InvocationStatus,
+    MemoryLogger, PoolingConfig, RateQuota, Result, TriggerType,
+};
 /// A compile worker's `main` ([`fn_core::Config::compile_worker`]), as `fnd compile-worker`.
 pub use fn_runtime::worker::serve as serve_compile_worker;
 
