@@ -114,20 +114,26 @@ async fn records_reach_the_store_in_batches_and_a_flush_waits_for_them() {
     );
 }
 
-#[tokio::test]
-async fn a_full_queue_drops_and_counts_each_record() {
+/// A store each batch of which says it is being written (the receiver), then waits to
+/// be let through (the sender).
+fn gated() -> (Arc<Hooked>, mpsc::Receiver<()>, mpsc::Sender<()>) {
     let (entered, entered_rx) = mpsc::sync_channel(0);
     let (release, released) = mpsc::channel::<()>();
     let released = std::sync::Mutex::new(released);
     let store = Arc::new(Hooked {
         inner: InMemoryRegistry::new(),
-        // Each batch says it is being written, then waits to be let through.
         before_insert: Box::new(move || {
             let _ = entered.send(());
             let _ = released.lock().unwrap().recv();
             Ok(())
         }),
     });
+    (store, entered_rx, release)
+}
+
+#[tokio::test]
+async fn a_full_queue_drops_and_counts_each_record() {
+    let (store, entered_rx, release) = gated();
     let options = WriterOptions {
         queue: 4,
         batch: 1,
@@ -166,17 +172,7 @@ async fn a_full_queue_drops_and_counts_each_record() {
 /// queue is: it is answered once the records logged before it are in the store.
 #[tokio::test]
 async fn an_async_flush_waits_for_the_records_before_it_even_behind_a_full_queue() {
-    let (entered, entered_rx) = mpsc::sync_channel(0);
-    let (release, released) = mpsc::channel::<()>();
-    let released = std::sync::Mutex::new(released);
-    let store = Arc::new(Hooked {
-        inner: InMemoryRegistry::new(),
-        before_insert: Box::new(move || {
-            let _ = entered.send(());
-            let _ = released.lock().unwrap().recv();
-            Ok(())
-        }),
-    });
+    let (store, entered_rx, release) = gated();
     let options = WriterOptions {
         queue: 2,
         batch: 1,
