@@ -77,6 +77,8 @@ struct Inner {
     keys: auth::Keys,
     in_flight: AtomicU64,
     draining: AtomicBool,
+    /// Woken when `in_flight` or `draining` changes: what [`Gateway::until`] waits on.
+    changed: tokio::sync::Notify,
     /// Set at the drain deadline: every request still under way is dropped (an
     /// invocation is cancelled, and recorded as such) and answered 503.
     abandon: tokio::sync::watch::Sender<bool>,
@@ -123,6 +125,7 @@ impl Gateway {
                 keys: auth::Keys::new(),
                 in_flight: AtomicU64::new(0),
                 draining: AtomicBool::new(false),
+                changed: tokio::sync::Notify::new(),
                 abandon: tokio::sync::watch::Sender::new(false),
                 input_budget,
                 lookup: lookup::Lookup::new(),
@@ -203,6 +206,23 @@ impl Gateway {
     /// balancer stops sending it work.
     pub fn start_draining(&self) {
         self.inner.draining.store(true, Ordering::Release);
+        self.inner.changed.notify_waiters();
+    }
+
+    /// Waits until `holds` is true of the gateway, checked each time the invocations in
+    /// flight or the draining flag change: a condition to wait on, for a supervisor or
+    /// a test, instead of a loop that polls.
+    pub async fn until(&self, holds: impl Fn(&Gateway) -> bool) {
+        loop {
+            let changed = self.inner.changed.notified();
+            let mut changed = std::pin::pin!(changed);
+            // Registered before the check, so a change between the two is not missed.
+            changed.as_mut().enable();
+            if holds(self) {
+                return;
+            }
+            changed.await;
+        }
     }
 
     /// Whether [`Gateway::start_draining`] was called.

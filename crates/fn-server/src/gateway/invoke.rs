@@ -20,6 +20,7 @@ struct InFlight(Gateway);
 impl InFlight {
     fn new(gateway: &Gateway) -> InFlight {
         gateway.inner.in_flight.fetch_add(1, Ordering::AcqRel);
+        gateway.inner.changed.notify_waiters();
         InFlight(gateway.clone())
     }
 }
@@ -27,6 +28,7 @@ impl InFlight {
 impl Drop for InFlight {
     fn drop(&mut self) {
         self.0.inner.in_flight.fetch_sub(1, Ordering::AcqRel);
+        self.0.inner.changed.notify_waiters();
     }
 }
 

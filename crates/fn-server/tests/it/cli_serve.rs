@@ -33,7 +33,9 @@ fn sigterm_finishes_the_call_in_flight_and_a_restart_serves_what_was_kept() {
         served.banner
     );
     let nap = data.path().join("nap.wat");
-    std::fs::write(&nap, fn_guests::sleeper_wat(1500)).unwrap();
+    // Four seconds: far longer than the status poll and the signal take (and within
+    // the default 5 s timeout), so the call is in flight when SIGTERM comes.
+    std::fs::write(&nap, fn_guests::sleeper_wat(4_000)).unwrap();
     let out = fnd(&served, &["deploy", nap.to_str().unwrap(), "--name", "nap"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
 
