@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 use fn_core::{Admission, Config, FunctionRegistry, InvocationLogger, OnAdmissionError, Result};
-use fn_limits::Limits;
+use fn_limits::{AdmissionChain, Limits};
 use fn_runtime::Runtime;
 
 use crate::{Engine, EngineInner, modules};
@@ -58,12 +58,14 @@ impl EngineBuilder {
         Ok(Engine {
             inner: Arc::new(EngineInner {
                 cache: modules::cache(&self.config, &runtime),
-                limits: Limits::new(&self.config),
+                admission: self.admission.into_iter().fold(
+                    AdmissionChain::new(Limits::new(&self.config)),
+                    |chain, (control, on_error)| chain.then(control, on_error),
+                ),
                 config: self.config,
                 runtime,
                 registry: self.registry,
                 invocation_logger: self.invocation_logger,
-                admission: self.admission,
                 closed: AtomicBool::new(false),
             }),
         })

@@ -50,8 +50,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use bytes::Bytes;
 use fn_cache::Cache;
-use fn_core::{AdmissionRequest, InvocationLimits, OnAdmissionError, Permit};
-use fn_limits::{ConcurrencyPermit, Limits};
+use fn_core::InvocationLimits;
+use fn_limits::{AdmissionChain, Admitted};
 use fn_runtime::{Invocation, Runtime};
 
 pub use crate::builder::EngineBuilder;
@@ -81,13 +81,6 @@ pub struct Execution {
     pub log: Bytes,
 }
 
-/// What an admitted call holds until it ends: its slots, and the other controls'
-/// permits.
-struct Admitted {
-    _slots: ConcurrencyPermit,
-    _permits: Vec<Permit>,
-}
-
 /// The streams of one run, filled in once the sandbox has finished.
 #[derive(Default)]
 struct Streams {
@@ -107,10 +100,9 @@ struct EngineInner {
     runtime: Runtime,
     registry: Arc<dyn FunctionRegistry>,
     invocation_logger: Option<Arc<dyn InvocationLogger>>,
-    /// The engine's own admission limits, from `config.admission`: asked first.
-    limits: Limits,
-    /// The platform's admission controls, asked in order after `limits`.
-    admission: Vec<(Arc<dyn Admission>, OnAdmissionError)>,
+    /// The engine's own admission limits (`config.admission`), then the platform's
+    /// controls in order.
+    admission: AdmissionChain,
     /// Compiled modules: memory, the artifact tier, single-flight loads, remembered
     /// failures.
     cache: Cache<Module, Error>,
@@ -289,27 +281,7 @@ impl Engine {
 
     /// Admits the call: the engine's limits, then each admission control in order.
     async fn admit(&self, function: &Function, ctx: &InvocationContext) -> Result<Admitted> {
-        let caller = ctx.caller.as_deref();
-        let slots = self.inner.limits.admit_call(function, caller).await?;
-        let mut permits = Vec::new();
-        let request = AdmissionRequest {
-            function,
-            context: ctx,
-        };
-        for (control, on_error) in &self.inner.admission {
-            match control.admit(&request).await {
-                Ok(permit) => permits.push(permit),
-                Err(error) if on_error.lets_through(&error) => {
-                    // As the Go engine did: a broken limiter must not stop the platform.
-                    tracing::warn!(?control, %error, "an admission control failed; allowing the call");
-                }
-                Err(error) => return Err(error),
-            }
-        }
-        Ok(Admitted {
-            _slots: slots,
-            _permits: permits,
-        })
+        self.inner.admission.admit(function, ctx).await
     }
 
     fn check_open(&self) -> Result<()> {

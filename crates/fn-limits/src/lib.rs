@@ -7,7 +7,9 @@
 //!   share of the global slots) and in all, with a bounded queue and a bounded wait, the
 //!   slot held by a [`ConcurrencyPermit`] until it is dropped;
 //! - [`Limits`]: both, from an engine's [`fn_core::Config`], behind fn-core's
-//!   [`fn_core::Admission`] seam: what fn-engine asks before every invocation.
+//!   [`fn_core::Admission`] seam;
+//! - [`AdmissionChain`]: the limits, then a platform's own controls in order: what
+//!   fn-engine asks before every invocation, holding the [`Admitted`] it answers.
 //!
 //! No dependency on wasmtime.
 //!
@@ -44,11 +46,13 @@
 //! # }).unwrap();
 //! ```
 
+mod chain;
 mod concurrency;
 mod deployed;
 mod limits;
 mod rate;
 
+pub use crate::chain::{AdmissionChain, Admitted};
 pub use crate::concurrency::{Concurrency, ConcurrencyLimits, ConcurrencyPermit, Overloaded};
 pub use crate::limits::Limits;
 pub use crate::rate::{Denied, KeyKind, RateLimits};
