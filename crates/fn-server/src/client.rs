@@ -5,20 +5,24 @@
 //! something that is not the gateway's API. The client speaks plain HTTP; put a TLS
 //! proxy in front of a server reached over a network you do not trust.
 //!
-//! Why one long file: one documented method per endpoint over one request and error
-//! path; split, the API would be scattered across files that each repeat that path.
+//! One documented method per endpoint over one request and error path (here); the
+//! calls of records (`client/records.rs`) and of API keys (`client/keys.rs`) are in
+//! files of their own.
 
 use std::time::Duration;
 
 use bytes::Bytes;
-use fn_core::{
-    ApiKey, Function, FunctionSummary, InvocationRecord, InvocationStatus, Paged, Role, VersionInfo,
-};
+use fn_core::{Function, FunctionSummary, Paged, VersionInfo};
 use reqwest::{Method, RequestBuilder, StatusCode};
 use serde::de::DeserializeOwned;
 
-use crate::api::{Activate, DeploySpec, Deployed, MadeKey, NewKey, Status};
+use crate::api::{Activate, DeploySpec, Deployed, Status};
 use crate::gateway::REQUEST_ID;
+
+mod keys;
+mod records;
+
+pub use self::records::RecordFilter;
 
 /// The server's address when `FND_URL` is not set.
 pub const DEFAULT_URL: &str = "http://127.0.0.1:8080";
@@ -56,19 +60,6 @@ pub enum ClientError {
         /// What was wrong with it.
         reason: String,
     },
-}
-
-/// Which records [`Client::records`] asks for.
-#[derive(Debug, Clone, Default)]
-pub struct RecordFilter {
-    /// The most records (the server's default when `None`).
-    pub limit: Option<u32>,
-    /// Only those with this status.
-    pub status: Option<InvocationStatus>,
-    /// The cursor of the page before.
-    pub after: Option<String>,
-    /// Only those started at or after this.
-    pub since: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// A client of one gateway.
@@ -345,39 +336,6 @@ impl Client {
         Ok(())
     }
 
-    /// A page of `namespace/name`'s invocation records, newest first.
-    ///
-    /// # Errors
-    ///
-    /// See [`ClientError`].
-    pub async fn records(
-        &self,
-        namespace: &str,
-        name: &str,
-        filter: &RecordFilter,
-    ) -> Result<Paged<InvocationRecord>, ClientError> {
-        let path = format!(
-            "/v1/functions/{}/{}/records",
-            segment(namespace),
-            segment(name)
-        );
-        let mut request = self.request(Method::GET, &path);
-        if let Some(limit) = filter.limit {
-            request = request.query(&[("limit", limit.to_string())]);
-        }
-        if let Some(status) = filter.status {
-            request = request.query(&[("status", status.as_str())]);
-        }
-        if let Some(after) = &filter.after {
-            request = request.query(&[("after", after)]);
-        }
-        if let Some(since) = filter.since {
-            let since = since.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
-            request = request.query(&[("since", since)]);
-        }
-        self.json(request).await
-    }
-
     /// What the server is doing.
     ///
     /// # Errors
@@ -385,52 +343,6 @@ impl Client {
     /// See [`ClientError`].
     pub async fn status(&self) -> Result<Status, ClientError> {
         self.json(self.request(Method::GET, "/v1/status")).await
-    }
-
-    /// Makes an API key named `name` for `namespace` with `role`; the answer holds its
-    /// token, which no later call shows.
-    ///
-    /// # Errors
-    ///
-    /// See [`ClientError`].
-    pub async fn create_key(
-        &self,
-        name: &str,
-        namespace: &str,
-        role: Role,
-    ) -> Result<MadeKey, ClientError> {
-        let body = serde_json::to_vec(&NewKey {
-            name: name.to_owned(),
-            namespace: namespace.to_owned(),
-            role,
-        })
-        .expect("serialisable");
-        self.json(
-            self.request(Method::POST, "/v1/keys")
-                .header("content-type", "application/json")
-                .body(body),
-        )
-        .await
-    }
-
-    /// Every API key, by name (never their tokens).
-    ///
-    /// # Errors
-    ///
-    /// See [`ClientError`].
-    pub async fn keys(&self) -> Result<Vec<ApiKey>, ClientError> {
-        self.json(self.request(Method::GET, "/v1/keys")).await
-    }
-
-    /// Removes the API key `name`: its token is refused from then on.
-    ///
-    /// # Errors
-    ///
-    /// See [`ClientError`].
-    pub async fn delete_key(&self, name: &str) -> Result<(), ClientError> {
-        let path = format!("/v1/keys/{}", segment(name));
-        self.send(self.request(Method::DELETE, &path)).await?;
-        Ok(())
     }
 }
 

@@ -184,11 +184,13 @@ async fn contention_at_every_level_is_refused_within_one_max_wait() {
 
     // 0.4 s: a/f's slot goes to the call under test; the namespace slot to a/q, the
     // global one to d/z. It now waits for a namespace slot.
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    tokio::time::advance(Duration::from_millis(400)).await;
     drop(function_holder);
+    // The calls woken by the slots given back take them now, at 0.4 s.
+    tokio::task::yield_now().await;
     // 0.8 s: the namespace slot goes to it, the global one to a/q (queued for one since
     // 0.4 s). It now waits for a global slot, which nobody gives back.
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    tokio::time::advance(Duration::from_millis(400)).await;
     drop(namespace_holder);
 
     let (got, at) = under_test.await.unwrap();
