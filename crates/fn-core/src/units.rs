@@ -41,6 +41,16 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
         })
 }
 
+/// A duration in serde, for a field of a program's own configuration: a number of
+/// milliseconds, or text with a unit (`"30s"`), as the engine's config reads its own.
+///
+/// # Errors
+///
+/// The deserializer's, naming what is not a duration.
+pub fn deserialize_millis<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    crate::serde_duration::millis::deserialize(d)
+}
+
 /// A size in serde: a number of bytes, or on input also text with a unit (`"64MiB"`).
 pub(crate) mod size {
     use super::*;

@@ -47,20 +47,12 @@ pub enum KeyKind {
 
 impl KeyKind {
     /// Every kind, widest first: the order of the arrays of rates and keys that
-    /// [`RateLimits`] takes.
+    /// [`RateLimits`] takes (it checks them the other way round, narrowest first).
     pub const ALL: [KeyKind; 4] = [
         KeyKind::Global,
         KeyKind::Namespace,
         KeyKind::Function,
         KeyKind::Caller,
-    ];
-
-    /// Every kind, narrowest first: the order [`RateLimits::check`] checks them in.
-    pub const NARROWEST_FIRST: [KeyKind; 4] = [
-        KeyKind::Caller,
-        KeyKind::Function,
-        KeyKind::Namespace,
-        KeyKind::Global,
     ];
 
     /// A refusal's key for `value` of this kind: `global`, or `kind:value`
@@ -230,7 +222,7 @@ impl<C: Clock + Clone + Send + Sync + 'static> RateLimits<C> {
         keys: [Option<&str>; 4],
         function_rate: Option<RateQuota>,
     ) -> Result<(), Denied> {
-        for kind in KeyKind::NARROWEST_FIRST {
+        for kind in KeyKind::ALL.into_iter().rev() {
             let key = keys[kind as usize];
             let rate = match kind {
                 KeyKind::Function => function_rate.or(self.rates[kind as usize]),

@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use fn_core::Config;
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 
 /// The commented file of every default (`fnd config default`).
 pub const DEFAULT_FILE: &str = include_str!("../../../docs/fnd.toml");
@@ -57,7 +57,7 @@ pub struct ServerSettings {
     pub retention_days: u32,
     /// On SIGTERM or SIGINT, how long the invocations under way may take to finish
     /// before they are cancelled. Default 30 s.
-    #[serde(deserialize_with = "duration")]
+    #[serde(deserialize_with = "fn_core::units::deserialize_millis")]
     pub drain: Duration,
     /// Modules deployed at start as public functions named after their files, in the
     /// `default` namespace. Default none.
@@ -72,21 +72,6 @@ impl Default for ServerSettings {
             retention_days: 7,
             drain: Duration::from_secs(30),
             deploy_public: Vec::new(),
-        }
-    }
-}
-
-fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Given {
-        Millis(u64),
-        Text(String),
-    }
-    match Given::deserialize(d)? {
-        Given::Millis(ms) => Ok(Duration::from_millis(ms)),
-        Given::Text(text) => {
-            fn_core::units::parse_duration(&text).map_err(serde::de::Error::custom)
         }
     }
 }
