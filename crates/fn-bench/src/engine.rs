@@ -37,9 +37,14 @@ impl EngineSetup {
             .config(config.clone())
             .invocation_logger(Arc::new(telemetry.clone()))
             .build()?;
-        let cid = registry.put_wasm(Bytes::from(workload.wasm()));
         let definition = FunctionDefinition::new("bench", workload.guest);
-        let function = Arc::new(registry.deploy(definition, cid, config)?);
+        let deploy = engine.deploy(registry.as_ref(), definition, Bytes::from(workload.wasm()));
+        let function = Arc::new(
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?
+                .block_on(deploy)?,
+        );
         Ok(EngineSetup {
             engine,
             function,

@@ -191,9 +191,10 @@ fn memory(count: usize) -> Result<()> {
         let wasm = hello.wasm();
         let before = resident_bytes()?;
         for i in 0..count {
-            let cid = registry.put_wasm(variant(&wasm, i));
             let definition = FunctionDefinition::new("bench", format!("hello{i}"));
-            let function = registry.deploy(definition, cid, &config)?;
+            let function = engine
+                .deploy(registry.as_ref(), definition, variant(&wasm, i))
+                .await?;
             let output = engine.execute(&function, hello.input.clone(), None).await?;
             if output != hello.expect {
                 bail!("hello{i} answered {output:?}");
@@ -202,11 +203,13 @@ fn memory(count: usize) -> Result<()> {
         let modules = resident_bytes()? - before;
         let stats = engine.cache_stats().await;
         // Invocations in flight: `count` calls parked in a host call at once.
-        let sleeper = Bytes::from(fn_guests::sleeper_wat(3_000));
-        let cid = registry.put_wasm(sleeper.clone());
-        engine.precompile(&cid, sleeper).await?;
-        let function =
-            Arc::new(registry.deploy(FunctionDefinition::new("bench", "sleeper"), cid, &config)?);
+        let wasm_of_sleeper = Bytes::from(fn_guests::sleeper_wat(3_000));
+        let sleeper = FunctionDefinition::new("bench", "sleeper");
+        let function = Arc::new(
+            engine
+                .deploy(registry.as_ref(), sleeper, wasm_of_sleeper)
+                .await?,
+        );
         let before = resident_bytes()?;
         let calls: Vec<_> = (0..count)
             .map(|_| {

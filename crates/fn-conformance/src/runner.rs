@@ -330,8 +330,11 @@ impl Suite {
             function: None,
             input_size: input.len() as u64,
         };
-        let cid = self.registry.put_wasm(Bytes::from(bytes));
-        let function = match self.registry.deploy(definition, cid, self.engine.config()) {
+        let deployed = self
+            .engine
+            .deploy(self.registry.as_ref(), definition, Bytes::from(bytes))
+            .await;
+        let function = match deployed {
             Ok(function) => function,
             Err(error) => {
                 observed.deploy_error = Some(error);

@@ -5,11 +5,10 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Error, Result};
-
 mod admission;
 mod compile_worker;
 mod pooling;
+mod validate;
 pub use admission::AdmissionConfig;
 pub use compile_worker::CompileWorker;
 pub use pooling::PoolingConfig;
@@ -163,150 +162,12 @@ impl Config {
     pub fn max_concurrent(&self) -> u32 {
         self.admission.max_concurrent.unwrap_or(self.pooling.slots)
     }
-
-    /// Checks every field and the ones that depend on each other.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Validation`] naming the first field that is wrong.
-    pub fn validate(&self) -> Result<()> {
-        let nonzero = |field: &str, value: u64| {
-            if value == 0 {
-                Err(Error::validation(field, "must be greater than zero"))
-            } else {
-                Ok(())
-            }
-        };
-        if self.max_timeout.is_zero() {
-            return Err(Error::validation(
-                "max_timeout",
-                "must be greater than zero",
-            ));
-        }
-        if self.max_timeout > Duration::from_secs(24 * 60 * 60) {
-            return Err(Error::validation("max_timeout", "must be at most 24 h"));
-        }
-        if self.compile_timeout.is_zero() {
-            return Err(Error::validation(
-                "compile_timeout",
-                "must be greater than zero",
-            ));
-        }
-        if self.compile_timeout_retry_after > Duration::from_secs(24 * 60 * 60) {
-            return Err(Error::validation(
-                "compile_timeout_retry_after",
-                "must be at most 24 h",
-            ));
-        }
-        nonzero("max_memory_bytes", self.max_memory_bytes)?;
-        if self.max_memory_bytes > MEMORY_CEILING_BYTES {
-            return Err(Error::validation(
-                "max_memory_bytes",
-                format!(
-                    "{} is over the 4 GiB a wasm32 memory can address",
-                    self.max_memory_bytes
-                ),
-            ));
-        }
-        nonzero(
-            "module_cache_capacity_bytes",
-            self.module_cache_capacity_bytes,
-        )?;
-        nonzero(
-            "artifact_cache_capacity_bytes",
-            self.artifact_cache_capacity_bytes,
-        )?;
-        if self
-            .artifact_cache_dir
-            .as_ref()
-            .is_some_and(|dir| dir.as_os_str().is_empty())
-        {
-            return Err(Error::validation(
-                "artifact_cache_dir",
-                "must not be empty when set",
-            ));
-        }
-        nonzero("max_module_bytes", self.max_module_bytes)?;
-        nonzero(
-            "max_concurrent_compiles",
-            self.max_concurrent_compiles as u64,
-        )?;
-        if self.compile_memory_limit_bytes < 256 << 20 {
-            return Err(Error::validation(
-                "compile_memory_limit_bytes",
-                "must be at least 256 MiB",
-            ));
-        }
-        if self
-            .compile_worker
-            .as_ref()
-            .is_some_and(|worker| worker.program.as_os_str().is_empty())
-        {
-            return Err(Error::validation(
-                "compile_worker.program",
-                "must not be empty",
-            ));
-        }
-        nonzero("max_output_bytes", self.max_output_bytes)?;
-        nonzero("max_log_bytes", self.max_log_bytes)?;
-        nonzero("max_instances", self.max_instances.into())?;
-        nonzero("max_memories", self.max_memories.into())?;
-        nonzero("max_wasm_stack_bytes", self.max_wasm_stack_bytes)?;
-        if self.max_wasm_stack_bytes > 64 << 20 {
-            return Err(Error::validation(
-                "max_wasm_stack_bytes",
-                "must be at most 64 MiB",
-            ));
-        }
-        if self.epoch_tick < Duration::from_micros(100) || self.epoch_tick > Duration::from_secs(1)
-        {
-            return Err(Error::validation(
-                "epoch_tick",
-                "must be between 100 µs and 1 s",
-            ));
-        }
-        if self.epoch_tick > self.max_timeout {
-            return Err(Error::validation(
-                "epoch_tick",
-                "must not be longer than max_timeout",
-            ));
-        }
-        if self.fuel == Some(0) {
-            return Err(Error::validation(
-                "fuel",
-                "must be greater than zero when set",
-            ));
-        }
-        nonzero("max_wasi_resources", self.max_wasi_resources)?;
-        nonzero("max_hostcall_bytes", self.max_hostcall_bytes)?;
-        if self.pooling.enabled {
-            nonzero("pooling.slots", self.pooling.slots.into())?;
-            if self.pooling.slots > 10_000 {
-                return Err(Error::validation("pooling.slots", "must be at most 10000"));
-            }
-        }
-        self.admission
-            .validate(self.pooling.enabled.then_some(self.pooling.slots))?;
-        if let Some(root) = self
-            .preopen_roots
-            .iter()
-            .find(|root| !crate::function::is_plain_absolute(root))
-        {
-            return Err(Error::validation(
-                "preopen_roots",
-                format!(
-                    "`{}` must be an absolute path without `.` or `..`",
-                    root.display()
-                ),
-            ));
-        }
-        Ok(())
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Error;
 
     #[test]
     fn default_is_valid() {

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use fn_core::{Config, Function, FunctionDefinition};
+use fn_core::{Config, Function, FunctionDefinition, FunctionStore};
 use fn_engine::Engine;
 use fn_registry::InMemoryRegistry;
 
@@ -28,8 +28,10 @@ const GUESTS: [(&str, &[u8]); 2] = [
     ),
 ];
 
-/// A new engine (a small pool: only one call runs at a time) and `wasm` deployed on it.
-fn engine(wasm: &Bytes, artifacts: Option<&Path>) -> (Engine, Function) {
+/// A new engine (a small pool: only one call runs at a time) and `wasm` deployed on it
+/// as a restarted node meets it: kept by the store, never compiled by this engine (its
+/// first call is the cold start; [`Engine::deploy`] would compile it up front).
+async fn engine(wasm: &Bytes, artifacts: Option<&Path>) -> (Engine, Function) {
     let registry = Arc::new(InMemoryRegistry::new());
     let mut config = Config::default();
     config.pooling.slots = 4;
@@ -38,10 +40,11 @@ fn engine(wasm: &Bytes, artifacts: Option<&Path>) -> (Engine, Function) {
         .config(config.clone())
         .build()
         .expect("engine builds");
-    let cid = registry.put_wasm(wasm.clone());
+    let cid = registry.put_module(wasm.clone()).await.expect("kept");
     let function = registry
-        .deploy(FunctionDefinition::new("bench", "f"), cid, &config)
-        .expect("definition is valid");
+        .deploy(FunctionDefinition::new("bench", "f"), cid)
+        .await
+        .expect("kept");
     (engine, function)
 }
 
@@ -80,18 +83,18 @@ async fn main() {
         let dir = tempfile::tempdir().expect("a temporary folder");
         let (mut compile, mut disk, mut warm) = (Vec::new(), Vec::new(), Vec::new());
         for _ in 0..rounds {
-            let (engine, function) = engine(&wasm, None);
+            let (engine, function) = engine(&wasm, None).await;
             compile.push(timed(&engine, &function, input).await);
             warm.push(timed(&engine, &function, input).await);
         }
         // One engine writes the artifact; every later one starts from it.
-        let (writer, function) = engine(&wasm, Some(dir.path()));
+        let (writer, function) = engine(&wasm, Some(dir.path())).await;
         timed(&writer, &function, input).await;
         writer.flush_artifacts().await;
         drop(writer);
         let mut weight = 0;
         for _ in 0..rounds {
-            let (engine, function) = engine(&wasm, Some(dir.path()));
+            let (engine, function) = engine(&wasm, Some(dir.path())).await;
             disk.push(timed(&engine, &function, input).await);
             let stats = engine.cache_stats().await;
             assert_eq!(

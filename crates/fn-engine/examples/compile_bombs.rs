@@ -177,10 +177,14 @@ async fn healthy_while_bombs_compile(bombs: &[(&str, Vec<u8>)]) {
             .build()
             .expect("engine builds"),
     );
-    let cid = registry.put_wasm(Bytes::from(fn_guests::bytes("hello")));
-    let hello = registry
-        .deploy(FunctionDefinition::new("bench", "hello"), cid, &config)
-        .expect("valid");
+    let hello = engine
+        .deploy(
+            registry.as_ref(),
+            FunctionDefinition::new("bench", "hello"),
+            Bytes::from(fn_guests::bytes("hello")),
+        )
+        .await
+        .expect("deploys");
     let run = |engine: Arc<Engine>, hello: fn_core::Function| async move {
         let mut samples = Vec::with_capacity(CALLS);
         for _ in 0..CALLS {

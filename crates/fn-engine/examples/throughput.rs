@@ -124,15 +124,13 @@ fn throughput(config: &Config, logger: Option<&Arc<dyn InvocationLogger>>, calls
             builder = builder.invocation_logger(logger.clone());
         }
         let engine = builder.build().expect("engine builds");
-        let cid = registry.put_wasm(Bytes::from(PONG));
-        let functions: Arc<Vec<Function>> = Arc::new(
-            (0..FUNCTIONS)
-                .map(|i| {
-                    let definition = FunctionDefinition::new("bench", format!("f{i}"));
-                    registry.deploy(definition, cid, config).expect("valid")
-                })
-                .collect(),
-        );
+        let mut functions = Vec::with_capacity(FUNCTIONS);
+        for i in 0..FUNCTIONS {
+            let definition = FunctionDefinition::new("bench", format!("f{i}"));
+            let deployed = engine.deploy(registry.as_ref(), definition, Bytes::from(PONG));
+            functions.push(deployed.await.expect("deploys"));
+        }
+        let functions: Arc<Vec<Function>> = Arc::new(functions);
         engine
             .execute(&functions[0], Bytes::new(), None)
             .await

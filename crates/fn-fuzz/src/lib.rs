@@ -73,14 +73,26 @@ fn run(module: &[u8], input: &[u8]) -> Result<Bytes, Error> {
     // One input at a time (tests call from several threads): the records taken below
     // are this input's alone.
     let _one = h.one_at_a_time.lock().unwrap_or_else(|e| e.into_inner());
-    let cid = h.registry.put_wasm(Bytes::copy_from_slice(module));
     let mut definition = FunctionDefinition::new("fuzz", "target");
     definition.timeout = Duration::from_millis(50);
     definition.max_memory_bytes = 16 << 20;
-    let function = h
-        .registry
-        .deploy(definition, cid, h.engine.config())
-        .expect("the definition is valid");
+    let module = Bytes::copy_from_slice(module);
+    let deployed = h
+        .runtime
+        .block_on(h.engine.deploy(h.registry.as_ref(), definition, module));
+    let function = match deployed {
+        Ok(function) => function,
+        Err(error) => {
+            // Refused before anything ran: typed, and nothing recorded.
+            assert_ne!(
+                error.kind(),
+                ErrorKind::Internal,
+                "an engine bug: {error:?}"
+            );
+            assert_eq!(h.logger.take_all(), vec![], "a refused deploy is no call");
+            return Err(error);
+        }
+    };
     let ctx = InvocationContext::default();
     let request_id = ctx.request_id.clone();
     let result = h.runtime.block_on(h.engine.execute(

@@ -6,21 +6,25 @@
 //! [`InMemoryRegistry`] keeps everything in process memory: for tests, for `fnd run`,
 //! and for platforms that load their functions at start.
 //!
+//! A store keeps what it is given: deploy through `fn_engine::Engine::deploy`, which
+//! compiles a module before any store keeps it. The store's own
+//! [`FunctionStore::deploy`](fn_core::FunctionStore::deploy) is the step after that.
+//!
 //! # Example
 //!
 //! ```
 //! use bytes::Bytes;
-//! use fn_core::{Config, FunctionDefinition, FunctionRegistry, FunctionStore};
+//! use fn_core::{FunctionDefinition, FunctionRegistry, FunctionStore};
 //! use fn_registry::InMemoryRegistry;
 //!
 //! # tokio::runtime::Runtime::new().unwrap().block_on(async {
 //! let registry = InMemoryRegistry::new();
-//! let cid = registry.put_wasm(Bytes::from_static(b"\0asm\x01\0\0\0"));
-//! let function = registry.deploy(FunctionDefinition::new("acme", "noop"), cid, &Config::default())?;
+//! let cid = registry.put_module(Bytes::from_static(b"\0asm\x01\0\0\0")).await?;
+//! let function = registry.deploy(FunctionDefinition::new("acme", "noop"), cid).await?;
 //! assert_eq!(registry.function_by_name("acme", "noop").await?, function);
 //! assert_eq!(registry.wasm_bytes(&cid).await?.len(), 8);
 //! // A second deploy of the name is version 2, and runs; version 1 stays for a rollback.
-//! let second = registry.deploy(FunctionDefinition::new("acme", "noop"), cid, &Config::default())?;
+//! let second = registry.deploy(FunctionDefinition::new("acme", "noop"), cid).await?;
 //! assert_eq!((second.id.as_str(), second.definition.version), (function.id.as_str(), 2));
 //! registry.set_active("acme", "noop", 1).await?;
 //! assert_eq!(registry.function_by_name("acme", "noop").await?.definition.version, 1);
@@ -55,7 +59,7 @@ fn no_version(namespace: &str, name: &str, version: u32) -> fn_core::Error {
 #[cfg(test)]
 mod tests {
     use bytes::Bytes;
-    use fn_core::{Cid, Config, Error, FunctionDefinition, FunctionRegistry};
+    use fn_core::{Cid, Error, FunctionDefinition, FunctionRegistry, FunctionStore};
 
     use super::*;
 
@@ -70,11 +74,10 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        match registry.deploy(
-            FunctionDefinition::new("a", "b"),
-            missing,
-            &Config::default(),
-        ) {
+        match registry
+            .deploy(FunctionDefinition::new("a", "b"), missing)
+            .await
+        {
             Err(Error::NotFound { kind: "module", .. }) => {}
             other => panic!("{other:?}"),
         }
@@ -90,28 +93,17 @@ mod tests {
     #[tokio::test]
     async fn redeploy_keeps_the_id_and_moves_the_cid() {
         let registry = InMemoryRegistry::new();
-        let config = Config::default();
         let v1 = registry.put_wasm(Bytes::from_static(b"v1"));
         let v2 = registry.put_wasm(Bytes::from_static(b"v2"));
         let first = registry
-            .deploy(FunctionDefinition::new("a", "f"), v1, &config)
+            .deploy(FunctionDefinition::new("a", "f"), v1)
+            .await
             .unwrap();
         let second = registry
-            .deploy(FunctionDefinition::new("a", "f"), v2, &config)
+            .deploy(FunctionDefinition::new("a", "f"), v2)
+            .await
             .unwrap();
         assert_eq!(first.id, second.id);
         assert_eq!(registry.function(&first.id).await.unwrap().wasm_cid, v2);
-    }
-
-    #[test]
-    fn invalid_definitions_are_refused() {
-        let registry = InMemoryRegistry::new();
-        let cid = registry.put_wasm(Bytes::from_static(b"m"));
-        let mut definition = FunctionDefinition::new("a", "f");
-        definition.name = "Bad Name".into();
-        assert!(matches!(
-            registry.deploy(definition, cid, &Config::default()),
-            Err(Error::Validation { field, .. }) if field == "name"
-        ));
     }
 }

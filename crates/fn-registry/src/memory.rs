@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use fn_core::{
-    ApiKey, Cid, Config, Error, Function, FunctionDefinition, FunctionRegistry, FunctionStore,
+    ApiKey, Cid, Error, Function, FunctionDefinition, FunctionRegistry, FunctionStore,
     FunctionSummary, InvocationRecord, KeyStore, Page, Paged, RecordQuery, Result, TokenHash,
     VersionInfo, key_exists, no_key, parse_record_cursor, record_cursor,
 };
@@ -89,24 +89,6 @@ impl InMemoryRegistry {
         let cid = Cid::of(&bytes);
         self.write().modules.insert(cid, bytes);
         cid
-    }
-
-    /// Checks `definition` against `config` and deploys it on the module `cid` as its
-    /// name's next version, made active ([`FunctionStore::deploy`], at once): for tests
-    /// and `fnd run`, which have no compile step before it.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Validation`] for an invalid definition; [`Error::NotFound`] when no module
-    /// with that CID was kept.
-    pub fn deploy(
-        &self,
-        definition: FunctionDefinition,
-        cid: Cid,
-        config: &Config,
-    ) -> Result<Function> {
-        definition.validate(config)?;
-        self.deploy_now(definition, cid)
     }
 
     fn deploy_now(&self, definition: FunctionDefinition, cid: Cid) -> Result<Function> {

@@ -1,8 +1,6 @@
 //! `fnd run`: one invocation of a module through the engine, on an in-memory store,
 //! with its output, its exit status and its errors as the crate's docs describe.
 
-use std::collections::BTreeMap;
-use std::io::{IsTerminal, Read};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -11,13 +9,17 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use bytes::Bytes;
 use fn_core::{
-    CompileWorker, Config, Error, FunctionDefinition, InvocationContext, MemoryLogger, Preopen,
-    TraceContext, TriggerType,
+    CompileWorker, Config, Error, FunctionDefinition, FunctionStore, InvocationContext,
+    MemoryLogger, Preopen, TraceContext, TriggerType,
 };
 use fn_engine::Engine;
 use fn_registry::InMemoryRegistry;
 
 use crate::inert;
+
+mod read;
+use self::read::read_input;
+pub(crate) use self::read::read_module;
 
 /// The exit status when the function failed other than by exiting with a status fnd can
 /// pass on (1 to [`LAST_PASSED_ON`]).
@@ -94,78 +96,25 @@ pub(crate) struct RunArgs {
 
 pub(crate) async fn run(args: RunArgs) -> Result<ExitCode> {
     let wasm = read_module(&args.module, Config::default().max_module_bytes)?;
-    let max_memory_bytes = match (args.memory, args.memory_mib) {
-        (Some(bytes), _) => Some(bytes),
-        (None, Some(mib)) => mib.checked_mul(1 << 20),
-        (None, None) => Some(64 << 20),
-    }
-    .filter(|bytes| *bytes <= fn_core::MEMORY_CEILING_BYTES)
-    .with_context(|| {
-        format!(
-            "--memory is over the {} MiB a wasm32 memory can address",
-            fn_core::MEMORY_CEILING_BYTES >> 20
-        )
-    })?;
-    let timeout = args
-        .timeout
-        .or(args.timeout_ms.map(Duration::from_millis))
-        .unwrap_or(Duration::from_secs(5));
-    let compile_timeout = args
-        .compile_timeout
-        .or(args.compile_timeout_ms.map(Duration::from_millis))
-        .unwrap_or(Duration::from_secs(30));
-    let name = match &args.name {
-        Some(name) => name.clone(),
-        None => default_name(&args.module),
-    };
-    let mut env = BTreeMap::new();
-    for pair in &args.env {
-        let Some((key, value)) = pair.split_once('=') else {
-            bail!("--env `{pair}` is not KEY=VALUE");
-        };
-        env.insert(key.to_string(), value.to_string());
-    }
-
-    let mut preopens = Vec::new();
-    for (spec, writable) in args
-        .dirs
-        .iter()
-        .map(|d| (d, false))
-        .chain(args.writable_dirs.iter().map(|d| (d, true)))
-    {
-        preopens.push(preopen(spec, writable)?);
-    }
-
-    // This run may see exactly the folders it was given.
-    let mut config = Config {
-        preopen_roots: preopens.iter().map(|p| p.host.clone()).collect(),
-        artifact_cache_dir: cache_dir(&args),
-        compile_timeout,
-        compile_worker: compile_worker(&args),
-        ..Config::default()
-    };
-    // One invocation: a pool of one slot, not the server's 256 (whose reservation a
-    // short process would pay for at start and at exit).
-    config.pooling.slots = 1;
+    let definition = definition(&args)?;
+    let config = config(&args, &definition);
     let input = read_input(&args, config.max_input_bytes)?;
-    let mut definition = FunctionDefinition::new("local", name);
-    definition.timeout = timeout;
-    definition.max_memory_bytes = max_memory_bytes;
-    definition.env = env;
-    definition.args = args.args.clone();
-    definition.preopens = preopens;
     let telemetry = fn_server::telemetry::for_one_function(&definition)?;
     let registry = Arc::new(InMemoryRegistry::new());
     let records = Arc::new(MemoryLogger::new());
     let engine = Engine::builder(registry.clone())
-        .config(config.clone())
+        .config(config)
         .invocation_logger(fn_server::telemetry::logger(
             records.clone(),
             telemetry.as_ref(),
         ))
         .build()?;
-    let cid = registry.put_wasm(Bytes::from(wasm));
-    let function = registry.deploy(definition, cid, &config)?;
+    // One call, not a deploy: the module is kept as the store's and compiled by the
+    // call, so its compile is the call's cold start (in its record, span and metrics),
+    // and a module that does not compile is a failed call, recorded like a trap.
+    definition.validate(engine.config())?;
+    let cid = registry.put_module(Bytes::from(wasm)).await?;
+    let function = registry.deploy(definition, cid).await?;
 
     let mut ctx = InvocationContext::new(TriggerType::Job);
     ctx.trace = trace_from_env(|name| std::env::var(name).ok());
@@ -174,17 +123,7 @@ pub(crate) async fn run(args: RunArgs) -> Result<ExitCode> {
     engine.flush_artifacts().await;
     fn_server::telemetry::finish(telemetry, &engine).await;
     if args.record {
-        // Which allocator ran it: on-demand allocation (a pool that could not be
-        // reserved under a tight address-space limit) is several times slower.
-        let allocator = if engine.uses_pooling() {
-            "pooling"
-        } else {
-            "on-demand"
-        };
-        eprintln!("fnd: instances: {allocator} allocator");
-        for record in records.take_all() {
-            eprintln!("{}", serde_json::to_string(&record)?);
-        }
+        print_records(&engine, &records)?;
     }
     // A reader that went away wanted no more of the output: the status is the call's.
     match execution.result {
@@ -199,6 +138,83 @@ pub(crate) async fn run(args: RunArgs) -> Result<ExitCode> {
             Ok(ExitCode::from(failure_status(&error)))
         }
     }
+}
+
+/// The function the flags describe: its name, deadline, memory, environment, arguments
+/// and folders.
+fn definition(args: &RunArgs) -> Result<FunctionDefinition> {
+    let max_memory_bytes = match (args.memory, args.memory_mib) {
+        (Some(bytes), _) => Some(bytes),
+        (None, Some(mib)) => mib.checked_mul(1 << 20),
+        (None, None) => Some(64 << 20),
+    }
+    .filter(|bytes| *bytes <= fn_core::MEMORY_CEILING_BYTES)
+    .with_context(|| {
+        format!(
+            "--memory is over the {} MiB a wasm32 memory can address",
+            fn_core::MEMORY_CEILING_BYTES >> 20
+        )
+    })?;
+    let name = match &args.name {
+        Some(name) => name.clone(),
+        None => default_name(&args.module),
+    };
+    let mut definition = FunctionDefinition::new("local", name);
+    definition.timeout = args
+        .timeout
+        .or(args.timeout_ms.map(Duration::from_millis))
+        .unwrap_or(Duration::from_secs(5));
+    definition.max_memory_bytes = max_memory_bytes;
+    for pair in &args.env {
+        let Some((key, value)) = pair.split_once('=') else {
+            bail!("--env `{pair}` is not KEY=VALUE");
+        };
+        definition.env.insert(key.to_string(), value.to_string());
+    }
+    definition.args.clone_from(&args.args);
+    for (spec, writable) in args
+        .dirs
+        .iter()
+        .map(|d| (d, false))
+        .chain(args.writable_dirs.iter().map(|d| (d, true)))
+    {
+        definition.preopens.push(preopen(spec, writable)?);
+    }
+    Ok(definition)
+}
+
+/// The engine's config for one run of `definition`: it may see exactly the folders it
+/// was given, in a pool of one slot (not the server's 256, whose reservation a short
+/// process would pay for at start and at exit).
+fn config(args: &RunArgs, definition: &FunctionDefinition) -> Config {
+    let mut config = Config {
+        preopen_roots: definition.preopens.iter().map(|p| p.host.clone()).collect(),
+        artifact_cache_dir: cache_dir(args),
+        compile_timeout: args
+            .compile_timeout
+            .or(args.compile_timeout_ms.map(Duration::from_millis))
+            .unwrap_or(Duration::from_secs(30)),
+        compile_worker: compile_worker(args),
+        ..Config::default()
+    };
+    config.pooling.slots = 1;
+    config
+}
+
+/// `--record`: which allocator ran the call (on-demand allocation, a pool that could not
+/// be reserved under a tight address-space limit, is several times slower), then its
+/// records as JSON lines, on stderr.
+fn print_records(engine: &Engine, records: &MemoryLogger) -> Result<()> {
+    let allocator = if engine.uses_pooling() {
+        "pooling"
+    } else {
+        "on-demand"
+    };
+    eprintln!("fnd: instances: {allocator} allocator");
+    for record in records.take_all() {
+        eprintln!("{}", serde_json::to_string(&record)?);
+    }
+    Ok(())
 }
 
 /// This program as its own compile worker (`fnd compile-worker`), unless
@@ -245,67 +261,6 @@ fn preopen(spec: &str, writable: bool) -> Result<Preopen> {
     })
 }
 
-/// The input from `--input`, `--input-file` or stdin, refused once it is over `limit`
-/// bytes: never more than `limit + 1` bytes are read.
-fn read_input(args: &RunArgs, limit: u64) -> Result<Bytes> {
-    let over = |source: &str| {
-        anyhow::anyhow!("the input from {source} is over the engine's {limit}-byte input limit")
-    };
-    if let Some(input) = &args.input {
-        if input.len() as u64 > limit {
-            return Err(over("--input"));
-        }
-        return Ok(Bytes::from(input.clone()));
-    }
-    let (source, reader): (String, Box<dyn Read>) = match &args.input_file {
-        Some(path) => (
-            format!("--input-file {}", path.display()),
-            Box::new(
-                std::fs::File::open(path)
-                    .with_context(|| format!("reading the input {}", path.display()))?,
-            ),
-        ),
-        None => {
-            let stdin = std::io::stdin();
-            if stdin.is_terminal() {
-                return Ok(Bytes::new());
-            }
-            ("stdin".to_string(), Box::new(stdin))
-        }
-    };
-    let mut input = Vec::new();
-    reader
-        .take(limit.saturating_add(1))
-        .read_to_end(&mut input)
-        .with_context(|| format!("reading the input from {source}"))?;
-    if input.len() as u64 > limit {
-        return Err(over(&source));
-    }
-    Ok(Bytes::from(input))
-}
-
-/// The module at `path`: a regular file (not a FIFO or a device, which could block or
-/// never end) of at most `limit` bytes, never reading more than `limit + 1`.
-pub(crate) fn read_module(path: &std::path::Path, limit: u64) -> Result<Vec<u8>> {
-    let context = || format!("reading the module {}", path.display());
-    let file = std::fs::File::open(path).with_context(context)?;
-    let metadata = file.metadata().with_context(context)?;
-    if !metadata.is_file() {
-        bail!("the module {} is not a regular file", path.display());
-    }
-    let mut wasm = Vec::new();
-    file.take(limit.saturating_add(1))
-        .read_to_end(&mut wasm)
-        .with_context(context)?;
-    if wasm.len() as u64 > limit {
-        bail!(
-            "the module {} is over the engine's {limit}-byte module limit",
-            path.display()
-        );
-    }
-    Ok(wasm)
-}
-
 /// `fnd run`'s exit status for a failed invocation: the guest's own exit status when it
 /// is one fnd passes on (1 to 123), otherwise [`FUNCTION_FAILED`].
 fn failure_status(error: &Error) -> u8 {
@@ -317,9 +272,6 @@ fn failure_status(error: &Error) -> u8 {
     }
 }
 
-/// `text` with every control character but newline and tab escaped (`\u{1b}`), so that
-/// what a guest or a module wrote cannot move the cursor, recolour or retitle the
-/// operator's terminal, or hide text.
 /// The module's file stem, made into a valid function name.
 pub(crate) fn default_name(path: &std::path::Path) -> String {
     let stem = path.file_stem().unwrap_or_default().to_string_lossy();

@@ -97,29 +97,14 @@ pub(crate) async fn serve(args: ServeArgs) -> Result<ExitCode> {
     let data_dir = data_dir(server.data_dir.as_deref())?;
     private_folder(&data_dir)?;
     let store = Arc::new(SqliteStore::open(&data_dir).await?);
-    let (token, kept_in) = match std::env::var("FND_TOKEN").ok().filter(|t| !t.is_empty()) {
-        Some(token) => (token, None),
-        None => {
-            let path = data_dir.join(TOKEN_FILE);
-            (kept_token(&path)?, Some(path))
-        }
-    };
+    let (token, kept_in) = admin_token(&data_dir)?;
     let telemetry = telemetry(&settings)?;
     let writer = Arc::new(RecordWriter::start(
         store.clone(),
         WriterOptions::default(),
     )?);
-    let mut config = settings.engine.clone();
-    if config.artifact_cache_dir.is_none() {
-        config.artifact_cache_dir = Some(data_dir.join("artifacts"));
-    }
-    if config.compile_worker.is_none() {
-        config.compile_worker = CompileWorker::this_program()
-            .inspect_err(|error| tracing::warn!(%error, "compiling in process"))
-            .ok();
-    }
     let engine = Engine::builder(store.clone())
-        .config(config)
+        .config(engine_config(&settings, &data_dir))
         .invocation_logger(fn_server::telemetry::logger(
             writer.clone(),
             Some(&telemetry),
@@ -175,24 +160,61 @@ pub(crate) async fn serve(args: ServeArgs) -> Result<ExitCode> {
     if let Some(retention) = retention {
         retention.abort();
     }
-    // No invocation starts from here on; then the records of every one that ended are
-    // put in the store, the writer answering when they are (no worker thread parked).
+    shut_down(&engine, &writer, &store, telemetry).await;
+    if left > 0 {
+        eprintln!("fnd: {left} invocations were cancelled at the drain deadline");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The admin token: `FND_TOKEN`, or the one kept in the data folder (made on the first
+/// start), with the file it is kept in.
+fn admin_token(data_dir: &Path) -> Result<(String, Option<PathBuf>)> {
+    match std::env::var("FND_TOKEN").ok().filter(|t| !t.is_empty()) {
+        Some(token) => Ok((token, None)),
+        None => {
+            let path = data_dir.join(TOKEN_FILE);
+            Ok((kept_token(&path)?, Some(path)))
+        }
+    }
+}
+
+/// The configured engine, with the artifact tier in the data folder and this program
+/// as its compile worker unless the configuration says otherwise.
+fn engine_config(settings: &ServeConfig, data_dir: &Path) -> fn_core::Config {
+    let mut config = settings.engine.clone();
+    if config.artifact_cache_dir.is_none() {
+        config.artifact_cache_dir = Some(data_dir.join("artifacts"));
+    }
+    if config.compile_worker.is_none() {
+        config.compile_worker = CompileWorker::this_program()
+            .inspect_err(|error| tracing::warn!(%error, "compiling in process"))
+            .ok();
+    }
+    config
+}
+
+/// After the drain: no invocation starts from here on; then the records of every one
+/// that ended are put in the store (the writer answering when they are, no worker
+/// thread parked), the telemetry exported and the store closed.
+async fn shut_down(
+    engine: &Engine,
+    writer: &RecordWriter,
+    store: &SqliteStore,
+    telemetry: Telemetry,
+) {
     engine.close_without_flush();
     engine.flush_artifacts().await;
     if let Err(error) = writer.flush_async().await {
         tracing::warn!(%error, "records not written");
     }
-    fn_server::telemetry::finish(Some(telemetry), &engine).await;
+    fn_server::telemetry::finish(Some(telemetry), engine).await;
     if tokio::time::timeout(Duration::from_secs(10), store.close())
         .await
         .is_err()
     {
         tracing::warn!("the store did not close within 10 s");
     }
-    if left > 0 {
-        eprintln!("fnd: {left} invocations were cancelled at the drain deadline");
-    }
-    Ok(ExitCode::SUCCESS)
 }
 
 /// A Prometheus exposition for `/metrics`, and OTLP export when the `OTEL_*` variables

@@ -169,7 +169,7 @@ async fn the_engine_suites_error_and_record_fields_pass_when_they_hold() {
                 "input": "4",
                 "error": "exit",
                 "exit_code": 4,
-                "record": { "status": "error", "cold_start": true, "input_size": 1 }
+                "record": { "status": "error", "cold_start": false, "input_size": 1 }
             }),
         )
         .case(

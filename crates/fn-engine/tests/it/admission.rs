@@ -70,7 +70,7 @@ async fn a_rate_refuses_before_the_module_is_fetched_and_the_refusal_is_recorded
     assert!(!record.cold_start);
 
     // Another caller has a quota of its own; a refused call compiled nothing.
-    let hello = h.deploy("hello", guest("hello"));
+    let hello = h.deploy("hello", guest("hello")).await;
     assert_eq!(call(&h, &hello, "carol").await.unwrap(), "hello, world!\n");
     let (error, _) = failing_as(&h, &hello, "carol").await;
     assert_eq!(error.kind(), ErrorKind::RateLimited);
@@ -84,7 +84,9 @@ async fn a_rate_refuses_before_the_module_is_fetched_and_the_refusal_is_recorded
 #[tokio::test]
 async fn a_functions_own_rate_replaces_the_engines() {
     let h = harness_configured(|c| c.admission.function_rate = Some(RateQuota::per_second(1000)));
-    let hello = h.deploy_with("hello", guest("hello"), |d| d.rate = Some(hourly()));
+    let hello = h
+        .deploy_with("hello", guest("hello"), |d| d.rate = Some(hourly()))
+        .await;
     call(&h, &hello, "a").await.unwrap();
     let (error, record) = failing_as(&h, &hello, "b").await;
     assert!(
@@ -101,11 +103,13 @@ async fn a_slot_is_given_back_on_success_failure_and_timeout() {
         c.admission.max_concurrent = Some(1);
         c.admission.max_waiters = 0;
     });
-    let hello = h.deploy("hello", guest("hello"));
-    let trap = h.deploy("trap", guest("trap"));
-    let spin = h.deploy_with("spin", guest("infinite_loop"), |d| {
-        d.timeout = Duration::from_millis(50);
-    });
+    let hello = h.deploy("hello", guest("hello")).await;
+    let trap = h.deploy("trap", guest("trap")).await;
+    let spin = h
+        .deploy_with("spin", guest("infinite_loop"), |d| {
+            d.timeout = Duration::from_millis(50);
+        })
+        .await;
     call(&h, &hello, "a").await.unwrap();
     assert_eq!(
         call(&h, &trap, "a").await.unwrap_err().kind(),
@@ -132,10 +136,12 @@ async fn a_running_call_holds_its_slot_until_cancelled_and_the_refusal_is_overlo
         c.admission.max_concurrent = Some(1);
         c.admission.max_waiters = 0;
     });
-    let spin = h.deploy_with("spin", guest("infinite_loop"), |d| {
-        d.timeout = Duration::from_secs(30);
-    });
-    let hello = h.deploy("hello", guest("hello"));
+    let spin = h
+        .stored_with("spin", guest("infinite_loop"), |d| {
+            d.timeout = Duration::from_secs(30);
+        })
+        .await;
+    let hello = h.stored("hello", guest("hello")).await;
     h.engine
         .precompile(&hello.wasm_cid, guest("hello"))
         .await
@@ -176,10 +182,12 @@ async fn a_call_waits_for_a_slot_given_back() {
         c.admission.max_concurrent = Some(1);
         c.admission.max_wait = Duration::from_secs(60);
     });
-    let spin = h.deploy_with("spin", guest("infinite_loop"), |d| {
-        d.timeout = Duration::from_millis(100);
-    });
-    let hello = h.deploy("hello", guest("hello"));
+    let spin = h
+        .deploy_with("spin", guest("infinite_loop"), |d| {
+            d.timeout = Duration::from_millis(100);
+        })
+        .await;
+    let hello = h.deploy("hello", guest("hello")).await;
     let running = started(&h, &spin).await;
     // The second call waits in the queue until the first times out.
     let (first, second) = tokio::join!(running, call(&h, &hello, "a"));
@@ -194,19 +202,20 @@ async fn a_flooding_namespace_leaves_another_its_share() {
         c.admission.namespace_share_percent = 50;
         c.admission.max_waiters = 0;
     });
-    let noisy = h.deploy_with("spin", guest("infinite_loop"), |d| {
-        d.timeout = Duration::from_secs(30);
-    });
-    let quiet = {
-        let cid = h.registry.put_wasm(guest("hello"));
-        h.registry
-            .deploy(
-                FunctionDefinition::new("quiet", "hello"),
-                cid,
-                h.engine.config(),
-            )
-            .unwrap()
-    };
+    let noisy = h
+        .deploy_with("spin", guest("infinite_loop"), |d| {
+            d.timeout = Duration::from_secs(30);
+        })
+        .await;
+    let quiet = h
+        .engine
+        .deploy(
+            h.registry.as_ref(),
+            FunctionDefinition::new("quiet", "hello"),
+            guest("hello"),
+        )
+        .await
+        .unwrap();
     let _running = started(&h, &noisy).await;
     let (error, _) = failing_as(&h, &noisy, "a").await;
     assert!(
@@ -220,7 +229,7 @@ async fn a_flooding_namespace_leaves_another_its_share() {
 async fn the_platforms_controls_come_after_the_engines_and_see_every_key() {
     let budget = Budget::of(1);
     let h = harness_with(|b| b.admission(budget.clone(), OnAdmissionError::Allow));
-    let hello = h.deploy("hello", guest("hello"));
+    let hello = h.deploy("hello", guest("hello")).await;
     call(&h, &hello, "bob").await.unwrap();
     let (error, record) = failing(&h, &hello, b"").await;
     match error.root() {
@@ -240,11 +249,11 @@ async fn the_platforms_controls_come_after_the_engines_and_see_every_key() {
 #[tokio::test]
 async fn a_broken_control_lets_calls_through_or_refuses_them_as_registered() {
     let h = harness_with(|b| b.admission(Budget::broken(), OnAdmissionError::Allow));
-    let hello = h.deploy("hello", guest("hello"));
+    let hello = h.stored("hello", guest("hello")).await;
     assert_eq!(call(&h, &hello, "a").await.unwrap(), "hello, world!\n");
 
     let h = harness_with(|b| b.admission(Budget::broken(), OnAdmissionError::Refuse));
-    let hello = h.deploy("hello", guest("hello"));
+    let hello = h.stored("hello", guest("hello")).await;
     let (error, record) = failing(&h, &hello, b"").await;
     assert_eq!(error.kind(), ErrorKind::Unavailable);
     assert_eq!(record.status, InvocationStatus::Error);

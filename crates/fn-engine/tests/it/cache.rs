@@ -26,7 +26,7 @@ async fn precompile_validates_compiles_and_is_a_noop_when_cached() {
     assert_eq!(h.engine.cache_stats().await.entries, 1);
 
     // A precompiled module is warm on its first call.
-    let hello = h.deploy("hello", bytes);
+    let hello = h.deploy("hello", bytes).await;
     h.engine.execute(&hello, Bytes::new(), None).await.unwrap();
     assert!(!h.logger.records()[0].cold_start);
     assert_eq!(h.engine.cache_stats().await.hits, 1);
@@ -49,7 +49,7 @@ async fn precompile_keeps_the_compiler_text() {
 #[tokio::test]
 async fn invalidate_forces_a_recompile() {
     let h = harness();
-    let hello = h.deploy("hello", guest("hello"));
+    let hello = h.stored("hello", guest("hello")).await;
     h.engine.execute(&hello, Bytes::new(), None).await.unwrap();
     assert!(h.engine.invalidate(&hello.wasm_cid).await);
     assert!(!h.engine.invalidate(&hello.wasm_cid).await);
@@ -63,7 +63,7 @@ async fn invalidate_forces_a_recompile() {
 async fn a_busy_function_survives_one_off_functions_within_the_byte_capacity() {
     // Measure one module's weight, then allow about three of them.
     let probe = harness();
-    let hello = probe.deploy("hello", guest("hello"));
+    let hello = probe.deploy("hello", guest("hello")).await;
     probe
         .engine
         .execute(&hello, Bytes::new(), None)
@@ -80,8 +80,8 @@ async fn a_busy_function_survives_one_off_functions_within_the_byte_capacity() {
         config.module_cache_capacity_bytes = weight * 3;
         b.config(config)
     });
-    let busy = h.deploy("busy", guest("hello"));
-    let warm = h.deploy("warm", guest("echo"));
+    let busy = h.deploy("busy", guest("hello")).await;
+    let warm = h.deploy("warm", guest("echo")).await;
     h.engine.execute(&warm, Bytes::new(), None).await.unwrap();
     h.engine.execute(&busy, Bytes::new(), None).await.unwrap();
     // The cache is now over half full: moka counts how often each module is used from
@@ -100,7 +100,7 @@ async fn a_busy_function_survives_one_off_functions_within_the_byte_capacity() {
             weight / 65536 + 1,
             "x".repeat(weight as usize)
         );
-        let one_off = h.deploy(&format!("one-off-{i}"), Bytes::from(wat));
+        let one_off = h.deploy(&format!("one-off-{i}"), Bytes::from(wat)).await;
         h.engine
             .execute(&one_off, Bytes::new(), None)
             .await
@@ -122,7 +122,7 @@ async fn a_busy_function_survives_one_off_functions_within_the_byte_capacity() {
 #[tokio::test]
 async fn close_refuses_later_calls_and_still_records_them() {
     let h = harness();
-    let hello = h.deploy("hello", guest("hello"));
+    let hello = h.deploy("hello", guest("hello")).await;
     h.engine.execute(&hello, Bytes::new(), None).await.unwrap();
     h.engine.close();
     assert_eq!(h.engine.cache_stats().await.entries, 0);
@@ -144,7 +144,7 @@ async fn close_refuses_later_calls_and_still_records_them() {
 #[tokio::test]
 async fn stats_count_hits_and_misses() {
     let h = harness();
-    let hello = h.deploy("hello", guest("hello"));
+    let hello = h.stored("hello", guest("hello")).await;
     for _ in 0..3 {
         h.engine.execute(&hello, Bytes::new(), None).await.unwrap();
     }
@@ -170,7 +170,7 @@ fn engine_on_disk(dir: &std::path::Path) -> Harness {
 async fn a_restarted_engine_invokes_a_cached_function_without_compiling() {
     let dir = tempfile::tempdir().unwrap();
     let first = engine_on_disk(dir.path());
-    let upper = first.deploy("upper", guest("upper"));
+    let upper = first.stored("upper", guest("upper")).await;
     let output = first
         .engine
         .execute(&upper, Bytes::from("disk"), None)
@@ -186,7 +186,7 @@ async fn a_restarted_engine_invokes_a_cached_function_without_compiling() {
     drop(first);
 
     let restarted = engine_on_disk(dir.path());
-    let upper = restarted.deploy("upper", guest("upper"));
+    let upper = restarted.stored("upper", guest("upper")).await;
     let output = restarted
         .engine
         .execute(&upper, Bytes::from("again"), None)
@@ -207,7 +207,7 @@ async fn a_restarted_engine_invokes_a_cached_function_without_compiling() {
 async fn a_damaged_artifact_is_compiled_again_and_a_folder_that_cannot_be_used_is_only_logged() {
     let dir = tempfile::tempdir().unwrap();
     let first = engine_on_disk(dir.path());
-    let hello = first.deploy("hello", guest("hello"));
+    let hello = first.deploy("hello", guest("hello")).await;
     first
         .engine
         .execute(&hello, Bytes::new(), None)
@@ -222,7 +222,7 @@ async fn a_damaged_artifact_is_compiled_again_and_a_folder_that_cannot_be_used_i
         std::fs::write(&path, bytes).unwrap();
     }
     let second = engine_on_disk(dir.path());
-    let hello = second.deploy("hello", guest("hello"));
+    let hello = second.deploy("hello", guest("hello")).await;
     second
         .engine
         .execute(&hello, Bytes::new(), None)
@@ -235,7 +235,7 @@ async fn a_damaged_artifact_is_compiled_again_and_a_folder_that_cannot_be_used_i
     let file = dir.path().join("not-a-folder");
     std::fs::write(&file, b"").unwrap();
     let third = engine_on_disk(&file);
-    let hello = third.deploy("hello", guest("hello"));
+    let hello = third.deploy("hello", guest("hello")).await;
     third
         .engine
         .execute(&hello, Bytes::new(), None)
@@ -264,7 +264,7 @@ async fn a_large_guest_runs_and_a_restarted_engine_loads_it_from_disk() {
     let mut outputs = Vec::new();
     for _ in 0..2 {
         let h = engine_on_disk(dir.path());
-        let report = h.deploy("report", bytes.clone());
+        let report = h.deploy("report", bytes.clone()).await;
         outputs.push(
             h.engine
                 .execute(&report, order.clone(), None)

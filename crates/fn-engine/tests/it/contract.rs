@@ -15,7 +15,7 @@ use crate::support::*;
 #[tokio::test]
 async fn default_context_has_a_fresh_request_id_and_http_trigger() {
     let h = harness();
-    let hello = h.deploy("hello", guest("hello"));
+    let hello = h.deploy("hello", guest("hello")).await;
     let out = h.engine.execute(&hello, Bytes::new(), None).await.unwrap();
     assert_eq!(out, "hello, world!\n");
     let out = h.engine.execute(&hello, Bytes::new(), None).await.unwrap();
@@ -36,7 +36,7 @@ async fn every_failure_is_typed_and_recorded_once() {
     let fast = |d: &mut FunctionDefinition| d.timeout = Duration::from_millis(200);
     let small = |d: &mut FunctionDefinition| d.max_memory_bytes = 16 << 20;
 
-    let spin = h.deploy_with("spin", guest("infinite_loop"), fast);
+    let spin = h.deploy_with("spin", guest("infinite_loop"), fast).await;
     let (error, record) = failing(&h, &spin, b"").await;
     assert!(matches!(error.root(), Error::Timeout { .. }));
     assert_eq!(record.status, InvocationStatus::Timeout);
@@ -47,17 +47,17 @@ async fn every_failure_is_typed_and_recorded_once() {
         "the loop ran until the deadline: {record:?}"
     );
 
-    let bomb = h.deploy_with("bomb", guest("memory_bomb"), small);
+    let bomb = h.deploy_with("bomb", guest("memory_bomb"), small).await;
     let (error, record) = failing(&h, &bomb, b"").await;
     assert!(matches!(error.root(), Error::MemoryLimit { limit_bytes } if *limit_bytes == 16 << 20));
     assert_eq!(record.status, InvocationStatus::Error);
     assert!(record.peak_memory_bytes > 8 << 20 && record.peak_memory_bytes <= 16 << 20);
 
-    let flood = h.deploy("flood", guest("stdout_flood"));
+    let flood = h.deploy("flood", guest("stdout_flood")).await;
     let (error, _) = failing(&h, &flood, b"").await;
     assert!(matches!(error.root(), Error::OutputTooLarge { .. }));
 
-    let deep = h.deploy("deep", guest("deep_recursion"));
+    let deep = h.deploy("deep", guest("deep_recursion")).await;
     let (error, _) = failing(&h, &deep, b"").await;
     assert!(matches!(
         error.root(),
@@ -67,7 +67,7 @@ async fn every_failure_is_typed_and_recorded_once() {
         }
     ));
 
-    let trap = h.deploy("trap", guest("trap"));
+    let trap = h.deploy("trap", guest("trap")).await;
     let (error, _) = failing(&h, &trap, b"").await;
     assert!(matches!(
         error.root(),
@@ -77,20 +77,26 @@ async fn every_failure_is_typed_and_recorded_once() {
         }
     ));
 
-    let exit = h.deploy("exit", guest("exit_code"));
+    let exit = h.deploy("exit", guest("exit_code")).await;
     let (error, record) = failing(&h, &exit, b"9").await;
     assert!(matches!(error.root(), Error::Exit { code: 9, .. }));
     assert_eq!(record.input_size, 1);
 
-    let bad = h.deploy("bad", Bytes::from_static(b"\0asm\x01\0\0\0\x01\x05garbage"));
+    // Modules a store holds that do not compile (deploys refuse them; another node's
+    // store may not have): the call is refused with the compiler's message, recorded.
+    let bad = h
+        .stored("bad", Bytes::from_static(b"\0asm\x01\0\0\0\x01\x05garbage"))
+        .await;
     let (error, record) = failing(&h, &bad, b"").await;
     assert!(matches!(error.root(), Error::Deploy { .. }));
     assert_eq!(record.status, InvocationStatus::Error);
 
-    let imports = h.deploy(
-        "imports",
-        Bytes::from(r#"(module (import "env" "nope" (func)) (func (export "_start")))"#),
-    );
+    let imports = h
+        .stored(
+            "imports",
+            Bytes::from(r#"(module (import "env" "nope" (func)) (func (export "_start")))"#),
+        )
+        .await;
     let (error, _) = failing(&h, &imports, b"").await;
     match error.root() {
         Error::Deploy { message, .. } => assert!(message.contains("env::nope"), "{message}"),
@@ -125,7 +131,7 @@ async fn oversized_input_is_refused_and_recorded_with_its_size() {
         config.max_input_bytes = 1000;
         b.config(config)
     });
-    let echo = h.deploy("echo", guest("echo"));
+    let echo = h.deploy("echo", guest("echo")).await;
     let (error, record) = failing(&h, &echo, &[0u8; 1001]).await;
     assert!(matches!(
         error.root(),
@@ -142,7 +148,7 @@ async fn oversized_input_is_refused_and_recorded_with_its_size() {
 async fn hundred_parallel_invocations_of_one_function_all_succeed() {
     // The Go engine named every instance after the function and collided.
     let h = harness();
-    let echo = h.deploy("echo", guest("echo"));
+    let echo = h.stored("echo", guest("echo")).await;
     let calls = (0..100).map(|i| {
         let engine = h.engine.clone();
         let echo = echo.clone();
@@ -171,7 +177,7 @@ async fn hundred_parallel_invocations_of_one_function_all_succeed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn parallel_invocations_on_two_threads() {
     let h = harness();
-    let upper = h.deploy("upper", guest("upper"));
+    let upper = h.deploy("upper", guest("upper")).await;
     let calls = (0..100).map(|i| {
         let engine = h.engine.clone();
         let upper = upper.clone();
@@ -193,16 +199,8 @@ async fn parallel_invocations_on_two_threads() {
 #[tokio::test]
 async fn fetched_bytes_are_verified_against_the_cid() {
     let h = harness();
-    let real = h.registry.put_wasm(guest("hello"));
     // A function claiming a CID whose bytes the registry serves differently.
-    let mut function = h
-        .registry
-        .deploy(
-            FunctionDefinition::new("test", "liar"),
-            real,
-            h.engine.config(),
-        )
-        .unwrap();
+    let mut function = h.stored("liar", guest("hello")).await;
     let forged = Cid::of(b"something else");
     function.wasm_cid = forged;
     let (error, _) = failing(&h, &function, b"").await;
@@ -255,7 +253,7 @@ async fn fetched_bytes_are_verified_against_the_cid() {
 #[tokio::test]
 async fn engine_is_a_function_executor() {
     let h = harness();
-    let hello = h.deploy("hello", guest("hello"));
+    let hello = h.deploy("hello", guest("hello")).await;
     let executor: Arc<dyn FunctionExecutor> = Arc::new(h.engine.clone());
     let out = executor
         .execute(&hello, Bytes::from_static(b"trait"), None)
@@ -280,7 +278,7 @@ fn builder_rejects_an_invalid_config() {
 #[tokio::test]
 async fn execute_detailed_keeps_a_failed_runs_streams_and_one_record() {
     let h = harness();
-    let exit = h.deploy("exit_code", guest("exit_code"));
+    let exit = h.deploy("exit_code", guest("exit_code")).await;
     let ctx = InvocationContext::default();
     let request_id = ctx.request_id.clone();
     let run = h
@@ -313,10 +311,10 @@ async fn preopens_are_refused_unless_the_config_allows_their_folder() {
 
     // The default config allows no preopened folder: the deploy names the field.
     let h = harness();
-    let cid = h.registry.put_wasm(guest("files"));
     match h
-        .registry
-        .deploy(definition.clone(), cid, h.engine.config())
+        .engine
+        .deploy(h.registry.as_ref(), definition.clone(), guest("files"))
+        .await
     {
         Err(Error::Validation { field, .. }) => assert_eq!(field, "preopens"),
         other => panic!("expected a validation error, got {other:?}"),
@@ -329,10 +327,10 @@ async fn preopens_are_refused_unless_the_config_allows_their_folder() {
             ..test_config()
         })
     });
-    let cid = h.registry.put_wasm(guest("files"));
     let files = h
-        .registry
-        .deploy(definition, cid, h.engine.config())
+        .engine
+        .deploy(h.registry.as_ref(), definition, guest("files"))
+        .await
         .unwrap();
     let run = h.engine.execute_detailed(&files, Bytes::new(), None).await;
     assert_eq!(run.result.unwrap(), "hi from a file");

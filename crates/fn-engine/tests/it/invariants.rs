@@ -25,10 +25,12 @@ async fn a_dropped_invocation_is_recorded_once_as_cancelled_and_frees_its_slot()
         config.pooling.slots = 1;
         b.config(config)
     });
-    let spin = h.deploy_with("spin", guest("infinite_loop"), |d| {
-        d.timeout = Duration::from_secs(30);
-    });
-    let hello = h.deploy("hello", guest("hello"));
+    let spin = h
+        .stored_with("spin", guest("infinite_loop"), |d| {
+            d.timeout = Duration::from_secs(30);
+        })
+        .await;
+    let hello = h.stored("hello", guest("hello")).await;
     let mut spans = fn_guests::watch_spans();
     let ctx = InvocationContext::default();
     let request_id = ctx.request_id.clone();
@@ -65,7 +67,7 @@ async fn a_dropped_invocation_is_recorded_once_as_cancelled_and_frees_its_slot()
 #[tokio::test]
 async fn a_dropped_invocation_waiting_for_its_compile_is_recorded_as_cancelled() {
     let (gated, logger, engine) = gated_engine();
-    let hello = gated.deploy("hello", guest("hello"));
+    let hello = gated.stored("hello", guest("hello")).await;
     let ctx = InvocationContext::default();
     let request_id = ctx.request_id.clone();
     // Polled until its compile (a task of the cache's) reaches the registry and waits
@@ -91,7 +93,7 @@ async fn a_dropped_invocation_waiting_for_its_compile_is_recorded_as_cancelled()
 #[tokio::test]
 async fn a_call_dropped_before_its_first_poll_is_recorded_once_as_cancelled() {
     let h = harness();
-    let hello = h.deploy("hello", guest("hello"));
+    let hello = h.deploy("hello", guest("hello")).await;
     let ctx = InvocationContext::default();
     let request_id = ctx.request_id.clone();
     drop(h.engine.execute(&hello, Bytes::new(), Some(ctx)));
@@ -113,10 +115,12 @@ async fn a_call_dropped_before_its_first_poll_is_recorded_once_as_cancelled() {
 async fn a_module_that_failed_to_compile_is_not_fetched_again() {
     let (gated, logger, engine) = gated_engine();
     gated.open();
-    let broken = gated.deploy(
-        "broken",
-        Bytes::from_static(b"(module (func (export \"_start\") i32.const 1))"),
-    );
+    let broken = gated
+        .stored(
+            "broken",
+            Bytes::from_static(b"(module (func (export \"_start\") i32.const 1))"),
+        )
+        .await;
     for _ in 0..3 {
         let error = engine
             .execute(&broken, Bytes::new(), None)
@@ -141,7 +145,7 @@ async fn a_module_that_failed_to_compile_is_not_fetched_again() {
 #[tokio::test]
 async fn every_caller_that_waited_for_the_compile_is_a_cold_start() {
     let (gated, logger, engine) = gated_engine();
-    let echo = gated.deploy("echo", guest("echo"));
+    let echo = gated.stored("echo", guest("echo")).await;
     // Twenty callers miss at once (`join_all` polls every one of them on its first poll,
     // and the registry holds the first fetch until they all wait), then the fetch goes.
     let calls = (0..20).map(|i| engine.execute(&echo, Bytes::from(format!("{i}")), None));
@@ -250,11 +254,9 @@ impl Gated {
         }
     }
 
-    fn deploy(&self, name: &str, wasm: Bytes) -> Function {
-        let cid = self.inner.put_wasm(wasm);
-        self.inner
-            .deploy(FunctionDefinition::new("test", name), cid, &test_config())
-            .unwrap()
+    /// Keeps `wasm` as `name` without compiling it: these tests watch the first fetch.
+    async fn stored(&self, name: &str, wasm: Bytes) -> Function {
+        stored(&self.inner, FunctionDefinition::new("test", name), wasm).await
     }
 
     /// Lets every fetch, waiting or to come, through.
@@ -289,7 +291,7 @@ async fn closing_the_engine_flushes_its_invocation_logger() {
     let logger = fn_telemetry::JsonLinesLogger::open(&path, fn_telemetry::Rotation::default())
         .expect("the file opens");
     let h = harness_with(|b| b.invocation_logger(Arc::new(logger)));
-    let hello = h.deploy("hello", guest("hello"));
+    let hello = h.deploy("hello", guest("hello")).await;
     let ctx = InvocationContext::default();
     let request_id = ctx.request_id.clone();
     h.engine
@@ -313,7 +315,7 @@ async fn an_invocation_future_stays_small() {
     // sandbox's kilobytes are boxed once, and `execute` holds its invocation once
     // (it was 7.9 KB before, 3.2 KB after; docs/performance.md).
     let h = harness();
-    let function = h.deploy("pong", Bytes::from(PONG_WAT));
+    let function = h.deploy("pong", Bytes::from(PONG_WAT)).await;
     let call = h.engine.execute(&function, Bytes::new(), None);
     assert!(
         size_of_val(&call) <= 4096,

@@ -11,7 +11,7 @@ use crate::support::*;
 #[tokio::test]
 async fn success_record_has_every_field() {
     let h = harness();
-    let echo = h.deploy("echo", guest("echo"));
+    let echo = h.stored("echo", guest("echo")).await;
     let ctx = InvocationContext::new(TriggerType::Cron).with_caller("alice");
     let request_id = ctx.request_id.clone();
     let input = Bytes::from(vec![b'z'; 100_000]);
@@ -86,7 +86,7 @@ async fn records_can_be_switched_off() {
         config.log_invocations = false;
         b.config(config)
     });
-    let hello = h.deploy("hello", guest("hello"));
+    let hello = h.deploy("hello", guest("hello")).await;
     h.engine.execute(&hello, Bytes::new(), None).await.unwrap();
     assert!(h.logger.records().is_empty());
 }

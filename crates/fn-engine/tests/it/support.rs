@@ -7,8 +7,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bytes::Bytes;
 use fn_core::{
-    Admission, AdmissionRequest, Config, Error, Function, FunctionDefinition, InvocationContext,
-    InvocationRecord, MemoryLogger, Permit, Result,
+    Admission, AdmissionRequest, Config, Error, Function, FunctionDefinition, FunctionStore,
+    InvocationContext, InvocationRecord, MemoryLogger, Permit, Result,
 };
 use fn_engine::{Engine, EngineBuilder};
 use fn_registry::InMemoryRegistry;
@@ -121,24 +121,53 @@ pub(crate) fn harness_with(change: impl FnOnce(EngineBuilder) -> EngineBuilder) 
 }
 
 impl Harness {
-    /// Stores `wasm` and deploys it as `name` in namespace `test`.
-    pub(crate) fn deploy(&self, name: &str, wasm: Bytes) -> Function {
-        self.deploy_with(name, wasm, |_| {})
+    /// Deploys `wasm` as `name` in namespace `test` through [`Engine::deploy`]: checked,
+    /// compiled and cached before the store keeps it.
+    pub(crate) async fn deploy(&self, name: &str, wasm: Bytes) -> Function {
+        self.deploy_with(name, wasm, |_| {}).await
     }
 
-    pub(crate) fn deploy_with(
+    pub(crate) async fn deploy_with(
         &self,
         name: &str,
         wasm: Bytes,
         change: impl FnOnce(&mut FunctionDefinition),
     ) -> Function {
-        let cid = self.registry.put_wasm(wasm);
         let mut definition = FunctionDefinition::new("test", name);
         change(&mut definition);
-        self.registry
-            .deploy(definition, cid, self.engine.config())
-            .expect("definition is valid")
+        self.engine
+            .deploy(self.registry.as_ref(), definition, wasm)
+            .await
+            .expect("deploys")
     }
+
+    /// Keeps `wasm` as `name` in namespace `test` the way a store filled by another
+    /// node or an earlier run holds it: never compiled by this engine, and unchecked
+    /// (for the calls that must meet a module that does not compile, or meet it cold).
+    pub(crate) async fn stored(&self, name: &str, wasm: Bytes) -> Function {
+        self.stored_with(name, wasm, |_| {}).await
+    }
+
+    pub(crate) async fn stored_with(
+        &self,
+        name: &str,
+        wasm: Bytes,
+        change: impl FnOnce(&mut FunctionDefinition),
+    ) -> Function {
+        let mut definition = FunctionDefinition::new("test", name);
+        change(&mut definition);
+        stored(self.registry.as_ref(), definition, wasm).await
+    }
+}
+
+/// `wasm` kept in `store` and deployed there as `definition`, without the engine.
+pub(crate) async fn stored(
+    store: &dyn FunctionStore,
+    definition: FunctionDefinition,
+    wasm: Bytes,
+) -> Function {
+    let cid = store.put_module(wasm).await.expect("kept");
+    store.deploy(definition, cid).await.expect("kept")
 }
 
 /// Runs `function` with a fresh context, returns the error and the call's one record.

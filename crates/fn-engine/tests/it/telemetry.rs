@@ -154,7 +154,7 @@ const CALLER_SPAN: &str = "00f067aa0ba902b7";
 #[tokio::test]
 async fn a_cold_then_a_warm_success_joins_the_callers_trace_with_its_phases() {
     let x = exported(|_| {});
-    let echo = x.h.deploy("echo", guest("echo"));
+    let echo = x.h.stored("echo", guest("echo")).await;
     let trace = TraceContext::parse(
         &format!("00-{CALLER_TRACE}-{CALLER_SPAN}-01"),
         Some("congo=t61"),
@@ -265,7 +265,7 @@ async fn a_cold_then_a_warm_success_joins_the_callers_trace_with_its_phases() {
 #[tokio::test]
 async fn a_trap_is_an_error_span_with_its_kind() {
     let x = exported(|_| {});
-    let trap = x.h.deploy("trap", guest("trap"));
+    let trap = x.h.stored("trap", guest("trap")).await;
     x.h.engine
         .execute(&trap, Bytes::new(), None)
         .await
@@ -297,9 +297,11 @@ async fn a_trap_is_an_error_span_with_its_kind() {
 #[tokio::test]
 async fn a_timeout_is_counted_as_one() {
     let x = exported(|_| {});
-    let spin = x.h.deploy_with("spin", guest("infinite_loop"), |d| {
-        d.timeout = Duration::from_millis(100);
-    });
+    let spin =
+        x.h.stored_with("spin", guest("infinite_loop"), |d| {
+            d.timeout = Duration::from_millis(100);
+        })
+        .await;
     x.h.engine
         .execute(&spin, Bytes::new(), None)
         .await
@@ -323,13 +325,15 @@ async fn a_timeout_is_counted_as_one() {
 #[tokio::test]
 async fn a_rate_limited_call_is_a_span_without_phases_and_a_refusal() {
     let x = exported(|_| {});
-    let once = x.h.deploy_with("once", guest("echo"), |d| {
-        d.rate = Some(RateQuota {
-            requests: 1,
-            per: Duration::from_secs(3600),
-            burst: 1,
-        });
-    });
+    let once =
+        x.h.deploy_with("once", guest("echo"), |d| {
+            d.rate = Some(RateQuota {
+                requests: 1,
+                per: Duration::from_secs(3600),
+                burst: 1,
+            });
+        })
+        .await;
     x.h.engine.execute(&once, Bytes::new(), None).await.unwrap();
     x.spans.reset();
     x.h.engine
@@ -353,7 +357,7 @@ async fn a_rate_limited_call_is_a_span_without_phases_and_a_refusal() {
 #[tokio::test]
 async fn a_pubsub_message_is_consumed() {
     let x = exported(|_| {});
-    let echo = x.h.deploy("echo", guest("echo"));
+    let echo = x.h.deploy("echo", guest("echo")).await;
     let ctx = InvocationContext::new(TriggerType::Pubsub);
     x.h.engine
         .execute(&echo, Bytes::new(), Some(ctx))
@@ -368,7 +372,7 @@ async fn a_pubsub_message_is_consumed() {
 #[tokio::test]
 async fn an_unsampled_caller_gets_no_span_but_metrics() {
     let x = exported(|_| {});
-    let echo = x.h.deploy("echo", guest("echo"));
+    let echo = x.h.deploy("echo", guest("echo")).await;
     let trace = TraceContext::parse(&format!("00-{CALLER_TRACE}-{CALLER_SPAN}-00"), None).unwrap();
     let ctx = InvocationContext::default().with_trace(trace);
     x.h.engine

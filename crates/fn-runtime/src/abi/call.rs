@@ -7,7 +7,7 @@
 
 use bytes::Bytes;
 use tracing::Instrument;
-use wasmtime::{Extern, Store};
+use wasmtime::{Extern, Instance, Memory, ModuleExport, Store, TypedFunc, WasmParams, WasmResults};
 use wasmtime_wasi::I32Exit;
 
 use super::{Entry, guest_range, unpack_result};
@@ -51,18 +51,10 @@ pub(crate) async fn run(
     store.data_mut().instantiated = Some(std::time::Instant::now());
     let instance = instance.map_err(Failure::Wasm)?;
     store.data_mut().called = true;
-    let func = |store: &mut Store<StoreState>, export| {
-        instance
-            .get_module_export(&mut *store, export)
-            .and_then(Extern::into_func)
-            .expect("the export was checked when the module was compiled")
-    };
     let execute = phase_span!("execute");
     match &module.entry {
         Entry::Command { start } => {
-            let start = func(store, start)
-                .typed::<(), ()>(&*store)
-                .map_err(Failure::Wasm)?;
+            let start = typed::<(), ()>(store, &instance, start)?;
             match start.call_async(&mut *store, ()).instrument(execute).await {
                 Ok(()) => {}
                 Err(e) if e.downcast_ref::<I32Exit>().is_some_and(|exit| exit.0 == 0) => {}
@@ -76,70 +68,18 @@ pub(crate) async fn run(
             malloc,
             initialize,
         } => {
-            let input = handle_input.unwrap_or_default();
             let memory = instance
                 .get_module_export(&mut *store, memory)
                 .and_then(Extern::into_memory)
                 .expect("the export was checked when the module was compiled");
-            let handle = func(store, handle)
-                .typed::<(i32, i32), i64>(&*store)
-                .map_err(Failure::Wasm)?;
-            let initialize = match initialize {
-                Some(export) => Some(
-                    func(store, export)
-                        .typed::<(), ()>(&*store)
-                        .map_err(Failure::Wasm)?,
-                ),
-                None => None,
+            let exports = HandleExports {
+                memory,
+                handle: typed(store, &instance, handle)?,
+                malloc: optional(store, &instance, malloc.as_ref())?,
+                initialize: optional(store, &instance, initialize.as_ref())?,
             };
-            let malloc = match malloc {
-                Some(export) => Some(
-                    func(store, export)
-                        .typed::<i32, i32>(&*store)
-                        .map_err(Failure::Wasm)?,
-                ),
-                None => None,
-            };
-            let input_len = u32::try_from(input.len())
-                .map_err(|_| Failure::Abi("input is larger than 4 GiB".into()))?;
-            let call = async {
-                if let Some(initialize) = initialize {
-                    initialize
-                        .call_async(&mut *store, ())
-                        .await
-                        .map_err(Failure::Wasm)?;
-                }
-                let input_ptr = if input.is_empty() {
-                    0
-                } else {
-                    // Without `malloc` there is nowhere to put the input; the Go engine
-                    // silently passed (0, len) and the guest read garbage.
-                    let Some(malloc) = malloc else {
-                        return Err(Failure::Abi(format!(
-                            "the module exports no `malloc`, so it cannot take the {input_len}-byte input"
-                        )));
-                    };
-                    let ptr = malloc
-                        .call_async(&mut *store, input_len as i32)
-                        .await
-                        .map_err(Failure::Wasm)? as u32;
-                    let range = guest_range(
-                        "`malloc`'s block for the input",
-                        ptr,
-                        input_len,
-                        memory.data_size(&*store),
-                    )
-                    .map_err(Failure::Abi)?;
-                    memory.data_mut(&mut *store)[range].copy_from_slice(&input);
-                    ptr
-                };
-                handle
-                    .call_async(&mut *store, (input_ptr as i32, input_len as i32))
-                    .await
-                    .map_err(Failure::Wasm)
-            };
-            let packed = call.instrument(execute).await?;
-            let (ptr, len) = unpack_result(packed);
+            let input = handle_input.unwrap_or_default();
+            let (ptr, len) = exports.call(store, &input).instrument(execute).await?;
             // Bounds first: a result that claims more than the guest's memory holds is an
             // ABI violation, whatever its size.
             let range = guest_range("the handle result", ptr, len, memory.data_size(&*store))
@@ -149,5 +89,95 @@ pub(crate) async fn run(
             }
             Ok(Bytes::copy_from_slice(&memory.data(&*store)[range]))
         }
+    }
+}
+
+/// The export `export` of `instance` as a typed function (its signature was checked
+/// when the module was compiled).
+fn typed<Params, Results>(
+    store: &mut Store<StoreState>,
+    instance: &Instance,
+    export: &ModuleExport,
+) -> Result<TypedFunc<Params, Results>, Failure>
+where
+    Params: WasmParams,
+    Results: WasmResults,
+{
+    instance
+        .get_module_export(&mut *store, export)
+        .and_then(Extern::into_func)
+        .expect("the export was checked when the module was compiled")
+        .typed(&*store)
+        .map_err(Failure::Wasm)
+}
+
+fn optional<Params, Results>(
+    store: &mut Store<StoreState>,
+    instance: &Instance,
+    export: Option<&ModuleExport>,
+) -> Result<Option<TypedFunc<Params, Results>>, Failure>
+where
+    Params: WasmParams,
+    Results: WasmResults,
+{
+    export
+        .map(|export| typed(store, instance, export))
+        .transpose()
+}
+
+/// What the handle ABI calls, taken from one instance.
+struct HandleExports {
+    memory: Memory,
+    handle: TypedFunc<(i32, i32), i64>,
+    malloc: Option<TypedFunc<i32, i32>>,
+    initialize: Option<TypedFunc<(), ()>>,
+}
+
+impl HandleExports {
+    /// `_initialize`, then `input` copied into a block from `malloc`, then `handle`:
+    /// the result's pointer and length, unchecked.
+    async fn call(
+        &self,
+        store: &mut Store<StoreState>,
+        input: &[u8],
+    ) -> Result<(u32, u32), Failure> {
+        let input_len = u32::try_from(input.len())
+            .map_err(|_| Failure::Abi("input is larger than 4 GiB".into()))?;
+        if let Some(initialize) = &self.initialize {
+            initialize
+                .call_async(&mut *store, ())
+                .await
+                .map_err(Failure::Wasm)?;
+        }
+        let input_ptr = if input.is_empty() {
+            0
+        } else {
+            // Without `malloc` there is nowhere to put the input; the Go engine silently
+            // passed (0, len) and the guest read garbage.
+            let Some(malloc) = &self.malloc else {
+                return Err(Failure::Abi(format!(
+                    "the module exports no `malloc`, so it cannot take the {input_len}-byte input"
+                )));
+            };
+            let ptr = malloc
+                .call_async(&mut *store, input_len as i32)
+                .await
+                .map_err(Failure::Wasm)? as u32;
+            let range = guest_range(
+                "`malloc`'s block for the input",
+                ptr,
+                input_len,
+                self.memory.data_size(&*store),
+            )
+            .map_err(Failure::Abi)?;
+            self.memory.data_mut(&mut *store)[range].copy_from_slice(input);
+            ptr
+        };
+        let packed = self
+            .handle
+            .call_async(&mut *store, (input_ptr as i32, input_len as i32))
+            .await
+            .map_err(Failure::Wasm)?;
+        Ok(unpack_result(packed))
     }
 }

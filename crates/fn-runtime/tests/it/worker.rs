@@ -9,7 +9,6 @@ use std::time::Duration;
 use bytes::Bytes;
 use fn_core::{CompileWorker, Config, Error};
 use fn_runtime::Runtime;
-use futures::FutureExt as _;
 
 use crate::support::*;
 
@@ -151,26 +150,61 @@ async fn a_large_healthy_module_compiles_under_the_smallest_memory_cap() {
 
 #[tokio::test]
 async fn a_dropped_compile_kills_its_worker() {
+    use std::os::fd::AsFd as _;
+
+    use rustix::process::{Pid, PidfdFlags, WaitId, WaitIdOptions, pidfd_open, waitid};
+
     let _one = COUNTING.lock().await;
-    let runtime = with_worker(|c| c.compile_timeout = Duration::from_secs(60));
-    let bomb = guest("bomb_nested_loops");
-    let mut compile = Box::pin(runtime.compile(bomb));
-    // Poll until the worker exists, then drop the compile.
-    while workers_alive().is_empty() {
-        assert!((&mut compile).now_or_never().is_none());
-        tokio::task::yield_now().await;
-    }
-    drop(compile);
-    // kill_on_drop sent SIGKILL; tokio reaps it in the background (a generous bound:
-    // only a worker that outlived its compile would reach it).
-    let reaped = async {
-        while !workers_alive().is_empty() {
-            tokio::task::yield_now().await;
-        }
+    // The worker started through a shell that first tells its pid on a FIFO, then
+    // becomes the worker (`exec`: the same pid).
+    let dir = tempfile::tempdir().unwrap();
+    let started = dir.path().join("started");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&started)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let runtime = runtime_with(|c| {
+        c.compile_timeout = Duration::from_secs(60);
+        c.compile_worker = Some(CompileWorker {
+            program: "/bin/sh".into(),
+            args: vec![
+                "-c".into(),
+                r#"echo $$ > "$0"; exec "$1""#.into(),
+                started.display().to_string(),
+                worker().program.display().to_string(),
+            ],
+        });
+    });
+    let mut compile = Box::pin(runtime.compile(guest("bomb_nested_loops")));
+    let told = tokio::task::spawn_blocking(move || std::fs::read_to_string(started));
+    // The compile runs until the worker has told its pid (the read waits for it).
+    let pid = tokio::select! {
+        told = told => told.unwrap().unwrap(),
+        ended = &mut compile => panic!("the compile ended first: {ended:?}"),
     };
-    tokio::time::timeout(Duration::from_secs(30), reaped)
+    let pid = Pid::from_raw(pid.trim().parse().unwrap()).unwrap();
+    let worker = pidfd_open(pid, PidfdFlags::empty()).expect("the worker is running");
+    drop(compile);
+    // kill_on_drop sent SIGKILL: the worker ends (a generous bound: only a worker that
+    // outlived its compile would reach it). Waited for without reaping it, which is
+    // tokio's to do; already reaped is ended too.
+    let ended = tokio::task::spawn_blocking(move || {
+        waitid(
+            WaitId::PidFd(worker.as_fd()),
+            WaitIdOptions::EXITED | WaitIdOptions::NOWAIT,
+        )
+    });
+    match tokio::time::timeout(Duration::from_secs(30), ended)
         .await
-        .expect("the worker was killed and reaped");
+        .expect("the worker ended")
+        .unwrap()
+    {
+        Ok(Some(status)) => assert!(status.killed(), "{status:?}"),
+        Ok(None) => panic!("waitid without WNOHANG answered nothing"),
+        Err(rustix::io::Errno::CHILD) => {}
+        Err(error) => panic!("{error}"),
+    }
 }
 
 #[tokio::test]

@@ -1,16 +1,18 @@
 //! `POST /v1/functions/{namespace}/{name}/invoke`: the request body is the input, the
 //! answer's body the function's output bytes exactly.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::{Path, Request, State};
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use bytes::{Bytes, BytesMut};
-use fn_core::{Error, InvocationContext, Role, TriggerType};
+use fn_core::{Error, Function, InvocationContext, Role, TriggerType};
 
+use super::auth::Caller;
 use super::{ApiError, Gateway, REQUEST_ID, linger, trace};
 
 /// Counts an invocation as in flight for as long as it lives, whatever its end (a
@@ -40,98 +42,25 @@ pub(super) async fn invoke(
     let _in_flight = InFlight::new(&gateway);
     let (parts, body) = request.into_parts();
     let headers = parts.headers;
-    // Who calls: an unknown token is refused before anything is looked up.
-    let caller = match gateway.caller(&headers).await {
-        Ok(caller) => caller,
+    let (caller, function) = match resolve(&gateway, &headers, &namespace, &name).await {
+        Ok(found) => found,
         Err(refused) => {
             linger(body);
-            return refused.into_response();
+            return refused;
         }
     };
     let request_id = caller.request_id.clone();
-    let retry_compile = gateway.inner.engine.config().compile_timeout_retry_after;
-    let fail = |error: &Error| {
-        let mut answer = ApiError::from_error(error, &request_id);
-        // At invoke, a compile that ran out of time is the server's trouble (busy, or a
-        // module slow to compile), not a refused module: 503, and when the engine will
-        // try it again.
-        if error.root().kind() == fn_core::ErrorKind::CompileTimeout {
-            answer.status = axum::http::StatusCode::SERVICE_UNAVAILABLE;
-            answer.retry_after = Some(retry_compile);
-        }
-        answer.into_response()
-    };
-    let may_invoke = caller.may(Role::Invoke, &namespace);
-    let function = match gateway
-        .inner
-        .lookup
-        .function(gateway.inner.store.as_ref(), &namespace, &name)
-        .await
-    {
-        Ok(function) => function,
-        // To a caller who may not invoke in this namespace, an unknown name answers as
-        // a private one does: which functions exist is not told to anyone who could not
-        // list them.
-        Err(error) => {
-            linger(body);
-            if !may_invoke && error.kind() == fn_core::ErrorKind::NotFound {
-                return caller.refusal().into_response();
-            }
-            return fail(&error);
-        }
-    };
-    if !function.definition.public && !may_invoke {
-        linger(body);
-        return caller.refusal().into_response();
-    }
     let mut ctx = InvocationContext::new(TriggerType::Http);
     ctx.request_id.clone_from(&request_id);
     ctx.caller = caller.name().map(str::to_owned);
     ctx.trace = trace(&headers);
     let engine = &gateway.inner.engine;
-    let limit = engine.config().max_input_bytes;
-    // Refused on its declared length, before a byte of it is read; recorded as the
-    // engine records any refusal.
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if let Some(size) = declared.filter(|size| *size > limit) {
-        linger(body);
-        let error = Error::InputTooLarge {
-            size_bytes: size,
-            limit_bytes: limit,
-        };
-        return fail(&engine.record_refused(&function, ctx, size, error));
-    }
-    // The bytes buffered for inputs at once are bounded, whoever sends them.
-    let wanted = declared.unwrap_or(limit);
-    let Some(_buffered) = gateway.inner.input_budget.take(wanted) else {
-        linger(body);
-        let error = Error::Overloaded {
-            key: "gateway:input_buffer".into(),
-            retry_after: Duration::from_secs(1),
-        };
-        return fail(&engine.record_refused(&function, ctx, wanted, error));
-    };
-    let input = match read_input(body, limit).await {
-        Ok(input) => input,
-        Err(refusal) => {
-            let error = match refusal {
-                Refusal::TooLarge(read) => Error::InputTooLarge {
-                    size_bytes: read,
-                    limit_bytes: limit,
-                },
-                Refusal::Slow => Error::validation(
-                    "body",
-                    format!(
-                        "the input did not arrive within {} s",
-                        INPUT_TIMEOUT.as_secs()
-                    ),
-                ),
-                Refusal::Broken(reason) => Error::validation("body", reason),
-            };
-            return fail(&engine.record_refused(&function, ctx, 0, error));
+    // Held until the call ends: the input stays buffered that long.
+    let (input, _buffered) = match receive(&gateway, &headers, body).await {
+        Ok(received) => received,
+        Err((error, size)) => {
+            let error = engine.record_refused(&function, ctx, size, error);
+            return failure(&gateway, &error, &request_id);
         }
     };
     match engine.execute(&function, input, Some(ctx)).await {
@@ -147,7 +76,105 @@ pub(super) async fn invoke(
             }
             response
         }
-        Err(error) => fail(&error),
+        Err(error) => failure(&gateway, &error, &request_id),
+    }
+}
+
+/// The caller and the function it may invoke, or the answer that refuses it. An
+/// unknown token is refused before anything is looked up.
+async fn resolve(
+    gateway: &Gateway,
+    headers: &HeaderMap,
+    namespace: &str,
+    name: &str,
+) -> Result<(Caller, Arc<Function>), Response> {
+    let caller = gateway
+        .caller(headers)
+        .await
+        .map_err(IntoResponse::into_response)?;
+    let may_invoke = caller.may(Role::Invoke, namespace);
+    let found = gateway
+        .inner
+        .lookup
+        .function(gateway.inner.store.as_ref(), namespace, name)
+        .await;
+    match found {
+        Ok(function) if function.definition.public || may_invoke => Ok((caller, function)),
+        Ok(_) => Err(caller.refusal().into_response()),
+        // To a caller who may not invoke in this namespace, an unknown name answers as
+        // a private one does: which functions exist is not told to anyone who could not
+        // list them.
+        Err(error) if !may_invoke && error.kind() == fn_core::ErrorKind::NotFound => {
+            Err(caller.refusal().into_response())
+        }
+        Err(error) => Err(failure(gateway, &error, &caller.request_id)),
+    }
+}
+
+/// The answer to a call that failed with `error`.
+fn failure(gateway: &Gateway, error: &Error, request_id: &str) -> Response {
+    let mut answer = ApiError::from_error(error, request_id);
+    // At invoke, a compile that ran out of time is the server's trouble (busy, or a
+    // module slow to compile), not a refused module: 503, and when the engine will try
+    // it again.
+    if error.root().kind() == fn_core::ErrorKind::CompileTimeout {
+        answer.status = axum::http::StatusCode::SERVICE_UNAVAILABLE;
+        answer.retry_after = Some(gateway.inner.engine.config().compile_timeout_retry_after);
+    }
+    answer.into_response()
+}
+
+/// The input, read whole, with the share of the gateway's input budget it holds; or why
+/// it was refused, with the size to record.
+async fn receive<'g>(
+    gateway: &'g Gateway,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<(Bytes, Taken<'g>), (Error, u64)> {
+    let limit = gateway.inner.engine.config().max_input_bytes;
+    // Refused on its declared length, before a byte of it is read.
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if let Some(size) = declared.filter(|size| *size > limit) {
+        linger(body);
+        let error = Error::InputTooLarge {
+            size_bytes: size,
+            limit_bytes: limit,
+        };
+        return Err((error, size));
+    }
+    // The bytes buffered for inputs at once are bounded, whoever sends them.
+    let wanted = declared.unwrap_or(limit);
+    let Some(buffered) = gateway.inner.input_budget.take(wanted) else {
+        linger(body);
+        let error = Error::Overloaded {
+            key: "gateway:input_buffer".into(),
+            retry_after: Duration::from_secs(1),
+        };
+        return Err((error, wanted));
+    };
+    match read_input(body, limit).await {
+        Ok(input) => Ok((input, buffered)),
+        Err(Refusal::TooLarge(read)) => Err((
+            Error::InputTooLarge {
+                size_bytes: read,
+                limit_bytes: limit,
+            },
+            0,
+        )),
+        Err(Refusal::Slow) => Err((
+            Error::validation(
+                "body",
+                format!(
+                    "the input did not arrive within {} s",
+                    INPUT_TIMEOUT.as_secs()
+                ),
+            ),
+            0,
+        )),
+        Err(Refusal::Broken(reason)) => Err((Error::validation("body", reason), 0)),
     }
 }
 

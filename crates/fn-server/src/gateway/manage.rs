@@ -66,66 +66,8 @@ pub(super) async fn deploy(
             return Err(refused);
         }
     };
-    let headers = request.headers();
     let limit = gateway.inner.engine.config().max_module_bytes;
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    let room = deploy_room(limit);
-    if let Some(size) = declared.filter(|size| *size > room) {
-        linger(request.into_body());
-        return Err(module_too_large(&request_id, size, limit));
-    }
-    let mut form = Multipart::from_request(request, &())
-        .await
-        .map_err(|e: MultipartRejection| bad_request(&request_id, "body", e.body_text()))?;
-    let mut spec = DeploySpec::default();
-    let mut module: Option<Bytes> = None;
-    let malformed = |e: axum::extract::multipart::MultipartError| {
-        bad_request(&request_id, "body", e.body_text())
-    };
-    while let Some(mut field) = form.next_field().await.map_err(malformed)? {
-        let part = field.name().unwrap_or_default().to_owned();
-        let cap = match part.as_str() {
-            "module" => limit,
-            "definition" => MAX_DEFINITION_BYTES as u64,
-            other => {
-                return Err(bad_request(
-                    &request_id,
-                    "body",
-                    format!("unknown part `{other}`: a deploy has `module` and `definition`"),
-                ));
-            }
-        };
-        let mut bytes = BytesMut::new();
-        while let Some(chunk) = field.chunk().await.map_err(malformed)? {
-            bytes.extend_from_slice(&chunk);
-            if bytes.len() as u64 > cap {
-                return Err(match part.as_str() {
-                    "module" => module_too_large(&request_id, bytes.len() as u64, limit),
-                    _ => bad_request(
-                        &request_id,
-                        "definition",
-                        format!("over {MAX_DEFINITION_BYTES} bytes"),
-                    ),
-                });
-            }
-        }
-        if part == "module" {
-            module = Some(bytes.freeze());
-        } else {
-            spec = serde_json::from_slice(&bytes)
-                .map_err(|e| bad_request(&request_id, "definition", e.to_string()))?;
-        }
-    }
-    let Some(module) = module else {
-        return Err(bad_request(
-            &request_id,
-            "module",
-            "the form has no `module` part (the module's bytes)",
-        ));
-    };
+    let (spec, module) = read_form(request, limit, &request_id).await?;
     let definition = spec.definition(&namespace, &name);
     let started = Instant::now();
     let function = gateway
@@ -155,6 +97,74 @@ pub(super) async fn deploy(
             compile_ms,
         }),
     ))
+}
+
+/// A deploy's form: its definition (defaults when the part is missing) and its module,
+/// each refused as soon as it is over its size.
+async fn read_form(
+    request: Request,
+    limit: u64,
+    request_id: &str,
+) -> Result<(DeploySpec, Bytes), ApiError> {
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if let Some(size) = declared.filter(|size| *size > deploy_room(limit)) {
+        linger(request.into_body());
+        return Err(module_too_large(request_id, size, limit));
+    }
+    let mut form = Multipart::from_request(request, &())
+        .await
+        .map_err(|e: MultipartRejection| bad_request(request_id, "body", e.body_text()))?;
+    let mut spec = DeploySpec::default();
+    let mut module: Option<Bytes> = None;
+    let malformed = |e: axum::extract::multipart::MultipartError| {
+        bad_request(request_id, "body", e.body_text())
+    };
+    while let Some(mut field) = form.next_field().await.map_err(malformed)? {
+        let part = field.name().unwrap_or_default().to_owned();
+        let cap = match part.as_str() {
+            "module" => limit,
+            "definition" => MAX_DEFINITION_BYTES as u64,
+            other => {
+                return Err(bad_request(
+                    request_id,
+                    "body",
+                    format!("unknown part `{other}`: a deploy has `module` and `definition`"),
+                ));
+            }
+        };
+        let mut bytes = BytesMut::new();
+        while let Some(chunk) = field.chunk().await.map_err(malformed)? {
+            bytes.extend_from_slice(&chunk);
+            if bytes.len() as u64 > cap {
+                return Err(match part.as_str() {
+                    "module" => module_too_large(request_id, bytes.len() as u64, limit),
+                    _ => bad_request(
+                        request_id,
+                        "definition",
+                        format!("over {MAX_DEFINITION_BYTES} bytes"),
+                    ),
+                });
+            }
+        }
+        if part == "module" {
+            module = Some(bytes.freeze());
+        } else {
+            spec = serde_json::from_slice(&bytes)
+                .map_err(|e| bad_request(request_id, "definition", e.to_string()))?;
+        }
+    }
+    let Some(module) = module else {
+        return Err(bad_request(
+            request_id,
+            "module",
+            "the form has no `module` part (the module's bytes)",
+        ));
+    };
+    Ok((spec, module))
 }
 
 /// A listing's page: `?limit=N&after=CURSOR`.

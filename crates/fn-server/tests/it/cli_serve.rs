@@ -46,10 +46,12 @@ fn sigterm_finishes_the_call_in_flight_and_a_restart_serves_what_was_kept() {
         .build()
         .unwrap();
     let status = fn_server::client::Client::new(&served.url, Some(TOKEN.into())).unwrap();
-    runtime.block_on(async {
-        // A condition, not a delay: each answer says whether the call is in.
-        while status.status().await.unwrap().in_flight == 0 {}
-    });
+    // A condition, not a delay: each answer says whether the call is in (a generous
+    // bound: only a call that never arrives reaches it).
+    let arrived = async { while status.status().await.unwrap().in_flight == 0 {} };
+    runtime
+        .block_on(async { tokio::time::timeout(std::time::Duration::from_secs(60), arrived).await })
+        .expect("the call is in flight");
     let pid = rustix::process::Pid::from_raw(served.child.id().try_into().unwrap()).unwrap();
     rustix::process::kill_process(pid, rustix::process::Signal::TERM).unwrap();
     let out = call.join().unwrap();
