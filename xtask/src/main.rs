@@ -16,6 +16,10 @@ mod bombs;
 mod dist;
 mod examples;
 mod fuzz;
+mod guests;
+
+use crate::guests::guests;
+pub(crate) use crate::guests::guests_out;
 #[cfg(test)]
 mod tidy;
 
@@ -147,79 +151,6 @@ fn project_root() -> PathBuf {
         .parent()
         .expect("xtask lives one level below the root")
         .to_path_buf()
-}
-
-/// Where `cargo xtask guests` leaves the `.wasm` files; tests read them from here.
-pub(crate) fn guests_out(root: &Path) -> PathBuf {
-    root.join("guests/target/wasm32-wasip1/release")
-}
-
-fn guests(root: &Path) -> Result<Vec<PathBuf>> {
-    ensure_wasm_target()?;
-    let dir = root.join("guests");
-    // The guests' own target folder, even when CARGO_TARGET_DIR points elsewhere, so
-    // that tests find them at a fixed place.
-    let status = Command::new(cargo_bin())
-        .current_dir(&dir)
-        .args([
-            "build",
-            "--release",
-            "--target",
-            "wasm32-wasip1",
-            "--target-dir",
-        ])
-        .arg(dir.join("target"))
-        .status()
-        .context("running cargo build for the guests")?;
-    if !status.success() {
-        bail!(
-            "building the guests failed ({status}); is the target installed? \
-             `rustup target add wasm32-wasip1`"
-        );
-    }
-    let bombs = bombs::write(&guests_out(root)).context("writing the compile bombs")?;
-    println!("wrote {bombs} compile bombs beside them");
-    let mut built: Vec<PathBuf> = std::fs::read_dir(guests_out(root))?
-        .filter_map(|entry| entry.ok().map(|e| e.path()))
-        .filter(|path| path.extension().is_some_and(|ext| ext == "wasm"))
-        .filter(|path| {
-            !path
-                .file_name()
-                .is_some_and(|n| n.to_string_lossy().starts_with("bomb_"))
-        })
-        .collect();
-    built.sort();
-    println!(
-        "built {} guests in {}",
-        built.len(),
-        guests_out(root).display()
-    );
-    Ok(built)
-}
-
-/// Adds the guests' target to the pinned toolchain (a no-op when it is there), so the
-/// README's commands work on a fresh machine.
-fn ensure_wasm_target() -> Result<()> {
-    let Ok(output) = Command::new("rustup")
-        .args(["target", "list", "--installed"])
-        .output()
-    else {
-        // No rustup: the toolchain is managed some other way; let cargo report.
-        return Ok(());
-    };
-    if String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .any(|line| line.trim() == "wasm32-wasip1")
-    {
-        return Ok(());
-    }
-    let status = Command::new("rustup")
-        .args(["target", "add", "wasm32-wasip1"])
-        .status()?;
-    if !status.success() {
-        bail!("`rustup target add wasm32-wasip1` failed: {status}");
-    }
-    Ok(())
 }
 
 /// The README's test command: guests, every crate's tests, then conformance.

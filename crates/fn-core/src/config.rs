@@ -87,6 +87,13 @@ pub struct Config {
     pub max_tables: u32,
     /// The most linear memories one invocation may create. Default 1.
     pub max_memories: u32,
+    /// The most core instances one invocation of a component may create, in place of
+    /// `max_instances`: a component is several core modules linked together (a Rust
+    /// `wasm32-wasip2` command: its program, and the shims wit-component adds). Default 16.
+    pub max_component_instances: u32,
+    /// The most tables one invocation of a component may create, in place of
+    /// `max_tables` (the shims' tables of indirect calls). Default 8.
+    pub max_component_tables: u32,
     /// The most wasm stack one invocation may use, in bytes. Default 512 KiB.
     #[serde(deserialize_with = "crate::units::size::deserialize")]
     pub max_wasm_stack_bytes: u64,
@@ -140,6 +147,8 @@ impl Default for Config {
             max_instances: 1,
             max_tables: 1,
             max_memories: 1,
+            max_component_instances: 16,
+            max_component_tables: 8,
             max_wasm_stack_bytes: 512 << 10,
             fuel: None,
             epoch_tick: Duration::from_millis(1),
@@ -198,6 +207,11 @@ mod tests {
                 c.module_cache_capacity_bytes = 0;
             }),
             ("pooling.slots", |c| c.pooling.slots = 0),
+            ("max_component_instances", |c| c.max_component_instances = 0),
+            ("max_component_tables", |c| c.max_component_tables = 0),
+            ("max_component_instances", |c| {
+                c.max_component_instances = 1_001
+            }),
             ("max_concurrent_compiles", |c| c.max_concurrent_compiles = 0),
             ("compile_memory_limit_bytes", |c| {
                 c.compile_memory_limit_bytes = 255 << 20;

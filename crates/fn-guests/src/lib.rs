@@ -1,5 +1,6 @@
 //! Test support: the guests of this repository (`guests/`), as `cargo xtask guests`
-//! builds them for `wasm32-wasip1`. Every crate's tests load them from here, so the
+//! builds them for `wasm32-wasip1` (and the command guests for `wasm32-wasip2`, as
+//! components: [`component`]). Every crate's tests load them from here, so the
 //! location and the message for a guest that is not built live in one place. Also
 //! [`SpanWatch`], which tells a test that an invocation has started running. The compile
 //! bombs `cargo xtask guests` writes beside the guests (`bomb_nested_loops`,
@@ -26,6 +27,26 @@ pub fn path(name: &str) -> PathBuf {
         path.display()
     );
     path
+}
+
+/// The folder of the command guests built as WASI preview 2 components (`wasm32-wasip2`).
+pub fn components_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../guests/target/wasm32-wasip2/release")
+}
+
+/// The bytes of the command guest `name` built as a component (`hello`, `upper`, …).
+///
+/// # Panics
+///
+/// When it is not built or cannot be read.
+pub fn component(name: &str) -> Vec<u8> {
+    let path = components_dir().join(format!("{name}.wasm"));
+    assert!(
+        path.is_file(),
+        "component guest `{name}` is not built ({}); run `cargo xtask guests`",
+        path.display()
+    );
+    std::fs::read(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
 }
 
 /// The bytes of the guest `name`.

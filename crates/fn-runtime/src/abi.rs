@@ -1,5 +1,6 @@
-//! The two ABIs a function can speak, detected from a module's exports at compile time;
-//! `call.rs` beside it calls a module through the ABI detected here.
+//! The ABIs a function can speak, detected at compile time: a core module's two from its
+//! exports here (`call.rs` beside it calls a module through them), a component's in
+//! `component.rs`.
 //!
 //! docs/abi.md is the guest author's view of this file; keep the two in step.
 
@@ -23,6 +24,16 @@ pub enum Abi {
         /// Whether the module exports `_initialize` (a WASI reactor), run first.
         has_initialize: bool,
     },
+    /// A WASI preview 2 component exporting `wasi:cli/run@0.2.x`: the same contract as
+    /// [`Abi::WasiCommand`] (input on stdin, output on stdout, log on stderr).
+    ComponentCommand,
+}
+
+impl Abi {
+    /// Whether the input goes on stdin (a command) rather than into memory.
+    pub(crate) fn reads_stdin(self) -> bool {
+        matches!(self, Abi::WasiCommand | Abi::ComponentCommand)
+    }
 }
 
 /// The exports an invocation needs, looked up once per module so that each call finds

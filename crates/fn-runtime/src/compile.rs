@@ -2,38 +2,64 @@
 //! this engine can run (an ABI, imports it provides, memories and tables within the
 //! config) — the same checks for a module loaded from a cached artifact.
 //!
-//! In a compile worker (`worker.rs`), only `new_module` runs in the child; the checks run
+//! In a compile worker (`worker.rs`), only `new_wasm` runs in the child; the checks run
 //! here when its artifact is loaded.
 //!
 //! Remembering failures is the cache's (fn-cache's negative entries): this file only
 //! says what failed.
 
 use fn_core::{Cid, Config, Error, Result};
-use wasmtime::{Engine, Linker, Module};
+use wasmtime::component::Component;
+use wasmtime::{Engine, Module, Precompiled, ResourcesRequired};
+use wasmtime_wasi::p2::bindings::CommandPre;
 
-use crate::abi;
-use crate::runtime::CompiledModule;
-use crate::store::StoreState;
+use crate::abi::{self, Abi};
+use crate::runtime::{Code, CompiledModule, Linkers};
 
 /// Bytes of a module shown when it is neither wasm nor text.
 const SHOWN_PREFIX_BYTES: usize = 8;
 
-/// Compiles `bytes` with `engine`, detects the ABI and resolves imports with `linker`.
+/// Compiles `bytes` with `engine`, detects the ABI and resolves imports with `linkers`.
 pub(crate) fn compile_blocking(
     engine: &Engine,
-    linker: &Linker<StoreState>,
+    linkers: &Linkers,
     config: &Config,
     cid: Cid,
     bytes: &[u8],
 ) -> Result<CompiledModule> {
     let deploy = |message: String| Error::Deploy { cid, message };
-    let module = new_module(engine, bytes).map_err(deploy)?;
-    prepare(linker, config, cid, module).map_err(deploy)
+    let wasm = new_wasm(engine, bytes).map_err(deploy)?;
+    prepare(engine, linkers, config, cid, wasm).map_err(deploy)
 }
 
-/// Cranelift's run alone: `bytes` (binary or text) to a wasmtime module, or the
-/// compiler's whole message. The compile worker calls it too.
-pub(crate) fn new_module(engine: &Engine, bytes: &[u8]) -> Result<Module, String> {
+/// What Cranelift made of some bytes: a core module or a component.
+pub(crate) enum Wasm {
+    Module(Module),
+    Component(Component),
+}
+
+impl Wasm {
+    /// The artifact: the compiled code as wasmtime serializes it.
+    pub(crate) fn serialize(&self) -> wasmtime::Result<Vec<u8>> {
+        match self {
+            Wasm::Module(module) => module.serialize(),
+            Wasm::Component(component) => component.serialize(),
+        }
+    }
+}
+
+/// Cranelift's run alone: `bytes` (binary or text, a module or a component) compiled, or
+/// the compiler's whole message. The compile worker calls it too.
+pub(crate) fn new_wasm(engine: &Engine, bytes: &[u8]) -> Result<Wasm, String> {
+    if crate::component::is_component(bytes) {
+        return Component::new(engine, bytes)
+            .map(Wasm::Component)
+            .map_err(|e| format!("{e:?}"));
+    }
+    new_module(engine, bytes).map(Wasm::Module)
+}
+
+fn new_module(engine: &Engine, bytes: &[u8]) -> Result<Module, String> {
     Module::new(engine, bytes).map_err(|e| {
         if bytes.starts_with(b"\0asm") || looks_like_text(bytes) {
             format!("{e:?}")
@@ -57,7 +83,7 @@ pub(crate) fn new_module(engine: &Engine, bytes: &[u8]) -> Result<Module, String
 /// sha2-256 digest and the engine fingerprint stored with them.
 pub(crate) fn deserialize_blocking(
     engine: &Engine,
-    linker: &Linker<StoreState>,
+    linkers: &Linkers,
     config: &Config,
     cid: Cid,
     bytes: &[u8],
@@ -72,41 +98,77 @@ pub(crate) fn deserialize_blocking(
     // there as would have here. wasmtime itself checks its header and engine
     // compatibility again.
     #[allow(unsafe_code, reason = "the one deserialize of a verified artifact")]
-    let module = unsafe { Module::deserialize(engine, bytes) }.map_err(|e| format!("{e:#}"))?;
-    prepare(linker, config, cid, module)
+    let wasm = match Engine::detect_precompiled(bytes) {
+        Some(Precompiled::Component) => {
+            unsafe { Component::deserialize(engine, bytes) }.map(Wasm::Component)
+        }
+        _ => unsafe { Module::deserialize(engine, bytes) }.map(Wasm::Module),
+    }
+    .map_err(|e| format!("{e:#}"))?;
+    prepare(engine, linkers, config, cid, wasm)
 }
 
-/// The checks every module passes, compiled or deserialized, and its `InstancePre`.
+/// The checks every module and component passes, compiled or deserialized, and what
+/// an invocation instantiates.
 fn prepare(
-    linker: &Linker<StoreState>,
+    engine: &Engine,
+    linkers: &Linkers,
     config: &Config,
     cid: Cid,
-    module: Module,
+    wasm: Wasm,
 ) -> Result<CompiledModule, String> {
-    check_resources(&module, config)?;
-    let (abi, entry) = abi::detect(&module)?;
-    let pre = linker
-        .instantiate_pre(&module)
-        .map_err(|e| format!("{e:#}"))?;
-    let image = module.image_range();
+    let (abi, code, image) = match wasm {
+        Wasm::Module(module) => {
+            check_resources(
+                &module.resources_required(),
+                config,
+                "module",
+                config.max_tables,
+            )?;
+            let (abi, entry) = abi::detect(&module)?;
+            let pre = linkers
+                .modules
+                .instantiate_pre(&module)
+                .map_err(|e| format!("{e:#}"))?;
+            (abi, Code::Module { entry, pre }, module.image_range())
+        }
+        Wasm::Component(component) => {
+            // A component that imports core modules has no fixed needs; its instances
+            // still meet the store's limiter.
+            if let Some(needs) = component.resources_required() {
+                check_resources(&needs, config, "component", config.max_component_tables)?;
+            }
+            let abi = crate::component::detect(engine, &component)?;
+            debug_assert_eq!(abi, Abi::ComponentCommand);
+            let pre = linkers
+                .components
+                .instantiate_pre(&component)
+                .and_then(CommandPre::new)
+                .map_err(|e| format!("{e:#}"))?;
+            (abi, Code::Command(pre), component.image_range())
+        }
+    };
     let size_bytes = (image.end as usize - image.start as usize) as u64;
     Ok(CompiledModule {
         cid,
         abi,
-        entry,
-        pre,
+        code,
         size_bytes,
     })
 }
 
-/// Refuses a module whose declared memories or tables can never fit the config, so that
-/// it is a deploy error whatever the allocator (the pool refuses such a module when it
-/// is compiled; on-demand allocation would only fail at its first call).
-fn check_resources(module: &Module, config: &Config) -> Result<(), String> {
-    let needs = module.resources_required();
+/// Refuses a module or component whose declared memories or tables can never fit the
+/// config, so that it is a deploy error whatever the allocator (the pool refuses such a
+/// module when it is compiled; on-demand allocation would only fail at its first call).
+fn check_resources(
+    needs: &ResourcesRequired,
+    config: &Config,
+    what: &str,
+    max_tables: u32,
+) -> Result<(), String> {
     if needs.num_memories > config.max_memories {
         return Err(format!(
-            "the module defines {} memories, more than the engine's max_memories ({})",
+            "the {what} defines {} memories, more than the engine's max_memories ({})",
             needs.num_memories, config.max_memories
         ));
     }
@@ -114,23 +176,28 @@ fn check_resources(module: &Module, config: &Config) -> Result<(), String> {
         let bytes = pages.saturating_mul(64 << 10);
         if bytes > config.max_memory_bytes {
             return Err(format!(
-                "the module's memory starts at {pages} pages ({bytes} bytes), over the \
+                "the {what}'s memory starts at {pages} pages ({bytes} bytes), over the \
                  engine's max_memory_bytes ({})",
                 config.max_memory_bytes
             ));
         }
     }
-    if needs.num_tables > config.max_tables {
+    if needs.num_tables > max_tables {
+        let field = if what == "module" {
+            "max_tables"
+        } else {
+            "max_component_tables"
+        };
         return Err(format!(
-            "the module defines {} tables, more than the engine's max_tables ({})",
-            needs.num_tables, config.max_tables
+            "the {what} defines {} tables, more than the engine's {field} ({max_tables})",
+            needs.num_tables
         ));
     }
     if let Some(elements) = needs.max_initial_table_size
         && elements > config.max_table_elements
     {
         return Err(format!(
-            "the module's table starts at {elements} elements, over the engine's \
+            "the {what}'s table starts at {elements} elements, over the engine's \
              max_table_elements ({})",
             config.max_table_elements
         ));

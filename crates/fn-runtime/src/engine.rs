@@ -52,11 +52,18 @@ fn pooling_config(config: &Config) -> PoolingAllocationConfig {
     let slots = config.pooling.slots;
     let keep = to_usize(config.pooling.keep_resident_bytes);
     let mut p = PoolingAllocationConfig::default();
+    // A slot holds a module's instance or a component's: its core instances and tables
+    // come from totals sized for the larger of the two.
+    let core_instances = config.max_instances.max(config.max_component_instances);
+    let tables = config.max_tables.max(config.max_component_tables);
     p.total_memories(slots * config.max_memories)
-        .total_tables(slots * config.max_tables)
-        .total_core_instances(slots * config.max_instances)
+        .total_tables(slots * tables)
+        .total_core_instances(slots * core_instances)
         .total_stacks(slots)
-        .total_component_instances(0)
+        .total_component_instances(slots)
+        .max_core_instances_per_component(config.max_component_instances)
+        .max_memories_per_component(config.max_memories)
+        .max_tables_per_component(config.max_component_tables)
         .max_memories_per_module(config.max_memories)
         .max_tables_per_module(config.max_tables)
         .table_elements(to_usize(config.max_table_elements))
@@ -77,8 +84,9 @@ fn pooling_config(config: &Config) -> PoolingAllocationConfig {
 }
 
 /// The format of fn-runtime's artifacts: bump it when what `Runtime::serialize` writes, or
-/// what `Runtime::deserialize` expects of it, changes.
-const ARTIFACT_FORMAT: &[u8] = b"fn-runtime artifact 1";
+/// what `Runtime::deserialize` expects of it, changes. 2: an artifact may be a
+/// component's (told apart by wasmtime's header, `Engine::detect_precompiled`).
+const ARTIFACT_FORMAT: &[u8] = b"fn-runtime artifact 2";
 
 /// The artifact fingerprint of `engine`: see `Runtime::artifact_fingerprint`.
 pub(crate) fn fingerprint(engine: &Engine) -> [u8; 32] {

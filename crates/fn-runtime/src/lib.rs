@@ -19,7 +19,8 @@
 //!
 //! Where things are: `runtime.rs` (types, orchestration), `engine.rs` (config to
 //! wasmtime), `compile.rs`, `host.rs` (host imports: WASI, and the `fn` module of host
-//! services to come), `store.rs` (one invocation's store), `abi.rs` and `abi/call.rs`,
+//! services to come), `store.rs` (one invocation's store), `abi.rs` and `abi/call.rs` (core modules),
+//! `component.rs` (WASI preview 2 components),
 //! `classify.rs` (errors), `deadline.rs`, `worker.rs` and `worker/client.rs` (the compile
 //! worker: Cranelift in a child process that is capped and killed at the compile timeout).
 //!
@@ -55,9 +56,25 @@
 //! # }).unwrap();
 //! ```
 
+/// A debug span for a phase, or `Span::none()` when nothing would record it. Why: with
+/// tracing's `log` feature on (sqlx turns it on for the whole build), a disabled span
+/// still carries its metadata so that it can go to the `log` crate, and every poll of
+/// the future it instruments then asks `log` for its level (a few hundred instructions
+/// a call, callgrind); a none span asks nothing.
+macro_rules! phase_span {
+    ($name:literal) => {
+        if tracing::span_enabled!(tracing::Level::DEBUG) {
+            tracing::debug_span!($name)
+        } else {
+            tracing::Span::none()
+        }
+    };
+}
+
 mod abi;
 mod classify;
 mod compile;
+mod component;
 mod deadline;
 mod engine;
 mod host;

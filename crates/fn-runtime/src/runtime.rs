@@ -14,7 +14,9 @@ use std::time::Instant;
 use bytes::Bytes;
 use fn_core::{Cid, Config, Error, InvocationLimits, Preopen, Result};
 use tokio::sync::Semaphore;
+use wasmtime::component;
 use wasmtime::{Engine, InstancePre, Linker};
+use wasmtime_wasi::p2::bindings::CommandPre;
 
 use crate::Outcome;
 use crate::abi::{Abi, Entry};
@@ -37,7 +39,7 @@ pub struct Runtime {
 
 struct Inner {
     engine: Engine,
-    linker: Linker<StoreState>,
+    linkers: Linkers,
     config: Config,
     pooling: bool,
     compile_permits: Arc<Semaphore>,
@@ -59,13 +61,30 @@ impl std::fmt::Debug for Runtime {
     }
 }
 
-/// A compiled module with its ABI and its imports resolved, ready to instantiate.
+/// A compiled module or component with its ABI and its imports resolved, ready to
+/// instantiate.
 pub struct CompiledModule {
     pub(crate) cid: Cid,
     pub(crate) abi: Abi,
-    pub(crate) entry: Entry,
-    pub(crate) pre: InstancePre<StoreState>,
+    pub(crate) code: Code,
     pub(crate) size_bytes: u64,
+}
+
+/// What an invocation instantiates.
+pub(crate) enum Code {
+    /// A core module, with the exports its ABI calls.
+    Module {
+        entry: Entry,
+        pre: InstancePre<StoreState>,
+    },
+    /// A command component.
+    Command(CommandPre<StoreState>),
+}
+
+/// The runtime's two linkers: WASI preview 1 for core modules, preview 2 for components.
+pub(crate) struct Linkers {
+    pub(crate) modules: Linker<StoreState>,
+    pub(crate) components: component::Linker<StoreState>,
 }
 
 impl std::fmt::Debug for CompiledModule {
@@ -129,13 +148,17 @@ impl Runtime {
     pub fn new(config: &Config) -> Result<Runtime> {
         config.validate()?;
         let (engine, pooling) = crate::engine::build(config)?;
-        let mut linker: Linker<StoreState> = Linker::new(&engine);
-        crate::host::link(&mut linker)?;
+        let mut linkers = Linkers {
+            modules: Linker::new(&engine),
+            components: component::Linker::new(&engine),
+        };
+        crate::host::link(&mut linkers.modules)?;
+        crate::host::link_components(&mut linkers.components)?;
         let ticker = deadline::spawn_ticker(&engine, config.epoch_tick)?;
         Ok(Runtime {
             inner: Arc::new(Inner {
                 engine,
-                linker,
+                linkers,
                 config: config.clone(),
                 pooling,
                 compile_permits: Arc::new(Semaphore::new(config.max_concurrent_compiles)),
@@ -212,7 +235,7 @@ impl Runtime {
             let artifact =
                 crate::worker::client::compile(worker, config, fingerprint, cid, bytes).await?;
             let task = tokio::task::spawn_blocking(move || {
-                deserialize_blocking(&inner.engine, &inner.linker, &inner.config, cid, &artifact)
+                deserialize_blocking(&inner.engine, &inner.linkers, &inner.config, cid, &artifact)
             });
             return match task.await {
                 Ok(result) => result.map_err(|message| Error::Deploy { cid, message }),
@@ -225,7 +248,7 @@ impl Runtime {
         // stops waiting; it keeps its permit until then, so slow compiles stay bounded.
         let task = tokio::task::spawn_blocking(move || {
             let _permit = permit;
-            compile_blocking(&inner.engine, &inner.linker, &inner.config, cid, &bytes)
+            compile_blocking(&inner.engine, &inner.linkers, &inner.config, cid, &bytes)
         });
         match tokio::time::timeout(limit, task).await {
             Ok(Ok(result)) => result,
@@ -244,11 +267,11 @@ impl Runtime {
     ///
     /// [`Error::Internal`] when wasmtime cannot serialize it.
     pub fn serialize(&self, module: &CompiledModule) -> Result<Vec<u8>> {
-        module
-            .pre
-            .module()
-            .serialize()
-            .map_err(|e| crate::internal("serializing a compiled module", &e))
+        match &module.code {
+            Code::Module { pre, .. } => pre.module().serialize(),
+            Code::Command(pre) => pre.instance_pre().component().serialize(),
+        }
+        .map_err(|e| crate::internal("serializing a compiled module", &e))
     }
 
     /// Loads the module `cid` from its artifact, without compiling, and checks it as
@@ -266,7 +289,7 @@ impl Runtime {
     /// caller discards it and compiles.
     pub fn deserialize(&self, cid: Cid, bytes: &[u8]) -> Result<CompiledModule, String> {
         let inner = &self.inner;
-        deserialize_blocking(&inner.engine, &inner.linker, &inner.config, cid, bytes)
+        deserialize_blocking(&inner.engine, &inner.linkers, &inner.config, cid, bytes)
     }
 
     /// What an artifact of this runtime depends on, as a sha2-256 digest: the artifact
@@ -326,17 +349,19 @@ impl Runtime {
         };
         // The deadline starts here, with the input already in place, so it covers
         // instantiation and nothing before it.
-        let mut store = store::new_store(&self.inner.engine, config, wasi, &limits);
+        let mut store = store::new_store(&self.inner.engine, config, wasi, &limits, module.abi);
         deadline::arm(&mut store, limits.timeout(), config.epoch_tick);
 
         let deadline = store.data().deadline;
-        let run = crate::abi::call::run(
-            &mut store,
-            module,
-            handle_input,
-            &stdout,
-            config.max_output_bytes,
-        );
+        let run = async {
+            match &module.code {
+                Code::Module { entry, pre } => {
+                    let output = (&stdout, config.max_output_bytes);
+                    crate::abi::call::run(&mut store, pre, entry, handle_input, output).await
+                }
+                Code::Command(pre) => crate::component::run_command(&mut store, pre, &stdout).await,
+            }
+        };
         let result = match deadline::at_most_until(deadline, run).await {
             Ok(Ok(output)) => Ok(output),
             Ok(Err(failure)) => Err(classify(

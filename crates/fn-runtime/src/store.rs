@@ -13,7 +13,7 @@ use fn_core::{Config, Error, InvocationLimits, Preopen, Result};
 use wasmtime::{Engine, Store};
 use wasmtime_wasi::p1::WasiP1Ctx;
 use wasmtime_wasi::p2::pipe::MemoryInputPipe;
-use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
+use wasmtime_wasi::{FsPerms, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use crate::abi::Abi;
 use crate::limits::Limits;
@@ -44,6 +44,14 @@ pub(crate) struct StoreState {
     pub(crate) called: bool,
 }
 
+/// Components reach the same context through the preview 2 interfaces: a preview 1
+/// context holds a preview 2 one and its resource table (capped alike).
+impl WasiView for StoreState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        self.wasi.ctx()
+    }
+}
+
 /// A store for one invocation under `limits`, with its WASI context, limiter, fuel and
 /// host-call caps in place, and its deadline set from now; `deadline::arm` then turns on
 /// its epoch checks.
@@ -52,8 +60,15 @@ pub(crate) fn new_store(
     config: &Config,
     wasi: WasiP1Ctx,
     limits: &InvocationLimits,
+    abi: Abi,
 ) -> Store<StoreState> {
     let made = Instant::now();
+    // A component is several core instances linked together, with their tables.
+    let (max_instances, max_tables) = if abi == Abi::ComponentCommand {
+        (config.max_component_instances, config.max_component_tables)
+    } else {
+        (config.max_instances, config.max_tables)
+    };
     let mut store = Store::new(
         engine,
         StoreState {
@@ -61,8 +76,8 @@ pub(crate) fn new_store(
             limits: Limits {
                 max_memory_bytes: to_usize(limits.max_memory_bytes()),
                 max_table_elements: to_usize(config.max_table_elements),
-                max_instances: config.max_instances as usize,
-                max_tables: config.max_tables as usize,
+                max_instances: max_instances as usize,
+                max_tables: max_tables as usize,
                 max_memories: config.max_memories as usize,
                 peak_memory_bytes: 0,
                 memory_denied: false,
@@ -123,15 +138,14 @@ pub(crate) fn wasi_context(
                 ),
             })?;
     }
-    let handle_input = match abi {
-        Abi::WasiCommand => {
-            wasi.stdin(MemoryInputPipe::new(input));
-            None
-        }
-        Abi::Handle { .. } => Some(input),
+    let handle_input = if abi.reads_stdin() {
+        wasi.stdin(MemoryInputPipe::new(input));
+        None
+    } else {
+        Some(input)
     };
     let mut wasi = wasi.build_p1();
-    wasmtime_wasi::WasiView::ctx(&mut wasi)
+    WasiView::ctx(&mut wasi)
         .table
         .set_max_capacity(to_usize(config.max_wasi_resources));
     Ok((wasi, handle_input))
@@ -169,8 +183,6 @@ fn checked_preopen(roots: &[PathBuf], preopen: &Preopen) -> Result<PathBuf> {
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
-
-    use wasmtime_wasi::WasiView;
 
     use super::*;
 

@@ -108,7 +108,7 @@ fn serve_once() -> Result<(), String> {
     }
     let mut module = vec![0; usize::try_from(module_len).map_err(|e| e.to_string())?];
     input.read_exact(&mut module).map_err(reading)?;
-    let (status, payload) = match crate::compile::new_module(&engine, &module) {
+    let (status, payload) = match crate::compile::new_wasm(&engine, &module) {
         Ok(compiled) => {
             let artifact = compiled
                 .serialize()

@@ -131,6 +131,20 @@ impl Config {
         nonzero("max_log_bytes", self.max_log_bytes)?;
         nonzero("max_instances", self.max_instances.into())?;
         nonzero("max_memories", self.max_memories.into())?;
+        nonzero(
+            "max_component_instances",
+            self.max_component_instances.into(),
+        )?;
+        nonzero("max_component_tables", self.max_component_tables.into())?;
+        // Each pool slot reserves this many core instances and tables.
+        if self.max_component_instances > 1_000 || self.max_component_tables > 1_000 {
+            let field = if self.max_component_instances > 1_000 {
+                "max_component_instances"
+            } else {
+                "max_component_tables"
+            };
+            return Err(Error::validation(field, "must be at most 1000"));
+        }
         nonzero("max_wasm_stack_bytes", self.max_wasm_stack_bytes)?;
         if self.max_wasm_stack_bytes > 64 << 20 {
             return Err(Error::validation(

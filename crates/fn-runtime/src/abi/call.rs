@@ -7,44 +7,29 @@
 
 use bytes::Bytes;
 use tracing::Instrument;
-use wasmtime::{Extern, Instance, Memory, ModuleExport, Store, TypedFunc, WasmParams, WasmResults};
+use wasmtime::{
+    Extern, Instance, InstancePre, Memory, ModuleExport, Store, TypedFunc, WasmParams, WasmResults,
+};
 use wasmtime_wasi::I32Exit;
 
 use super::{Entry, guest_range, unpack_result};
 use crate::classify::Failure;
 use crate::pipe::BoundedPipe;
-use crate::runtime::CompiledModule;
 use crate::store::StoreState;
 
-/// A debug span for a phase, or `Span::none()` when nothing would record it. Why: with
-/// tracing's `log` feature on (sqlx turns it on for the whole build), a disabled span
-/// still carries its metadata so that it can go to the `log` crate, and every poll of
-/// the future it instruments then asks `log` for its level (a few hundred instructions
-/// a call, callgrind); a none span asks nothing.
-macro_rules! phase_span {
-    ($name:literal) => {
-        if tracing::span_enabled!(tracing::Level::DEBUG) {
-            tracing::debug_span!($name)
-        } else {
-            tracing::Span::none()
-        }
-    };
-}
-
-/// Instantiates `module` in `store` and runs it: the output, or why it stopped.
+/// Instantiates the module `pre` in `store` and runs it through `entry`: the output, or why it stopped.
 ///
 /// The spans `instantiate` and `execute` (target `fn_runtime`, level debug) mark the two
 /// phases; an `execute` span exists once the guest's code is about to run. When
 /// instantiation ends, successful or not, the store's `instantiated` is set.
 pub(crate) async fn run(
     store: &mut Store<StoreState>,
-    module: &CompiledModule,
+    pre: &InstancePre<StoreState>,
+    entry: &Entry,
     handle_input: Option<Bytes>,
-    stdout: &BoundedPipe,
-    max_output_bytes: u64,
+    (stdout, max_output_bytes): (&BoundedPipe, u64),
 ) -> Result<Bytes, Failure> {
-    let instance = module
-        .pre
+    let instance = pre
         .instantiate_async(&mut *store)
         .instrument(phase_span!("instantiate"))
         .await;
@@ -52,7 +37,7 @@ pub(crate) async fn run(
     let instance = instance.map_err(Failure::Wasm)?;
     store.data_mut().called = true;
     let execute = phase_span!("execute");
-    match &module.entry {
+    match entry {
         Entry::Command { start } => {
             let start = typed::<(), ()>(store, &instance, start)?;
             match start.call_async(&mut *store, ()).instrument(execute).await {

@@ -3,6 +3,7 @@
 
 mod abi_handle;
 mod compile;
+mod component;
 mod limits;
 mod preopens;
 mod security;

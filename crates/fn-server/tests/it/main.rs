@@ -62,6 +62,22 @@ fn runs_a_function_and_prints_its_output() {
 }
 
 #[test]
+fn runs_a_program_built_for_wasm32_wasip2_unchanged() {
+    // What `cargo build --target wasm32-wasip2` emits: a component, through the same
+    // command (compiled in fnd's compile worker, and again from its artifact).
+    let hello = fn_guests::components_dir().join("hello.wasm");
+    for _ in 0..2 {
+        let out = fnd(&["run", hello.to_str().unwrap(), "--input", "component"]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        assert_eq!(text(&out.stdout), "hello, component!\n");
+    }
+    let exit = fn_guests::components_dir().join("exit_code.wasm");
+    // WASI 0.2's `exit` says failure, not which: status 1.
+    let out = fnd(&["run", exit.to_str().unwrap(), "--input", "9"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+}
+
+#[test]
 fn passes_on_the_guests_exit_status_and_names_other_failures() {
     let exit = guest("exit_code");
     let out = fnd(&["run", exit.to_str().unwrap(), "--input", "7"]);

@@ -365,3 +365,20 @@ async fn an_input_refused_before_it_is_read_is_still_recorded_once() {
         "the size declared"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_component_deploys_and_invokes_as_a_module_does() {
+    let server = server().await;
+    let client = server.client();
+    let component = fn_guests::component("hello");
+    let deployed = client
+        .deploy("team", "p2", &DeploySpec::default(), component.clone())
+        .await
+        .unwrap();
+    assert_eq!(deployed.wasm_cid, Cid::of(&component));
+    let output = client
+        .invoke("team", "p2", Bytes::from("wasip2"))
+        .await
+        .unwrap();
+    assert_eq!(&output[..], b"hello, wasip2!\n");
+}
