@@ -13,7 +13,7 @@ use wasmtime::component::Component;
 use wasmtime::{Engine, Module, Precompiled, ResourcesRequired};
 use wasmtime_wasi::p2::bindings::CommandPre;
 
-use crate::abi::{self, Abi};
+use crate::abi;
 use crate::runtime::{Code, CompiledModule, Linkers};
 
 /// Bytes of a module shown when it is neither wasm nor text.
@@ -123,7 +123,7 @@ fn prepare(
                 &module.resources_required(),
                 config,
                 "module",
-                config.max_tables,
+                ("max_tables", config.max_tables),
             )?;
             let (abi, entry) = abi::detect(&module)?;
             let pre = linkers
@@ -136,10 +136,14 @@ fn prepare(
             // A component that imports core modules has no fixed needs; its instances
             // still meet the store's limiter.
             if let Some(needs) = component.resources_required() {
-                check_resources(&needs, config, "component", config.max_component_tables)?;
+                check_resources(
+                    &needs,
+                    config,
+                    "component",
+                    ("max_component_tables", config.max_component_tables),
+                )?;
             }
             let abi = crate::component::detect(engine, &component)?;
-            debug_assert_eq!(abi, Abi::ComponentCommand);
             let pre = linkers
                 .components
                 .instantiate_pre(&component)
@@ -164,7 +168,7 @@ fn check_resources(
     needs: &ResourcesRequired,
     config: &Config,
     what: &str,
-    max_tables: u32,
+    (tables_field, max_tables): (&str, u32),
 ) -> Result<(), String> {
     if needs.num_memories > config.max_memories {
         return Err(format!(
@@ -183,13 +187,8 @@ fn check_resources(
         }
     }
     if needs.num_tables > max_tables {
-        let field = if what == "module" {
-            "max_tables"
-        } else {
-            "max_component_tables"
-        };
         return Err(format!(
-            "the {what} defines {} tables, more than the engine's {field} ({max_tables})",
+            "the {what} defines {} tables, more than the engine's {tables_field} ({max_tables})",
             needs.num_tables
         ));
     }

@@ -356,8 +356,9 @@ impl Runtime {
         let run = async {
             match &module.code {
                 Code::Module { entry, pre } => {
-                    let output = (&stdout, config.max_output_bytes);
-                    crate::abi::call::run(&mut store, pre, entry, handle_input, output).await
+                    let max_output = config.max_output_bytes;
+                    crate::abi::call::run(&mut store, pre, entry, handle_input, &stdout, max_output)
+                        .await
                 }
                 Code::Command(pre) => crate::component::run_command(&mut store, pre, &stdout).await,
             }

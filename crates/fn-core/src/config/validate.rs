@@ -137,14 +137,12 @@ impl Config {
         )?;
         nonzero("max_component_tables", self.max_component_tables.into())?;
         // Each pool slot reserves this many core instances and tables.
-        if self.max_component_instances > 1_000 || self.max_component_tables > 1_000 {
-            let field = if self.max_component_instances > 1_000 {
-                "max_component_instances"
-            } else {
-                "max_component_tables"
-            };
-            return Err(Error::validation(field, "must be at most 1000"));
-        }
+        at_most(
+            "max_component_instances",
+            self.max_component_instances,
+            1_000,
+        )?;
+        at_most("max_component_tables", self.max_component_tables, 1_000)?;
         nonzero("max_wasm_stack_bytes", self.max_wasm_stack_bytes)?;
         if self.max_wasm_stack_bytes > 64 << 20 {
             return Err(Error::validation(
@@ -166,6 +164,14 @@ impl Config {
 fn nonzero(field: &str, value: u64) -> Result<()> {
     if value == 0 {
         Err(Error::validation(field, "must be greater than zero"))
+    } else {
+        Ok(())
+    }
+}
+
+fn at_most(field: &str, value: u32, max: u32) -> Result<()> {
+    if value > max {
+        Err(Error::validation(field, format!("must be at most {max}")))
     } else {
         Ok(())
     }

@@ -27,7 +27,8 @@ pub(crate) async fn run(
     pre: &InstancePre<StoreState>,
     entry: &Entry,
     handle_input: Option<Bytes>,
-    (stdout, max_output_bytes): (&BoundedPipe, u64),
+    stdout: &BoundedPipe,
+    max_output_bytes: u64,
 ) -> Result<Bytes, Failure> {
     let instance = pre
         .instantiate_async(&mut *store)
