@@ -76,13 +76,15 @@ async fn in_flight(gateway: &Gateway, n: u64) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_function_answers_503_with_retry_after() {
-    // The first call holds the one slot for a minute: the second comes while it runs,
-    // however slow the machine, and is refused; then the first is cancelled.
+    // Two calls at once for the one slot, each holding it for a minute if it gets it:
+    // one is admitted and runs, the other is refused at once. Which is which is the
+    // scheduler's choice (being in the gateway is not yet holding the slot), so the test
+    // takes the first to answer, however slow the machine; then the other is cancelled.
     let running = start(60_000, Duration::from_secs(5)).await;
     let client = reqwest::Client::new();
-    let first = tokio::spawn(client.post(sleepy(&running)).send());
-    in_flight(&running.gateway, 1).await;
-    let refused = client.post(sleepy(&running)).send().await.unwrap();
+    let calls = [0, 1].map(|_| tokio::spawn(client.post(sleepy(&running)).send()));
+    let (answered, _, mut admitted) = futures::future::select_all(calls).await;
+    let refused = answered.unwrap().unwrap();
     assert_eq!(refused.status(), 503);
     let retry_after: u64 = refused.headers()["retry-after"]
         .to_str()
@@ -92,7 +94,7 @@ async fn a_full_function_answers_503_with_retry_after() {
     assert!(retry_after >= 1, "{retry_after}");
     let body: serde_json::Value = refused.json().await.unwrap();
     assert_eq!(body["error"]["kind"], "overloaded");
-    first.abort();
+    admitted.pop().unwrap().abort();
     in_flight(&running.gateway, 0).await;
     running.records.flush().unwrap();
     let statuses: Vec<_> = running
