@@ -1,5 +1,6 @@
 //! `cargo xtask guests`: the guests in guests/ built for `wasm32-wasip1`, the command
-//! guests again for `wasm32-wasip2` (as components), and the compile bombs beside them;
+//! guests again for `wasm32-wasip2` (as components) with the wasi:http ones, and the
+//! compile bombs beside them;
 //! each target added to the toolchain when it is missing.
 
 use std::path::{Path, PathBuf};
@@ -41,9 +42,23 @@ pub(crate) fn guests(root: &Path) -> Result<Vec<PathBuf>> {
         }
         Ok(())
     };
-    build("wasm32-wasip1", &[])?;
-    // The same command programs as preview 2 components: what today's toolchains emit.
-    build("wasm32-wasip2", &["-p", "commands"])?;
+    // Every guest but the HTTP ones, which are components only.
+    build(
+        "wasm32-wasip1",
+        &[
+            "--workspace",
+            "--exclude",
+            "http-routes",
+            "--exclude",
+            "http-silent",
+        ],
+    )?;
+    // The same command programs as preview 2 components (what today's toolchains emit),
+    // and the wasi:http functions.
+    build(
+        "wasm32-wasip2",
+        &["-p", "commands", "-p", "http-routes", "-p", "http-silent"],
+    )?;
     let bombs = bombs::write(&guests_out(root)).context("writing the compile bombs")?;
     println!("wrote {bombs} compile bombs beside them");
     let mut built: Vec<PathBuf> = std::fs::read_dir(guests_out(root))?

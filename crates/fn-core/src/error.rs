@@ -299,6 +299,8 @@ pub enum OutputStream {
     Stderr,
     /// The output a handle-ABI `handle` returned in its memory.
     HandleResult,
+    /// The body of an HTTP function's response.
+    ResponseBody,
 }
 
 impl fmt::Display for OutputStream {
@@ -307,6 +309,7 @@ impl fmt::Display for OutputStream {
             OutputStream::Stdout => "stdout",
             OutputStream::Stderr => "stderr",
             OutputStream::HandleResult => "the handle result",
+            OutputStream::ResponseBody => "the response body",
         })
     }
 }

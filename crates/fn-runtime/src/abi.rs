@@ -27,12 +27,27 @@ pub enum Abi {
     /// A WASI preview 2 component exporting `wasi:cli/run@0.2.x`: the same contract as
     /// [`Abi::WasiCommand`] (input on stdin, output on stdout, log on stderr).
     ComponentCommand,
+    /// A WASI preview 2 component exporting `wasi:http/incoming-handler@0.2.x`: it is
+    /// given an HTTP request and answers a response, both streamed
+    /// ([`Runtime::serve_http`](crate::Runtime::serve_http)).
+    ComponentHttp,
 }
 
 impl Abi {
     /// Whether the input goes on stdin (a command) rather than into memory.
     pub(crate) fn reads_stdin(self) -> bool {
         matches!(self, Abi::WasiCommand | Abi::ComponentCommand)
+    }
+
+    /// Whether it is a component's (several core instances linked together, with their
+    /// tables) rather than a core module's.
+    pub(crate) fn is_component(self) -> bool {
+        matches!(self, Abi::ComponentCommand | Abi::ComponentHttp)
+    }
+
+    /// Whether the function serves HTTP requests rather than taking an input.
+    pub fn serves_http(self) -> bool {
+        self == Abi::ComponentHttp
     }
 }
 

@@ -30,6 +30,13 @@ pub(crate) enum Failure {
     Abi(String),
     /// The handle result is larger than the output limit.
     HandleResultTooLarge,
+    /// An HTTP response's body went over the output limit.
+    ResponseTooLarge,
+    /// The reader of an HTTP response dropped it before its end.
+    Dropped {
+        /// How long after the store was made.
+        after: Duration,
+    },
 }
 
 /// The engine's error for `failure`, looking at what the limiter and pipes saw first.
@@ -48,6 +55,13 @@ pub(crate) fn classify(
                 limit_bytes: config.max_output_bytes,
             };
         }
+        Failure::ResponseTooLarge => {
+            return Error::OutputTooLarge {
+                stream: OutputStream::ResponseBody,
+                limit_bytes: config.max_output_bytes,
+            };
+        }
+        Failure::Dropped { after } => return Error::Cancelled { after },
         Failure::Wasm(error) => error,
     };
     if error.downcast_ref::<DeadlineExceeded>().is_some() {

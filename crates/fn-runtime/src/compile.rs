@@ -12,6 +12,7 @@ use fn_core::{Cid, Config, Error, Result};
 use wasmtime::component::Component;
 use wasmtime::{Engine, Module, Precompiled, ResourcesRequired};
 use wasmtime_wasi::p2::bindings::CommandPre;
+use wasmtime_wasi_http::p2::bindings::ProxyPre;
 
 use crate::abi;
 use crate::runtime::{Code, CompiledModule, Linkers};
@@ -144,12 +145,21 @@ fn prepare(
                 )?;
             }
             let abi = crate::component::detect(engine, &component)?;
-            let pre = linkers
-                .components
-                .instantiate_pre(&component)
-                .and_then(CommandPre::new)
-                .map_err(|e| format!("{e:#}"))?;
-            (abi, Code::Command(pre), component.image_range())
+            let code = if abi.serves_http() {
+                linkers
+                    .http
+                    .instantiate_pre(&component)
+                    .and_then(ProxyPre::new)
+                    .map(Code::Http)
+            } else {
+                linkers
+                    .components
+                    .instantiate_pre(&component)
+                    .and_then(CommandPre::new)
+                    .map(Code::Command)
+            };
+            let code = code.map_err(|e| format!("{e:#}"))?;
+            (abi, code, component.image_range())
         }
     };
     let size_bytes = (image.end as usize - image.start as usize) as u64;

@@ -51,7 +51,7 @@ pub(crate) fn is_component(bytes: &[u8]) -> bool {
 /// # Errors
 ///
 /// A message (the caller wraps it in `Error::Deploy`) naming what the component exports
-/// and what is accepted; or, for an HTTP handler, that this build does not serve it yet.
+/// and what is accepted.
 pub(crate) fn detect(engine: &Engine, component: &Component) -> Result<Abi, String> {
     let exports: Vec<String> = component
         .component_type()
@@ -67,12 +67,7 @@ pub(crate) fn detect(engine: &Engine, component: &Component) -> Result<Abi, Stri
     // An HTTP handler first: a guest library's server (wstd's) is a program whose
     // component may export `wasi:cli/run` beside the handler.
     match (speaks(HTTP_HANDLER), speaks(CLI_RUN)) {
-        (true, _) => Err(
-            "the component exports `wasi:http/incoming-handler` (an HTTP function), which \
-             this engine does not serve yet; a command component exporting `wasi:cli/run` \
-             runs"
-                .into(),
-        ),
+        (true, _) => Ok(Abi::ComponentHttp),
         (false, true) => Ok(Abi::ComponentCommand),
         (false, false) => {
             let named = if exports.is_empty() {

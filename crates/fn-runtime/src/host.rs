@@ -20,6 +20,36 @@ pub(crate) fn link_components(linker: &mut component::Linker<StoreState>) -> Res
         .map_err(|e| internal("linking WASI preview 2", &e))
 }
 
+/// The imports of an HTTP component: the `wasi:http/proxy` world (clocks, random, stdio,
+/// `wasi:http`), and of the command world what a program's standard library links
+/// whether or not it is used (the environment, exit, terminals, the insecure random
+/// seed: Rust's std for `wasm32-wasip2` imports them all). No filesystem and no
+/// sockets: a component importing them is refused at deploy, naming the import.
+/// Outbound requests are refused per call (`http.rs`).
+pub(crate) fn link_http(linker: &mut component::Linker<StoreState>) -> Result<()> {
+    use wasmtime_wasi::cli::WasiCli;
+    use wasmtime_wasi::p2::bindings::{cli, random};
+    use wasmtime_wasi::random::WasiRandom;
+    type T = StoreState;
+    let l = linker;
+    let linked = (|| {
+        wasmtime_wasi_http::p2::add_to_linker_async(l)?;
+        let cli = <T as wasmtime_wasi::cli::WasiCliView>::cli;
+        cli::environment::add_to_linker::<T, WasiCli>(l, cli)?;
+        cli::exit::add_to_linker::<T, WasiCli>(l, cli)?;
+        cli::terminal_input::add_to_linker::<T, WasiCli>(l, cli)?;
+        cli::terminal_output::add_to_linker::<T, WasiCli>(l, cli)?;
+        cli::terminal_stdin::add_to_linker::<T, WasiCli>(l, cli)?;
+        cli::terminal_stdout::add_to_linker::<T, WasiCli>(l, cli)?;
+        cli::terminal_stderr::add_to_linker::<T, WasiCli>(l, cli)?;
+        let random = <T as wasmtime_wasi::random::WasiRandomView>::random;
+        random::insecure::add_to_linker::<T, WasiRandom>(l, random)?;
+        random::insecure_seed::add_to_linker::<T, WasiRandom>(l, random)?;
+        wasmtime::Result::<()>::Ok(())
+    })();
+    linked.map_err(|e| internal("linking wasi:http", &e))
+}
+
 /// Adds every host import to `linker`.
 pub(crate) fn link(linker: &mut Linker<StoreState>) -> Result<()> {
     p1::add_to_linker_async(linker, |state: &mut StoreState| &mut state.wasi)

@@ -78,6 +78,7 @@ mod component;
 mod deadline;
 mod engine;
 mod host;
+mod http;
 mod limits;
 mod outcome;
 mod pipe;
@@ -86,6 +87,7 @@ mod store;
 pub mod worker;
 
 pub use crate::abi::Abi;
+pub use crate::http::{BodyCut, BoxError, RequestBody, ResponseBody, ResponseSender, Served, full};
 pub use crate::outcome::Outcome;
 pub use crate::runtime::{CompiledModule, Invocation, Runtime};
 

@@ -9,6 +9,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use fn_core::{Error, Result};
 
+use crate::http::Served;
+
 /// What an invocation produced, whether it succeeded or not.
 #[derive(Debug)]
 pub struct Outcome {
@@ -28,6 +30,9 @@ pub struct Outcome {
     /// How long the guest's code ran after instantiation; `None` when it never got
     /// there.
     pub execute_duration: Option<Duration>,
+    /// For an HTTP function, the status it answered and the body bytes delivered (its
+    /// output is the body, streamed: `result` holds no bytes then).
+    pub http: Option<Served>,
 }
 
 impl Outcome {
@@ -39,6 +44,7 @@ impl Outcome {
             stdout: Bytes::new(),
             instantiate_duration: None,
             execute_duration: None,
+            http: None,
         }
     }
 }

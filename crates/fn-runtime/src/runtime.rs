@@ -17,12 +17,14 @@ use tokio::sync::Semaphore;
 use wasmtime::component;
 use wasmtime::{Engine, InstancePre, Linker};
 use wasmtime_wasi::p2::bindings::CommandPre;
+use wasmtime_wasi_http::p2::bindings::ProxyPre;
 
 use crate::Outcome;
 use crate::abi::{Abi, Entry};
 use crate::classify::classify;
 use crate::compile::{compile_blocking, deserialize_blocking};
 use crate::deadline::{self, Ticker};
+use crate::http::{RequestBody, ResponseBody, ResponseSender};
 use crate::pipe::BoundedPipe;
 use crate::store::{self, StoreState};
 use crate::to_usize;
@@ -79,12 +81,16 @@ pub(crate) enum Code {
     },
     /// A command component.
     Command(CommandPre<StoreState>),
+    /// An HTTP component.
+    Http(ProxyPre<StoreState>),
 }
 
-/// The runtime's two linkers: WASI preview 1 for core modules, preview 2 for components.
+/// The runtime's linkers: WASI preview 1 for core modules, preview 2 for command
+/// components, and the proxy world's for HTTP components.
 pub(crate) struct Linkers {
     pub(crate) modules: Linker<StoreState>,
     pub(crate) components: component::Linker<StoreState>,
+    pub(crate) http: component::Linker<StoreState>,
 }
 
 impl std::fmt::Debug for CompiledModule {
@@ -151,9 +157,11 @@ impl Runtime {
         let mut linkers = Linkers {
             modules: Linker::new(&engine),
             components: component::Linker::new(&engine),
+            http: component::Linker::new(&engine),
         };
         crate::host::link(&mut linkers.modules)?;
         crate::host::link_components(&mut linkers.components)?;
+        crate::host::link_http(&mut linkers.http)?;
         let ticker = deadline::spawn_ticker(&engine, config.epoch_tick)?;
         Ok(Runtime {
             inner: Arc::new(Inner {
@@ -270,6 +278,7 @@ impl Runtime {
         match &module.code {
             Code::Module { pre, .. } => pre.module().serialize(),
             Code::Command(pre) => pre.instance_pre().component().serialize(),
+            Code::Http(pre) => pre.instance_pre().component().serialize(),
         }
         .map_err(|e| crate::internal("serializing a compiled module", &e))
     }
@@ -326,11 +335,88 @@ impl Runtime {
     /// [`Error::Exit`], [`Error::Abi`], [`Error::Unavailable`] when the pool has no free
     /// slot or a preopened folder cannot be opened, or [`Error::Validation`] for a
     /// preopened folder outside the config's `preopen_roots`.
+    ///
+    /// An HTTP function is given the input as the body of a `POST /` and answers its
+    /// response's body as the output (its status in [`Outcome::http`]).
     pub async fn invoke(
         &self,
         module: &CompiledModule,
         invocation: Invocation<'_>,
         input: Bytes,
+    ) -> Outcome {
+        if !matches!(module.code, Code::Http(_)) {
+            return self.run(module, invocation, input, None).await;
+        }
+        let request = http::Request::post("/")
+            .body(crate::http::full(input))
+            .expect("a constant request is valid");
+        let (respond, response) = tokio::sync::oneshot::channel::<http::Response<ResponseBody>>();
+        let collect = async {
+            let Ok(response) = response.await else {
+                return None;
+            };
+            // The body ends cleanly only when the guest finished it: a cut is in the
+            // outcome's result.
+            http_body_util::BodyExt::collect(response.into_body())
+                .await
+                .ok()
+                .map(http_body_util::Collected::to_bytes)
+        };
+        let served = self.run(module, invocation, Bytes::new(), Some((request, respond)));
+        let (mut outcome, body) = tokio::join!(served, collect);
+        if let (Ok(_), Some(body)) = (&outcome.result, body) {
+            outcome.result = Ok(body);
+        }
+        outcome
+    }
+
+    /// Serves one HTTP request with the HTTP function `module` in a fresh sandbox: the
+    /// request goes to its `wasi:http/incoming-handler`, and the response's head is sent
+    /// on `respond` as soon as the guest sets it, with its body streaming as the guest
+    /// writes it. The returned future must be polled until it ends for the exchange to
+    /// go on (the caller runs it in a task of its own while it hands the response on):
+    /// it ends when the body has been delivered, the guest failed, the deadline passed
+    /// (it covers the whole exchange, the body's delivery included) or the response was
+    /// dropped before its end.
+    ///
+    /// `respond` is dropped unfulfilled when the guest fails before answering (the
+    /// outcome says why) or returns without setting a response
+    /// ([`Error::Abi`]). A body cut short (a trap, the deadline, the output limit) ends
+    /// in an error, not a clean end, so that the client sees it cut.
+    ///
+    /// # Errors
+    ///
+    /// In [`Outcome::result`], as [`Runtime::invoke`]'s, and [`Error::Cancelled`] when
+    /// the response was dropped before its end; [`Error::Validation`] when `module` is
+    /// not an HTTP function.
+    pub async fn serve_http(
+        &self,
+        module: &CompiledModule,
+        invocation: Invocation<'_>,
+        request: http::Request<RequestBody>,
+        respond: ResponseSender,
+    ) -> Outcome {
+        if !matches!(module.code, Code::Http(_)) {
+            return Outcome::failed(Error::validation(
+                "abi",
+                format!(
+                    "the function is {:?}, not an HTTP function: invoke it with an input",
+                    module.abi
+                ),
+            ));
+        }
+        self.run(module, invocation, Bytes::new(), Some((request, respond)))
+            .await
+    }
+
+    /// One invocation in a fresh sandbox: an input for a module or a command, or an
+    /// exchange for an HTTP function.
+    async fn run(
+        &self,
+        module: &CompiledModule,
+        invocation: Invocation<'_>,
+        input: Bytes,
+        exchange: Option<(http::Request<RequestBody>, ResponseSender)>,
     ) -> Outcome {
         let config = &self.inner.config;
         let limits = invocation.limits;
@@ -353,14 +439,26 @@ impl Runtime {
         deadline::arm(&mut store, limits.timeout(), config.epoch_tick);
 
         let deadline = store.data().deadline;
+        let mut served = None;
         let run = async {
-            match &module.code {
-                Code::Module { entry, pre } => {
-                    let max_output = config.max_output_bytes;
+            let max_output = config.max_output_bytes;
+            match (&module.code, exchange) {
+                (Code::Module { entry, pre }, _) => {
                     crate::abi::call::run(&mut store, pre, entry, handle_input, &stdout, max_output)
                         .await
                 }
-                Code::Command(pre) => crate::component::run_command(&mut store, pre, &stdout).await,
+                (Code::Command(pre), _) => {
+                    crate::component::run_command(&mut store, pre, &stdout).await
+                }
+                (Code::Http(pre), Some((request, respond))) => {
+                    let measured = served.insert(crate::http::Served::default());
+                    crate::http::serve(&mut store, pre, request, respond, max_output, measured)
+                        .await
+                        .map(|()| Bytes::new())
+                }
+                (Code::Http(_), None) => Err(crate::classify::Failure::Abi(
+                    "an HTTP function is given a request, not an input".into(),
+                )),
             }
         };
         let result = match deadline::at_most_until(deadline, run).await {
@@ -393,6 +491,7 @@ impl Runtime {
             stdout: stdout.take(),
             instantiate_duration,
             execute_duration,
+            http: served,
         }
     }
 }

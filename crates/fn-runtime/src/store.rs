@@ -42,6 +42,10 @@ pub(crate) struct StoreState {
     pub(crate) instantiated: Option<Instant>,
     /// Whether instantiation succeeded, so the guest's code was called.
     pub(crate) called: bool,
+    /// wasi:http's context (its field size limit), for HTTP components.
+    pub(crate) http: wasmtime_wasi_http::WasiHttpCtx,
+    /// wasi:http's hooks: outbound requests refused.
+    pub(crate) hooks: crate::http::DenyOutbound,
 }
 
 /// Components reach the same context through the preview 2 interfaces: a preview 1
@@ -64,7 +68,7 @@ pub(crate) fn new_store(
 ) -> Store<StoreState> {
     let made = Instant::now();
     // A component is several core instances linked together, with their tables.
-    let (max_instances, max_tables) = if abi == Abi::ComponentCommand {
+    let (max_instances, max_tables) = if abi.is_component() {
         (config.max_component_instances, config.max_component_tables)
     } else {
         (config.max_instances, config.max_tables)
@@ -88,6 +92,8 @@ pub(crate) fn new_store(
             made,
             instantiated: None,
             called: false,
+            http: wasmtime_wasi_http::WasiHttpCtx::new(),
+            hooks: crate::http::DenyOutbound,
         },
     );
     store.limiter(|state| &mut state.limits);

@@ -4,6 +4,7 @@
 mod abi_handle;
 mod compile;
 mod component;
+mod http;
 mod limits;
 mod preopens;
 mod security;

@@ -1,0 +1,405 @@
+//! wasi:http functions: one request given to a component's `wasi:http/incoming-handler`,
+//! its response handed back as soon as the guest sets it, and its body streamed out
+//! while the guest writes it.
+//!
+//! Why an exchange rather than a call: a response's head leaves before its body is
+//! written, so the sandbox lives on after the head is sent. The exchange ([`serve`])
+//! owns the store until the body has been delivered (or the reader went away), all of
+//! it under the invocation's one deadline; the [`ResponseBody`] the reader holds and
+//! the exchange share a small state ([`Shared`]) through which each tells the other how
+//! it ended. Outbound requests are refused ([`DenyOutbound`]) until the host services
+//! supply a guarded sender.
+
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http_body::{Body, Frame, SizeHint};
+use http_body_util::BodyExt as _;
+use tokio::sync::{Notify, oneshot};
+use tracing::Instrument as _;
+use wasmtime::Store;
+use wasmtime_wasi_http::p2::bindings::ProxyPre;
+use wasmtime_wasi_http::p2::bindings::http::types::{ErrorCode, Scheme};
+use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
+use wasmtime_wasi_http::{WasiBody, WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
+
+use crate::classify::Failure;
+use crate::store::StoreState;
+
+/// The error of a body's stream.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A request body given to [`Runtime::serve_http`](crate::Runtime::serve_http): any
+/// stream of bytes, boxed. An error in it reaches the guest as a failed read.
+pub type RequestBody = http_body_util::combinators::UnsyncBoxBody<Bytes, BoxError>;
+
+/// The one sender of the head of an HTTP function's response: fulfilled when the guest
+/// sets its response, dropped when it never does.
+pub type ResponseSender = oneshot::Sender<http::Response<ResponseBody>>;
+
+/// Refuses every outbound request a guest makes (`wasi:http/outgoing-handler`), with
+/// `HttpRequestDenied`: the guest sees the error code, its call goes on.
+pub(crate) struct DenyOutbound;
+
+type Io = Box<dyn Future<Output = wasmtime_wasi_http::Result<()>> + Send>;
+type Sent = wasmtime_wasi_http::Result<(http::Response<WasiBody>, Io)>;
+
+impl WasiHttpHooks for DenyOutbound {
+    fn send_request(
+        &mut self,
+        _request: http::Request<WasiBody>,
+        _options: Option<wasmtime_wasi_http::RequestOptions>,
+        _io: Io,
+    ) -> Box<dyn Future<Output = Sent> + Send> {
+        Box::new(async { Sent::Err(wasmtime_wasi_http::Error::HttpRequestDenied) })
+    }
+}
+
+impl WasiHttpView for StoreState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        let wasmtime_wasi::WasiCtxView { table, .. } = wasmtime_wasi::WasiView::ctx(&mut self.wasi);
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table,
+            hooks: &mut self.hooks,
+        }
+    }
+}
+
+/// Why the reader's side stopped the exchange.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stop {
+    /// The response (head or body) was dropped before its end: the client went away.
+    Dropped,
+    /// The body went over the output limit.
+    OutputTooLarge,
+}
+
+/// What the exchange and the response's reader share.
+#[derive(Default)]
+struct Shared {
+    /// Set once by the reader's side; the exchange ends at it.
+    stop: Mutex<Option<Stop>>,
+    /// Woken when `stop` is set or the body has been delivered.
+    wake: Notify,
+    /// The body reached its end, cleanly or cut, or was dropped after it.
+    delivered: AtomicBool,
+    /// Body bytes handed to the reader.
+    sent: AtomicU64,
+}
+
+impl Shared {
+    fn stop(&self, why: Stop) {
+        self.stop
+            .lock()
+            .expect("the stop lock is never held across a panic")
+            .get_or_insert(why);
+        self.wake.notify_one();
+    }
+
+    fn stopped(&self) -> Option<Stop> {
+        *self
+            .stop
+            .lock()
+            .expect("the stop lock is never held across a panic")
+    }
+}
+
+/// The body of an HTTP function's response: the guest's bytes as it writes them, cut
+/// (an error, so that the connection is aborted rather than the body ended) when the
+/// guest did not finish cleanly, the deadline passed, or the output limit was reached.
+/// Dropping it before its end stops the guest.
+pub struct ResponseBody {
+    inner: HyperOutgoingBody,
+    shared: Arc<Shared>,
+    /// Fulfilled with `true` when the guest's handler returned cleanly; dropped otherwise.
+    verdict: Option<oneshot::Receiver<bool>>,
+    limit: u64,
+    ended: bool,
+}
+
+impl std::fmt::Debug for ResponseBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResponseBody")
+            .field("sent", &self.shared.sent.load(Ordering::Relaxed))
+            .field("ended", &self.ended)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why a response body was cut.
+#[derive(Debug, thiserror::Error)]
+pub enum BodyCut {
+    /// The guest trapped, timed out or was stopped before finishing its body.
+    #[error("the function stopped before finishing its response body")]
+    Unfinished,
+    /// The body went over the engine's `max_output_bytes`.
+    #[error("the response body went over the output limit of {limit_bytes} bytes")]
+    OutputTooLarge {
+        /// The limit.
+        limit_bytes: u64,
+    },
+    /// wasi:http's own error while the guest wrote its body.
+    #[error("the function's response body failed: {0}")]
+    Guest(String),
+}
+
+impl ResponseBody {
+    fn end(&mut self) {
+        self.ended = true;
+        self.shared.delivered.store(true, Ordering::Release);
+        self.shared.wake.notify_one();
+    }
+
+    fn cut(&mut self, why: BodyCut) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        self.end();
+        Poll::Ready(Some(Err(Box::new(why))))
+    }
+}
+
+impl Body for ResponseBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = &mut *self;
+        if this.ended {
+            return Poll::Ready(None);
+        }
+        match Pin::new(&mut this.inner).poll_frame(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Some(Ok(frame))) => {
+                let len = frame.data_ref().map_or(0, |data| data.len() as u64);
+                let sent = this.shared.sent.fetch_add(len, Ordering::Relaxed) + len;
+                if sent > this.limit {
+                    this.shared.stop(Stop::OutputTooLarge);
+                    let limit_bytes = this.limit;
+                    return this.cut(BodyCut::OutputTooLarge { limit_bytes });
+                }
+                Poll::Ready(Some(Ok(frame)))
+            }
+            Poll::Ready(Some(Err(error))) => this.cut(BodyCut::Guest(error.to_string())),
+            // The guest finished its body, or its store is gone: which one, its handler
+            // tells when it returns.
+            Poll::Ready(None) => {
+                let clean = match this.verdict.as_mut() {
+                    Some(verdict) => match Pin::new(verdict).poll(cx) {
+                        Poll::Pending => return Poll::Pending,
+                        Poll::Ready(clean) => clean.unwrap_or(false),
+                    },
+                    None => false,
+                };
+                this.verdict = None;
+                if clean {
+                    this.end();
+                    Poll::Ready(None)
+                } else {
+                    this.cut(BodyCut::Unfinished)
+                }
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.ended
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+impl Drop for ResponseBody {
+    fn drop(&mut self) {
+        if !self.ended {
+            self.shared.stop(Stop::Dropped);
+        }
+    }
+}
+
+/// What an HTTP exchange measured besides its result.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Served {
+    /// The status the guest answered with, once it set its response.
+    pub status: Option<u16>,
+    /// Body bytes handed to the reader.
+    pub body_bytes: u64,
+}
+
+/// Runs one exchange in `store`: the request given to the guest, its response's head
+/// sent on `respond` when the guest sets it, and its body read until it is delivered.
+/// Ends with the guest's failure, or `Ok` once the body has been delivered (or there is
+/// none to deliver). The caller bounds it with the deadline.
+pub(crate) async fn serve(
+    store: &mut Store<StoreState>,
+    pre: &ProxyPre<StoreState>,
+    request: http::Request<RequestBody>,
+    respond: ResponseSender,
+    max_output_bytes: u64,
+    served: &mut Served,
+) -> Result<(), Failure> {
+    let made = store.data().made;
+    let shared = Arc::new(Shared::default());
+    let (verdict_tx, verdict) = oneshot::channel();
+    let guest_error: Arc<Mutex<Option<ErrorCode>>> = Arc::default();
+    let status = Arc::new(AtomicU64::new(0));
+    let (request, out) = {
+        let mut http = store.data_mut().http();
+        let request = http
+            .new_incoming_request(Scheme::Http, with_authority(request))
+            .map_err(Failure::Wasm)?;
+        let shared = shared.clone();
+        let guest_error = guest_error.clone();
+        let status = status.clone();
+        let mut verdict = Some(verdict);
+        let out = http
+            .new_response_outparam_from_callback(move |response| match response {
+                Ok(response) => {
+                    status.store(u64::from(response.status().as_u16()), Ordering::Relaxed);
+                    let response = response.map(|inner| ResponseBody {
+                        inner,
+                        shared,
+                        verdict: verdict.take(),
+                        limit: max_output_bytes,
+                        ended: false,
+                    });
+                    // A receiver gone is a caller gone: the exchange sees it as a stop.
+                    let _ = respond.send(response);
+                }
+                Err(code) => {
+                    *guest_error.lock().expect("never held across a panic") = Some(code);
+                }
+            })
+            .map_err(Failure::Wasm)?;
+        (request, out)
+    };
+    let handled = {
+        let handle = handle(store, pre, request, out);
+        let stopped = stopped(&shared);
+        tokio::select! {
+            biased;
+            why = stopped => Err(why),
+            handled = handle => Ok(handled),
+        }
+    };
+    served.status = u16::try_from(status.load(Ordering::Relaxed))
+        .ok()
+        .filter(|code| *code != 0);
+    let result = match handled {
+        Err(why) => Err(stop_failure(why, made)),
+        Ok(Err(failure)) => Err(failure),
+        Ok(Ok(())) => {
+            if let Some(code) = guest_error.lock().expect("never held").take() {
+                Err(Failure::Abi(format!(
+                    "the function answered the wasi:http error `{code:?}` instead of a response"
+                )))
+            } else if served.status.is_none() {
+                Err(Failure::Abi(
+                    "the function returned without setting a response \
+                     (`response-outparam.set` was never called)"
+                        .into(),
+                ))
+            } else {
+                // The guest is done: its body ends here, and is delivered.
+                let _ = verdict_tx.send(true);
+                delivered(&shared)
+                    .await
+                    .map_err(|why| stop_failure(why, made))
+            }
+        }
+    };
+    served.body_bytes = shared.sent.load(Ordering::Relaxed);
+    result
+}
+
+/// Instantiates the proxy and calls its handler. Sets the store's `instantiated` and
+/// `called` as the other ABIs do.
+async fn handle(
+    store: &mut Store<StoreState>,
+    pre: &ProxyPre<StoreState>,
+    request: wasmtime::component::Resource<wasmtime_wasi_http::p2::types::HostIncomingRequest>,
+    out: wasmtime::component::Resource<wasmtime_wasi_http::p2::types::HostResponseOutparam>,
+) -> Result<(), Failure> {
+    let proxy = pre
+        .instantiate_async(&mut *store)
+        .instrument(phase_span!("instantiate"))
+        .await;
+    store.data_mut().instantiated = Some(std::time::Instant::now());
+    let proxy = proxy.map_err(Failure::Wasm)?;
+    store.data_mut().called = true;
+    proxy
+        .wasi_http_incoming_handler()
+        .call_handle(&mut *store, request, out)
+        .instrument(phase_span!("execute"))
+        .await
+        .map_err(Failure::Wasm)
+}
+
+/// Resolves when the reader's side stops the exchange.
+async fn stopped(shared: &Shared) -> Stop {
+    loop {
+        let woken = shared.wake.notified();
+        if let Some(why) = shared.stopped() {
+            return why;
+        }
+        woken.await;
+    }
+}
+
+/// Resolves when the body has been delivered, or with why the reader stopped.
+async fn delivered(shared: &Shared) -> Result<(), Stop> {
+    loop {
+        let woken = shared.wake.notified();
+        if shared.delivered.load(Ordering::Acquire) {
+            // Delivered, unless its reader stopped it on the way (the limit).
+            return shared
+                .stopped()
+                .filter(|why| *why != Stop::Dropped)
+                .map_or(Ok(()), Err);
+        }
+        if let Some(why) = shared.stopped() {
+            return Err(why);
+        }
+        woken.await;
+    }
+}
+
+fn stop_failure(why: Stop, made: std::time::Instant) -> Failure {
+    match why {
+        Stop::Dropped => Failure::Dropped {
+            after: made.elapsed(),
+        },
+        Stop::OutputTooLarge => Failure::ResponseTooLarge,
+    }
+}
+
+/// The request with an authority wasi:http requires: its URI's, else its `Host`
+/// header, else `localhost`.
+fn with_authority(
+    mut request: http::Request<RequestBody>,
+) -> http::Request<http_body_util::combinators::UnsyncBoxBody<Bytes, wasmtime_wasi_http::Error>> {
+    if request.uri().authority().is_none() && !request.headers().contains_key(http::header::HOST) {
+        request.headers_mut().insert(
+            http::header::HOST,
+            http::HeaderValue::from_static("localhost"),
+        );
+    }
+    request.map(|body| {
+        body.map_err(|error| wasmtime_wasi_http::Error::InternalError(Some(error.to_string())))
+            .boxed_unsync()
+    })
+}
+
+/// A whole body of `bytes`, as a [`RequestBody`].
+pub fn full(bytes: Bytes) -> RequestBody {
+    http_body_util::Full::new(bytes)
+        .map_err(|never| match never {})
+        .boxed_unsync()
+}
