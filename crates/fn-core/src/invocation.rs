@@ -194,6 +194,19 @@ impl fmt::Display for InvocationStatus {
     }
 }
 
+/// The request an HTTP function was served, as its record keeps it (no headers, no
+/// body: they may hold secrets).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HttpRequestLine {
+    /// The method, as sent (`GET`, `POST`, …).
+    pub method: String,
+    /// The path the guest saw, without the query.
+    pub path: String,
+    /// The query, without its `?`, when there was one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub query: Option<String>,
+}
+
 /// What the engine records of every invocation, success or failure, exactly once.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct InvocationRecord {
@@ -254,6 +267,13 @@ pub struct InvocationRecord {
     pub execute_duration: Option<Duration>,
     /// The compiled module's CID (the function's `wasm_cid`).
     pub wasm_cid: Cid,
+    /// For an HTTP function, the request it was served; `None` for any other call.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_request: Option<HttpRequestLine>,
+    /// For an HTTP function, the status it answered with; `None` when it set no
+    /// response (or is no HTTP function).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_status: Option<u16>,
     /// The caller's W3C trace context, when one was given: the invocation's span is its
     /// child.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -293,6 +313,8 @@ impl InvocationRecord {
             instantiate_duration: None,
             execute_duration: None,
             wasm_cid: function.wasm_cid,
+            http_request: None,
+            http_status: None,
             trace: ctx.trace.clone(),
         }
     }

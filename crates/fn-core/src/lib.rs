@@ -47,7 +47,8 @@ pub use crate::function::{
     MAX_NAME_LEN, MAX_PREOPENS, Preopen, name_from,
 };
 pub use crate::invocation::{
-    InvocationContext, InvocationLimits, InvocationRecord, InvocationStatus, TriggerType, new_id,
+    HttpRequestLine, InvocationContext, InvocationLimits, InvocationRecord, InvocationStatus,
+    TriggerType, new_id,
 };
 pub use crate::keys::{ApiKey, KeyStore, Role, TokenHash, key_exists, no_key};
 pub use crate::memory_logger::MemoryLogger;

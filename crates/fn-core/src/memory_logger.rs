@@ -2,7 +2,8 @@
 //! of the invocations it made: tests, the conformance runner, `fnd run`.
 
 use std::collections::VecDeque;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
 
 use crate::{InvocationLogger, InvocationRecord, Result};
 
@@ -27,6 +28,8 @@ pub struct MemoryLogger {
     /// The most records kept; `None` keeps every one.
     capacity: Option<usize>,
     records: Mutex<VecDeque<InvocationRecord>>,
+    /// Notified at every record logged: what [`MemoryLogger::wait_for`] waits on.
+    logged: Condvar,
 }
 
 impl MemoryLogger {
@@ -41,6 +44,7 @@ impl MemoryLogger {
         MemoryLogger {
             capacity: Some(capacity),
             records: Mutex::new(VecDeque::with_capacity(capacity.min(4096))),
+            logged: Condvar::new(),
         }
     }
 
@@ -88,6 +92,31 @@ impl MemoryLogger {
         mine.into()
     }
 
+    /// Copies of the records of `request_id`, once there is one, waiting up to
+    /// `timeout` for it (empty when none came): for a record written after its caller
+    /// got its answer, as an HTTP function's is when its body has been delivered.
+    /// Blocking: call it off the async threads.
+    pub fn wait_for(&self, request_id: &str, timeout: Duration) -> Vec<InvocationRecord> {
+        let until = Instant::now() + timeout;
+        let mut records = self.lock();
+        loop {
+            let mine: Vec<_> = records
+                .iter()
+                .filter(|record| record.request_id == request_id)
+                .cloned()
+                .collect();
+            let left = until.saturating_duration_since(Instant::now());
+            if !mine.is_empty() || left.is_zero() {
+                return mine;
+            }
+            records = self
+                .logged
+                .wait_timeout(records, left)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+    }
+
     /// Takes out every record.
     pub fn take_all(&self) -> Vec<InvocationRecord> {
         std::mem::take(&mut *self.lock()).into()
@@ -104,6 +133,7 @@ impl InvocationLogger for MemoryLogger {
             records.pop_front();
         }
         records.push_back(record);
+        self.logged.notify_all();
         Ok(())
     }
 }

@@ -42,6 +42,7 @@
 mod builder;
 mod deploy;
 mod executor;
+mod http;
 mod modules;
 mod record;
 
@@ -55,6 +56,7 @@ use fn_limits::{AdmissionChain, Admitted};
 use fn_runtime::{Invocation, Runtime};
 
 pub use crate::builder::EngineBuilder;
+pub use crate::http::{BodyCut, BoxError, HttpResponse, RequestBody, ResponseBody, full_body};
 use crate::modules::Module;
 use crate::record::Recorder;
 pub use fn_cache::CacheStats;
@@ -79,6 +81,28 @@ pub struct Execution {
     pub stdout: Bytes,
     /// What the guest wrote to stderr (at most the config's `max_log_bytes`).
     pub log: Bytes,
+}
+
+/// A call ready for its sandbox: admitted, with its module and limits.
+struct Ready {
+    /// Held until the call ends, whatever the end: the slots are given back then.
+    _admitted: Admitted,
+    module: Arc<modules::Module>,
+    limits: InvocationLimits,
+}
+
+impl Ready {
+    /// What the sandbox is told of `function`.
+    fn invocation<'a>(&self, function: &'a Function) -> Invocation<'a> {
+        let definition = &function.definition;
+        Invocation {
+            name: &definition.name,
+            env: &definition.env,
+            args: &definition.args,
+            preopens: &definition.preopens,
+            limits: self.limits,
+        }
+    }
 }
 
 /// The streams of one run, filled in once the sandbox has finished.
@@ -177,14 +201,14 @@ impl Engine {
 
     /// The context (a fresh one when the caller gave none) and the record, started now,
     /// outside the invocation's future: a future dropped unpolled is still recorded.
-    fn start<'a>(
-        &'a self,
+    fn start(
+        &self,
         function: &Function,
         ctx: Option<InvocationContext>,
         input_len: usize,
-    ) -> (InvocationContext, Recorder<'a>) {
+    ) -> (InvocationContext, Recorder) {
         let ctx = ctx.unwrap_or_default();
-        let recorder = Recorder::start(self.logger(), function, &ctx, input_len as u64);
+        let recorder = Recorder::start(self.shared_logger(), function, &ctx, input_len as u64);
         (ctx, recorder)
     }
 
@@ -194,7 +218,7 @@ impl Engine {
         function: &Function,
         ctx: InvocationContext,
         input: Bytes,
-        mut recorder: Recorder<'_>,
+        mut recorder: Recorder,
     ) -> Execution {
         let mut streams = Streams::default();
         let result = self
@@ -214,10 +238,19 @@ impl Engine {
 
     /// Where records go: the logger, when there is one and records are on.
     pub(crate) fn logger(&self) -> Option<&dyn InvocationLogger> {
+        self.shared_logger_ref().map(|logger| logger.as_ref())
+    }
+
+    /// [`Engine::logger`], shared with a record that may outlive the call.
+    pub(crate) fn shared_logger(&self) -> Option<Arc<dyn InvocationLogger>> {
+        self.shared_logger_ref().cloned()
+    }
+
+    fn shared_logger_ref(&self) -> Option<&Arc<dyn InvocationLogger>> {
         if !self.inner.config.log_invocations {
             return None;
         }
-        self.inner.invocation_logger.as_deref()
+        self.inner.invocation_logger.as_ref()
     }
 
     async fn run(
@@ -225,24 +258,49 @@ impl Engine {
         function: &Function,
         ctx: &InvocationContext,
         input: Bytes,
-        recorder: &mut Recorder<'_>,
+        recorder: &mut Recorder,
         streams: &mut Streams,
     ) -> Result<Bytes> {
+        let ready = self
+            .ready(function, ctx, input.len() as u64, recorder)
+            .await?;
+        // Boxed: the sandbox's future is kilobytes (wasmtime's instantiation and call
+        // futures); held inline it would be copied with this one at every move.
+        let invoked = self
+            .inner
+            .runtime
+            .invoke(&ready.module, ready.invocation(function), input);
+        let outcome = Box::pin(invoked).await;
+        self.ran(function, ctx, &outcome, recorder);
+        streams.stdout = outcome.stdout;
+        streams.log = outcome.log;
+        outcome.result
+    }
+
+    /// Everything before the sandbox, for a call with `input_size` bytes of input: the
+    /// engine open, the function valid, the input within its limit, the call admitted
+    /// (its slots held by the answer) and its module compiled.
+    async fn ready(
+        &self,
+        function: &Function,
+        ctx: &InvocationContext,
+        input_size: u64,
+        recorder: &mut Recorder,
+    ) -> Result<Ready> {
         self.check_open()?;
         let config = &self.inner.config;
         let definition = &function.definition;
         // The one validation of the whole function: everything below trusts it.
         definition.validate_invocable(config)?;
-        if input.len() as u64 > config.max_input_bytes {
+        if input_size > config.max_input_bytes {
             return Err(Error::InputTooLarge {
-                size_bytes: input.len() as u64,
+                size_bytes: input_size,
                 limit_bytes: config.max_input_bytes,
             });
         }
         let limits = InvocationLimits::new(definition, config);
         recorder.set_max_memory(limits.max_memory_bytes());
-        // Held until this future ends, whatever the end: the slots are given back then.
-        let _admitted = self.admit(function, ctx).await?;
+        let admitted = self.admit(function, ctx).await?;
         // The clock is read only for a cold start: a warm call pays nothing for it.
         let mut cold_since = None;
         let module = self
@@ -254,29 +312,31 @@ impl Engine {
         if let Some(since) = cold_since {
             recorder.set_compile_duration(since.elapsed());
         }
-        let module = module?;
-        let invocation = Invocation {
-            name: &definition.name,
-            env: &definition.env,
-            args: &definition.args,
-            preopens: &definition.preopens,
+        Ok(Ready {
+            _admitted: admitted,
+            module: module?,
             limits,
-        };
-        // Boxed: the sandbox's future is kilobytes (wasmtime's instantiation and call
-        // futures); held inline it would be copied with this one at every move.
-        let outcome = Box::pin(self.inner.runtime.invoke(&module, invocation, input)).await;
-        recorder.set_outcome_measures(&outcome);
+        })
+    }
+
+    /// What every run does with its outcome: its measures into the record, its log to
+    /// the operator's debug log.
+    fn ran(
+        &self,
+        function: &Function,
+        ctx: &InvocationContext,
+        outcome: &fn_runtime::Outcome,
+        recorder: &mut Recorder,
+    ) {
+        recorder.set_outcome_measures(outcome);
         if !outcome.log.is_empty() {
             tracing::debug!(
-                function = %definition.name,
+                function = %function.definition.name,
                 request_id = %ctx.request_id,
                 log = ?String::from_utf8_lossy(&outcome.log),
                 "function log"
             );
         }
-        streams.stdout = outcome.stdout;
-        streams.log = outcome.log;
-        outcome.result
     }
 
     /// Admits the call: the engine's limits, then each admission control in order.

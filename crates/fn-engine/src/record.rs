@@ -3,6 +3,7 @@
 //! drops the invocation's future (a client gone, a caller's own timeout, a runner
 //! aborting a case) and a panic.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::Utc;
@@ -12,21 +13,23 @@ use fn_core::{Error, Function, InvocationContext, InvocationLogger, InvocationRe
 /// [`Recorder::finish`], or, dropped unfinished, as cancelled (or as an internal error
 /// while a panic unwinds) with the duration so far. Made when the invocation is asked
 /// for, before its future is first polled.
-pub(crate) struct Recorder<'a> {
-    /// The logger and the record; `None` when records are off or already logged.
-    pending: Option<(&'a dyn InvocationLogger, InvocationRecord)>,
+pub(crate) struct Recorder {
+    /// The logger and the record; `None` when records are off or already logged. The
+    /// logger is shared, not borrowed: an HTTP function's record outlives the call that
+    /// started it (its body streams on).
+    pending: Option<(Arc<dyn InvocationLogger>, InvocationRecord)>,
     started: Instant,
 }
 
-impl<'a> Recorder<'a> {
+impl Recorder {
     /// Starts the record of `function` being invoked in `ctx`; a no-op recorder when
     /// `logger` is `None` (records switched off, or no logger).
     pub(crate) fn start(
-        logger: Option<&'a dyn InvocationLogger>,
+        logger: Option<Arc<dyn InvocationLogger>>,
         function: &Function,
         ctx: &InvocationContext,
         input_size: u64,
-    ) -> Recorder<'a> {
+    ) -> Recorder {
         let started = Instant::now();
         let pending = logger.map(|logger| {
             let record = InvocationRecord::start(function, ctx, input_size, Utc::now());
@@ -39,6 +42,25 @@ impl<'a> Recorder<'a> {
     pub(crate) fn set_cold_start(&mut self, cold_start: bool) {
         if let Some((_, record)) = &mut self.pending {
             record.cold_start = cold_start;
+        }
+    }
+
+    /// Notes how many bytes of input the guest was given (a request body's, known once
+    /// it has been read).
+    pub(crate) fn set_input_size(&mut self, bytes: u64) {
+        if let Some((_, record)) = &mut self.pending {
+            record.input_size = bytes;
+        }
+    }
+
+    /// Notes the request an HTTP function is served.
+    pub(crate) fn set_http_request<B>(&mut self, request: &http::Request<B>) {
+        if let Some((_, record)) = &mut self.pending {
+            record.http_request = Some(fn_core::HttpRequestLine {
+                method: request.method().as_str().to_owned(),
+                path: request.uri().path().to_owned(),
+                query: request.uri().query().map(str::to_owned),
+            });
         }
     }
 
@@ -63,6 +85,7 @@ impl<'a> Recorder<'a> {
             record.peak_memory_bytes = outcome.peak_memory_bytes;
             record.instantiate_duration = outcome.instantiate_duration;
             record.execute_duration = outcome.execute_duration;
+            record.http_status = outcome.http.and_then(|served| served.status);
         }
     }
 
@@ -89,7 +112,7 @@ impl<'a> Recorder<'a> {
     }
 }
 
-impl Drop for Recorder<'_> {
+impl Drop for Recorder {
     fn drop(&mut self) {
         if self.pending.is_none() {
             return;
@@ -128,7 +151,7 @@ impl crate::Engine {
         input_size: u64,
         error: Error,
     ) -> Error {
-        Recorder::start(self.logger(), function, &ctx, input_size).finish(Err(&error));
+        Recorder::start(self.shared_logger(), function, &ctx, input_size).finish(Err(&error));
         Error::Execution {
             function: function.definition.name.clone(),
             request_id: ctx.request_id,

@@ -107,6 +107,24 @@ fn attributes(record: &InvocationRecord) -> Vec<KeyValue> {
     if let Some(kind) = record.error_kind {
         attributes.push(KeyValue::new(attr::ERROR_TYPE, kind.as_str()));
     }
+    if let Some(request) = &record.http_request {
+        // An HTTP function's exchange: the HTTP server span's conventions too.
+        attributes.extend([
+            KeyValue::new(attr::HTTP_REQUEST_METHOD, request.method.clone()),
+            KeyValue::new(attr::URL_PATH, request.path.clone()),
+            KeyValue::new(attr::URL_SCHEME, "http"),
+            KeyValue::new(attr::HTTP_REQUEST_BODY_SIZE, int(record.input_size)),
+        ]);
+        if let Some(query) = &request.query {
+            attributes.push(KeyValue::new(attr::URL_QUERY, query.clone()));
+        }
+        if let Some(status) = record.http_status {
+            attributes.extend([
+                KeyValue::new(attr::HTTP_RESPONSE_STATUS_CODE, i64::from(status)),
+                KeyValue::new(attr::HTTP_RESPONSE_BODY_SIZE, int(record.output_size)),
+            ]);
+        }
+    }
     attributes
 }
 
@@ -127,4 +145,57 @@ fn remote(trace: &TraceContext) -> SpanContext {
         true,
         state,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use fn_core::{Cid, Function, FunctionDefinition, HttpRequestLine, InvocationContext};
+
+    use super::*;
+
+    fn value(attributes: &[KeyValue], key: &str) -> Option<String> {
+        attributes
+            .iter()
+            .find(|kv| kv.key.as_str() == key)
+            .map(|kv| kv.value.to_string())
+    }
+
+    #[test]
+    fn an_http_exchange_carries_the_http_server_conventions() {
+        let function = Function::new(FunctionDefinition::new("acme", "shop"), Cid::of(b"w"));
+        let ctx = InvocationContext::default();
+        let mut record = InvocationRecord::start(&function, &ctx, 5, chrono::Utc::now());
+        let plain = attributes(&record);
+        assert_eq!(
+            value(&plain, attr::HTTP_REQUEST_METHOD),
+            None,
+            "a plain call"
+        );
+        record.http_request = Some(HttpRequestLine {
+            method: "PUT".into(),
+            path: "/cart/7".into(),
+            query: Some("fast=1".into()),
+        });
+        record.http_status = Some(201);
+        record.output_size = 12;
+        let http = attributes(&record);
+        let expected = [
+            (attr::HTTP_REQUEST_METHOD, "PUT"),
+            (attr::URL_PATH, "/cart/7"),
+            (attr::URL_QUERY, "fast=1"),
+            (attr::URL_SCHEME, "http"),
+            (attr::HTTP_RESPONSE_STATUS_CODE, "201"),
+            (attr::HTTP_REQUEST_BODY_SIZE, "5"),
+            (attr::HTTP_RESPONSE_BODY_SIZE, "12"),
+        ];
+        for (key, want) in expected {
+            assert_eq!(value(&http, key).as_deref(), Some(want), "{key}");
+        }
+        // No response set: no status, no response size.
+        record.http_status = None;
+        assert_eq!(
+            value(&attributes(&record), attr::HTTP_RESPONSE_STATUS_CODE),
+            None
+        );
+    }
 }
