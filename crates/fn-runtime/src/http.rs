@@ -78,9 +78,10 @@ enum Stop {
     OutputTooLarge,
 }
 
-/// What the exchange and the response's reader share.
+/// What the exchange and the response's reader share; the runtime reads its measures
+/// when the exchange ends, however it ends (the deadline drops the exchange's future).
 #[derive(Default)]
-struct Shared {
+pub(crate) struct Shared {
     /// Set once by the reader's side; the exchange ends at it.
     stop: Mutex<Option<Stop>>,
     /// Woken when `stop` is set or the body has been delivered.
@@ -89,9 +90,21 @@ struct Shared {
     delivered: AtomicBool,
     /// Body bytes handed to the reader.
     sent: AtomicU64,
+    /// The status the guest set, 0 until it sets one.
+    status: AtomicU64,
 }
 
 impl Shared {
+    /// What the exchange measured so far.
+    pub(crate) fn served(&self) -> Served {
+        Served {
+            status: u16::try_from(self.status.load(Ordering::Relaxed))
+                .ok()
+                .filter(|code| *code != 0),
+            body_bytes: self.sent.load(Ordering::Relaxed),
+        }
+    }
+
     fn stop(&self, why: Stop) {
         self.stop
             .lock()
@@ -243,13 +256,11 @@ pub(crate) async fn serve(
     request: http::Request<RequestBody>,
     respond: ResponseSender,
     max_output_bytes: u64,
-    served: &mut Served,
+    shared: Arc<Shared>,
 ) -> Result<(), Failure> {
     let made = store.data().made;
-    let shared = Arc::new(Shared::default());
     let (verdict_tx, verdict) = oneshot::channel();
     let guest_error: Arc<Mutex<Option<ErrorCode>>> = Arc::default();
-    let status = Arc::new(AtomicU64::new(0));
     let (request, out) = {
         let mut http = store.data_mut().http();
         let request = http
@@ -257,12 +268,12 @@ pub(crate) async fn serve(
             .map_err(Failure::Wasm)?;
         let shared = shared.clone();
         let guest_error = guest_error.clone();
-        let status = status.clone();
         let mut verdict = Some(verdict);
         let out = http
             .new_response_outparam_from_callback(move |response| match response {
                 Ok(response) => {
-                    status.store(u64::from(response.status().as_u16()), Ordering::Relaxed);
+                    let status = u64::from(response.status().as_u16());
+                    shared.status.store(status, Ordering::Relaxed);
                     let response = response.map(|inner| ResponseBody {
                         inner,
                         shared,
@@ -289,10 +300,7 @@ pub(crate) async fn serve(
             handled = handle => Ok(handled),
         }
     };
-    served.status = u16::try_from(status.load(Ordering::Relaxed))
-        .ok()
-        .filter(|code| *code != 0);
-    let result = match handled {
+    match handled {
         Err(why) => Err(stop_failure(why, made)),
         Ok(Err(failure)) => Err(failure),
         Ok(Ok(())) => {
@@ -300,7 +308,7 @@ pub(crate) async fn serve(
                 Err(Failure::Abi(format!(
                     "the function answered the wasi:http error `{code:?}` instead of a response"
                 )))
-            } else if served.status.is_none() {
+            } else if shared.served().status.is_none() {
                 Err(Failure::Abi(
                     "the function returned without setting a response \
                      (`response-outparam.set` was never called)"
@@ -314,9 +322,7 @@ pub(crate) async fn serve(
                     .map_err(|why| stop_failure(why, made))
             }
         }
-    };
-    served.body_bytes = shared.sent.load(Ordering::Relaxed);
-    result
+    }
 }
 
 /// Instantiates the proxy and calls its handler. Sets the store's `instantiated` and

@@ -439,7 +439,7 @@ impl Runtime {
         deadline::arm(&mut store, limits.timeout(), config.epoch_tick);
 
         let deadline = store.data().deadline;
-        let mut served = None;
+        let shared = exchange.is_some().then(Arc::<crate::http::Shared>::default);
         let run = async {
             let max_output = config.max_output_bytes;
             match (&module.code, exchange) {
@@ -451,8 +451,8 @@ impl Runtime {
                     crate::component::run_command(&mut store, pre, &stdout).await
                 }
                 (Code::Http(pre), Some((request, respond))) => {
-                    let measured = served.insert(crate::http::Served::default());
-                    crate::http::serve(&mut store, pre, request, respond, max_output, measured)
+                    let shared = shared.clone().expect("made for an exchange");
+                    crate::http::serve(&mut store, pre, request, respond, max_output, shared)
                         .await
                         .map(|()| Bytes::new())
                 }
@@ -491,7 +491,7 @@ impl Runtime {
             stdout: stdout.take(),
             instantiate_duration,
             execute_duration,
-            http: served,
+            http: shared.map(|shared| shared.served()),
         }
     }
 }

@@ -10,6 +10,7 @@
 //! | method and path | what |
 //! |---|---|
 //! | `POST /v1/functions/{namespace}/{name}/invoke` | body = input, answer = output bytes |
+//! | any method, `/v1/functions/{namespace}/{name}/http[/{rest}]` | an HTTP function served the request; its response streamed back ([`http`]) |
 //! | `POST /v1/functions/{namespace}/{name}` | deploy: multipart `module` + `definition` ([`crate::api::DeploySpec`]) |
 //! | `GET /v1/functions/{namespace}` | list, `?limit=&after=` |
 //! | `GET /v1/functions/{namespace}/{name}` | the active version's function |
@@ -28,6 +29,7 @@
 
 mod auth;
 mod errors;
+mod http;
 mod invoke;
 mod keys;
 mod lookup;
@@ -41,7 +43,7 @@ use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, HeaderName, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post, put};
+use axum::routing::{any, delete, get, post, put};
 use fn_core::PlatformStore;
 use fn_core::{Page, TraceContext};
 use fn_engine::Engine;
@@ -148,6 +150,12 @@ impl Gateway {
             .route(
                 "/v1/functions/{namespace}/{name}/invoke",
                 post(invoke::invoke),
+            )
+            .route("/v1/functions/{namespace}/{name}/http", any(http::serve))
+            .route("/v1/functions/{namespace}/{name}/http/", any(http::serve))
+            .route(
+                "/v1/functions/{namespace}/{name}/http/{*rest}",
+                any(http::serve),
             )
             .route("/v1/functions/{namespace}", get(manage::list))
             .route(

@@ -190,6 +190,8 @@ async fn the_deadline_covers_the_head_and_the_body() {
         "{:?}",
         outcome.result
     );
+    let served = outcome.http.expect("measured though the deadline ended it");
+    assert_eq!((served.status, served.body_bytes), (Some(200), 6));
 }
 
 #[tokio::test]

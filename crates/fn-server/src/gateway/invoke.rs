@@ -17,10 +17,10 @@ use super::{ApiError, Gateway, REQUEST_ID, linger, trace};
 
 /// Counts an invocation as in flight for as long as it lives, whatever its end (a
 /// dropped connection included).
-struct InFlight(Gateway);
+pub(super) struct InFlight(Gateway);
 
 impl InFlight {
-    fn new(gateway: &Gateway) -> InFlight {
+    pub(super) fn new(gateway: &Gateway) -> InFlight {
         gateway.inner.in_flight.fetch_add(1, Ordering::AcqRel);
         gateway.inner.changed.notify_waiters();
         InFlight(gateway.clone())
@@ -82,7 +82,7 @@ pub(super) async fn invoke(
 
 /// The caller and the function it may invoke, or the answer that refuses it. An
 /// unknown token is refused before anything is looked up.
-async fn resolve(
+pub(super) async fn resolve(
     gateway: &Gateway,
     headers: &HeaderMap,
     namespace: &str,
@@ -112,7 +112,7 @@ async fn resolve(
 }
 
 /// The answer to a call that failed with `error`.
-fn failure(gateway: &Gateway, error: &Error, request_id: &str) -> Response {
+pub(super) fn failure(gateway: &Gateway, error: &Error, request_id: &str) -> Response {
     let mut answer = ApiError::from_error(error, request_id);
     // At invoke, a compile that ran out of time is the server's trouble (busy, or a
     // module slow to compile), not a refused module: 503, and when the engine will try

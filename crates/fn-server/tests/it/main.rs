@@ -9,6 +9,7 @@ mod cli_config;
 mod cli_exits;
 mod cli_serve;
 mod gateway;
+mod http;
 mod keys;
 mod lifecycle;
 mod manage;
