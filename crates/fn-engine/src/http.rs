@@ -142,7 +142,8 @@ impl Engine {
         );
         let outcome = Box::pin(served).await;
         self.ran(function, ctx, &outcome, recorder);
-        recorder.set_input_size(seen.load(Ordering::Relaxed));
+        // What the client sent: declared, or read by the guest when it read more.
+        recorder.set_input_size(seen.load(Ordering::Relaxed).max(declared));
         match outcome.result {
             // A guest that failed after its body went over the limit failed of that.
             Err(_) if over.load(Ordering::Relaxed) => Err(Error::InputTooLarge {

@@ -67,6 +67,9 @@ pub use fn_core::{
     FunctionStore, InvocationContext, InvocationLogger, InvocationRecord, InvocationStatus,
     MemoryLogger, PoolingConfig, RateQuota, Result, TriggerType,
 };
+/// Whether some bytes are an HTTP function (see [`Engine::serve_http`]), told without
+/// compiling them.
+pub use fn_runtime::serves_http;
 /// A compile worker's `main` ([`fn_core::Config::compile_worker`]), as `fnd compile-worker`.
 pub use fn_runtime::worker::serve as serve_compile_worker;
 

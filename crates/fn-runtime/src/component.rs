@@ -44,6 +44,44 @@ pub(crate) fn is_component(bytes: &[u8]) -> bool {
     wasmparser::Parser::is_component(&binary)
 }
 
+/// Whether `bytes` are a component that exports `wasi:http/incoming-handler@0.2.x`: an
+/// HTTP function, to be served requests. Read from the binary's top-level exports,
+/// without compiling (a text or a malformed binary is not one): for a tool that must
+/// choose how to call a module before the engine compiles it, as `fnd run` does. The
+/// engine's own decision is [`detect`]'s, on the compiled component.
+pub fn serves_http(bytes: &[u8]) -> bool {
+    use wasmparser::{Parser, Payload};
+    if !bytes.starts_with(b"\0asm") || !Parser::is_component(bytes) {
+        return false;
+    }
+    // Nested modules and components come as payloads between their own header and
+    // end: only the outermost component's exports count.
+    let mut depth = 0usize;
+    for payload in Parser::new(0).parse_all(bytes) {
+        match payload {
+            Ok(Payload::Version { .. }) => depth += 1,
+            Ok(Payload::End(_)) => depth = depth.saturating_sub(1),
+            Ok(Payload::ComponentExportSection(exports)) if depth == 1 => {
+                let http = exports.into_iter().any(|export| {
+                    export.is_ok_and(|export| {
+                        export
+                            .name
+                            .name
+                            .strip_prefix(HTTP_HANDLER)
+                            .is_some_and(|version| version.starts_with(WASI_0_2))
+                    })
+                });
+                if http {
+                    return true;
+                }
+            }
+            Ok(_) => {}
+            Err(_) => return false,
+        }
+    }
+    false
+}
+
 /// The ABI a component speaks, from its exports: an HTTP handler when it exports
 /// `wasi:http/incoming-handler@0.2.x`, else a command when it exports
 /// `wasi:cli/run@0.2.x`.
@@ -121,6 +159,28 @@ mod tests {
 
     fn engine() -> Engine {
         Engine::default()
+    }
+
+    #[test]
+    fn only_a_binary_component_exporting_the_handler_serves_http() {
+        assert!(!serves_http(b"(component)"), "text is never read as one");
+        assert!(!serves_http(&wat::parse_str("(component)").unwrap()));
+        assert!(!serves_http(&wat::parse_str("(module)").unwrap()));
+        assert!(!serves_http(b"\0asm garbage"));
+        // A nested component exporting the name does not make its parent one.
+        let nested = wat::parse_str(
+            r#"(component
+                (component $inner
+                    (instance $i)
+                    (export "wasi:http/incoming-handler@0.2.0" (instance $i))))"#,
+        )
+        .unwrap();
+        assert!(!serves_http(&nested));
+        let top = wat::parse_str(
+            r#"(component (instance $i) (export "wasi:http/incoming-handler@0.2.3" (instance $i)))"#,
+        )
+        .unwrap();
+        assert!(serves_http(&top));
     }
 
     #[test]

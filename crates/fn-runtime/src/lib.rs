@@ -87,6 +87,7 @@ mod store;
 pub mod worker;
 
 pub use crate::abi::Abi;
+pub use crate::component::serves_http;
 pub use crate::http::{BodyCut, BoxError, RequestBody, ResponseBody, ResponseSender, Served, full};
 pub use crate::outcome::Outcome;
 pub use crate::runtime::{CompiledModule, Invocation, Runtime};

@@ -17,6 +17,7 @@ use fn_registry::InMemoryRegistry;
 
 use crate::inert;
 
+mod http;
 mod read;
 use self::read::read_input;
 pub(crate) use self::read::read_module;
@@ -89,6 +90,16 @@ pub(crate) struct RunArgs {
     /// until it finishes, and fnd with it.
     #[arg(long)]
     compile_in_process: bool,
+    /// For an HTTP component: the request's method; default POST with an input, GET
+    /// without.
+    #[arg(long, value_name = "METHOD")]
+    method: Option<String>,
+    /// For an HTTP component: the request's path and query; default `/`.
+    #[arg(long, value_name = "PATH")]
+    path: Option<String>,
+    /// For an HTTP component: a request header, `NAME:VALUE`; repeat for more.
+    #[arg(long = "header", value_name = "NAME:VALUE")]
+    headers: Vec<String>,
     /// Arguments for the function, after argv[0] (its name): `fnd run m.wasm -- a b`.
     #[arg(last = true, value_name = "ARGS")]
     args: Vec<String>,
@@ -99,6 +110,7 @@ pub(crate) async fn run(args: RunArgs) -> Result<ExitCode> {
     let definition = definition(&args)?;
     let config = config(&args, &definition);
     let input = read_input(&args, config.max_input_bytes)?;
+    let request = http::request(&args, &wasm, &input)?;
     let telemetry = fn_server::telemetry::for_one_function(&definition)?;
     let registry = Arc::new(InMemoryRegistry::new());
     let records = Arc::new(MemoryLogger::new());
@@ -118,6 +130,9 @@ pub(crate) async fn run(args: RunArgs) -> Result<ExitCode> {
 
     let mut ctx = InvocationContext::new(TriggerType::Job);
     ctx.trace = trace_from_env(|name| std::env::var(name).ok());
+    if let Some(request) = request {
+        return http::run(&args, &engine, &records, telemetry, &function, request, ctx).await;
+    }
     let execution = engine.execute_detailed(&function, input, Some(ctx)).await;
     // A module compiled by this run is being written to the cache folder: let it land.
     engine.flush_artifacts().await;
@@ -204,7 +219,7 @@ fn config(args: &RunArgs, definition: &FunctionDefinition) -> Config {
 /// `--record`: which allocator ran the call (on-demand allocation, a pool that could not
 /// be reserved under a tight address-space limit, is several times slower), then its
 /// records as JSON lines, on stderr.
-fn print_records(engine: &Engine, records: &MemoryLogger) -> Result<()> {
+pub(crate) fn print_records(engine: &Engine, records: &MemoryLogger) -> Result<()> {
     let allocator = if engine.uses_pooling() {
         "pooling"
     } else {
@@ -263,7 +278,7 @@ fn preopen(spec: &str, writable: bool) -> Result<Preopen> {
 
 /// `fnd run`'s exit status for a failed invocation: the guest's own exit status when it
 /// is one fnd passes on (1 to 123), otherwise [`FUNCTION_FAILED`].
-fn failure_status(error: &Error) -> u8 {
+pub(crate) fn failure_status(error: &Error) -> u8 {
     match error.root() {
         Error::Exit { code, .. } if (1..=LAST_PASSED_ON).contains(code) => {
             u8::try_from(*code).unwrap_or(FUNCTION_FAILED)

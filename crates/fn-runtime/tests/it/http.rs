@@ -57,7 +57,10 @@ async fn exchange(
 }
 
 async fn routes(runtime: &Runtime) -> CompiledModule {
-    let module = compile(runtime, component("http-routes")).await;
+    let bytes = component("http-routes");
+    assert!(fn_runtime::serves_http(&bytes), "told without compiling");
+    assert!(!fn_runtime::serves_http(&component("hello")));
+    let module = compile(runtime, bytes).await;
     assert_eq!(module.abi(), Abi::ComponentHttp);
     module
 }

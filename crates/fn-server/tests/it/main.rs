@@ -14,6 +14,7 @@ mod keys;
 mod lifecycle;
 mod manage;
 mod record;
+mod run_http;
 mod telemetry;
 
 /// Writes ESC [2J (clear the screen) and ESC ]0;owned BEL (retitle the terminal) to
