@@ -19,6 +19,9 @@ const EXAMPLES: [&str; 6] = [
     "json_report",
 ];
 
+/// The example components `cargo xtask serve` deploys beside them.
+const COMPONENTS: [&str; 1] = ["http-routes"];
+
 /// `fnd` in release, built first when needed: `cargo run … --bin fnd --`.
 fn fnd() -> Command {
     let mut command = Command::new(cargo_bin());
@@ -46,6 +49,12 @@ pub(crate) fn serve(root: &Path, listen: &str, data_dir: Option<PathBuf>) -> Res
         command
             .arg("--deploy-public")
             .arg(out.join(format!("{example}.wasm")));
+    }
+    // The wasi:http example, a component: served at …/http/.
+    for component in COMPONENTS {
+        command
+            .arg("--deploy-public")
+            .arg(crate::guests::components_out(root).join(format!("{component}.wasm")));
     }
     println!(
         "$ fnd serve --listen {listen} --data-dir {} (building fnd first)",

@@ -237,11 +237,14 @@ struct Started {
     name: String,
     version: u32,
     new: bool,
+    /// Whether it is an HTTP function (served at `…/http/`).
+    http: bool,
 }
 
 async fn deploy_public(engine: &Engine, store: &dyn FunctionStore, file: &Path) -> Result<Started> {
     let bytes = crate::run::read_module(file, engine.config().max_module_bytes)?;
     let name = crate::run::default_name(file);
+    let http = fn_engine::serves_http(&bytes);
     let cid = Cid::of(&bytes);
     if let Ok(function) = store.function_by_name("default", &name).await
         && function.wasm_cid == cid
@@ -251,6 +254,7 @@ async fn deploy_public(engine: &Engine, store: &dyn FunctionStore, file: &Path) 
             name,
             version: function.definition.version,
             new: false,
+            http,
         });
     }
     let spec = DeploySpec::public();
@@ -262,6 +266,7 @@ async fn deploy_public(engine: &Engine, store: &dyn FunctionStore, file: &Path) 
         name,
         version: function.definition.version,
         new: true,
+        http,
     })
 }
 
@@ -301,13 +306,21 @@ fn banner(
     } else {
         format!("FND_URL={url} {program}")
     };
-    if let Some(first) = deployed.first() {
+    if let Some(first) = deployed.iter().find(|started| !started.http) {
         outln!("invoke them:");
         outln!(
             "  curl --data 'you' {url}/v1/functions/default/{}/invoke",
             first.name
         );
         outln!("  {client} invoke {} --data you", first.name);
+    }
+    if let Some(first) = deployed.iter().find(|started| started.http) {
+        outln!("an HTTP function is served the request itself, any method and path under /http/:");
+        outln!("  curl -i {url}/v1/functions/default/{}/http/", first.name);
+        outln!(
+            "  curl '{url}/v1/functions/default/{}/http/json?q=1'",
+            first.name
+        );
     }
     let admin = match kept_in {
         Some(path) => format!("FND_TOKEN=$(cat {}) {client}", path.display()),
