@@ -205,7 +205,8 @@ fn conformance(root: &Path, mut paths: Vec<PathBuf>, filter: Option<&str>) -> Re
         .arg("--out")
         .arg(&out)
         .arg("--expectations")
-        .arg(root.join("conformance/expectations.toml"));
+        .arg(root.join("conformance/expectations.toml"))
+        .arg("--also-as-components");
     if let Some(filter) = filter {
         command.args(["--filter", filter]);
     }

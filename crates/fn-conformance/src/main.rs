@@ -28,6 +28,10 @@ struct Args {
     /// Runs only the cases whose name contains this.
     #[arg(long)]
     filter: Option<String>,
+    /// Runs each suite of preview 1 programs (manifest version `wasm32-wasip1`) a second
+    /// time, its cases made components with the preview 1 adapter.
+    #[arg(long)]
+    also_as_components: bool,
 }
 
 fn main() -> ExitCode {
@@ -58,6 +62,7 @@ fn run(args: Args) -> anyhow::Result<bool> {
     let worker = fn_core::CompileWorker::this_program().ok();
     let runner = Runner::new(expectations, args.out.join("work"))
         .with_filter(args.filter)
+        .also_as_components(args.also_as_components)
         .with_compile_worker(worker);
     let report = runtime.block_on(runner.run(&args.paths))?;
     report

@@ -36,7 +36,15 @@ pub struct Runner {
     work_dir: PathBuf,
     filter: Option<String>,
     compile_worker: Option<CompileWorker>,
+    as_components: bool,
 }
+
+/// The suffix of a suite's name when its cases run as components.
+pub const AS_COMPONENTS: &str = "[as components]";
+
+/// The version a suite of WASI preview 1 programs declares in its manifest: the suites
+/// [`Runner::also_as_components`] runs a second time.
+pub const WASIP1: &str = "wasm32-wasip1";
 
 impl Runner {
     /// A runner that judges failures by `expectations` and makes its fresh folders in
@@ -47,7 +55,17 @@ impl Runner {
             work_dir: work_dir.into(),
             filter: None,
             compile_worker: None,
+            as_components: false,
         }
+    }
+
+    /// Runs every suite of preview 1 programs (its manifest's version is
+    /// `wasm32-wasip1`) a second time with each case made a component with the preview 1
+    /// adapter (`wit-component`, as wasmtime builds its own test programs), against the
+    /// same specifications: the suite is reported again as `NAME [as components]`.
+    pub fn also_as_components(mut self, yes: bool) -> Runner {
+        self.as_components = yes;
+        self
     }
 
     /// Compiles in this worker for every suite whose manifest names none (the
@@ -86,16 +104,26 @@ impl Runner {
             }
             for dir in found {
                 // A manifest that cannot be read is reported by `run_suite`.
-                let variants: Vec<Option<String>> = match Manifest::load(&dir) {
-                    Ok(Manifest {
+                let manifest = Manifest::load(&dir).ok();
+                let variants: Vec<Option<String>> = match &manifest {
+                    Some(Manifest {
                         variants: Some(variants),
                         ..
-                    }) => variants.into_keys().map(Some).collect(),
+                    }) => variants.keys().cloned().map(Some).collect(),
                     _ => vec![None],
                 };
-                for variant in variants {
-                    let work = self.work_dir.join(format!("suite-{}", suites.len()));
-                    suites.push(self.run_suite(&dir, &work, variant.as_deref()).await);
+                let wasip1 = manifest.is_some_and(|m| m.version.as_deref() == Some(WASIP1));
+                let passes: &[bool] = if self.as_components && wasip1 {
+                    &[false, true]
+                } else {
+                    &[false]
+                };
+                for &as_components in passes {
+                    for variant in &variants {
+                        let work = self.work_dir.join(format!("suite-{}", suites.len()));
+                        let variant = variant.as_deref();
+                        suites.push(self.run_suite(&dir, &work, variant, as_components).await);
+                    }
                 }
             }
         }
@@ -145,9 +173,15 @@ impl Runner {
         Ok(())
     }
 
-    /// Runs the suite in `dir` (as its `variant`, when given), making its fresh folders
-    /// under `work`.
-    pub async fn run_suite(&self, dir: &Path, work: &Path, variant: Option<&str>) -> SuiteReport {
+    /// Runs the suite in `dir` (as its `variant`, when given; its cases made components
+    /// first when `as_components`), making its fresh folders under `work`.
+    pub async fn run_suite(
+        &self,
+        dir: &Path,
+        work: &Path,
+        variant: Option<&str>,
+        as_components: bool,
+    ) -> SuiteReport {
         let mut report = SuiteReport::new(dir);
         let suite = match Suite::open(dir, work, variant, self.compile_worker.as_ref()) {
             Ok(suite) => suite,
@@ -156,10 +190,15 @@ impl Runner {
                 return report;
             }
         };
+        let mut suite = suite;
+        suite.as_components = as_components;
         report.name = match variant {
             Some(variant) => format!("{} [{variant}]", suite.manifest.name),
             None => suite.manifest.name.clone(),
         };
+        if as_components {
+            report.name = format!("{} {AS_COMPONENTS}", report.name);
+        }
         report.version.clone_from(&suite.manifest.version);
         report.notes = fresh::remove_cleanup_files(dir)
             .into_iter()
@@ -218,6 +257,8 @@ struct Suite {
     engine: Engine,
     registry: Arc<InMemoryRegistry>,
     records: Arc<MemoryLogger>,
+    /// Whether each case is made a component before it is deployed.
+    as_components: bool,
 }
 
 impl Suite {
@@ -251,6 +292,7 @@ impl Suite {
             engine,
             registry,
             records,
+            as_components: false,
         })
     }
 
@@ -293,8 +335,12 @@ impl Suite {
             Some(module) => self.dir.join(module),
             None => self.dir.join(format!("{name}.wasm")),
         };
-        let bytes = spec::read_bounded(&module_path, self.max_module_bytes)
+        let mut bytes = spec::read_bounded(&module_path, self.max_module_bytes)
             .map_err(|e| format!("the module cannot be read: {e:#}"))?;
+        if self.as_components {
+            bytes = componentize(&bytes)
+                .map_err(|e| format!("the module cannot be made a component: {e:#}"))?;
+        }
         let input = Bytes::from(spec.input_bytes());
 
         let mut definition = FunctionDefinition::new(NAMESPACE, function_name(name));
@@ -370,6 +416,21 @@ impl Suite {
         observed.function = Some(function);
         Ok((spec, observed))
     }
+}
+
+/// A preview 1 command made a preview 2 command component: the module wrapped with the
+/// preview 1 command adapter, which exports `wasi:cli/run` and turns every preview 1 call
+/// into preview 2 ones.
+pub fn componentize(module: &[u8]) -> anyhow::Result<Vec<u8>> {
+    use wasi_preview1_component_adapter_provider as adapter;
+    wit_component::ComponentEncoder::default()
+        .module(module)?
+        .validate(true)
+        .adapter(
+            adapter::WASI_SNAPSHOT_PREVIEW1_ADAPTER_NAME,
+            adapter::WASI_SNAPSHOT_PREVIEW1_COMMAND_ADAPTER,
+        )?
+        .encode()
 }
 
 /// A valid function name for a case: lower case, other characters as `-`, at most the

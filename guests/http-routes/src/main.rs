@@ -14,6 +14,7 @@
 //! - `/trap`: panics before answering; `/trap-in-body`: after the head and one chunk.
 //! - `/fail`: returns an error instead of a response.
 //! - `/fetch?url=U`: tries an outbound request and tells what happened.
+//! - `/flood`: makes wasi:http resources (header fields) without end, keeping them all.
 
 use std::convert::Infallible;
 
@@ -50,6 +51,13 @@ async fn main(request: Request<Body>) -> Result<Response<Body>, Error> {
         "/trap-in-body" => Ok(trap_in_body()),
         "/fail" => Err(wstd::http::Error::msg("the handler failed on purpose")),
         "/fetch" => fetch(&query).await,
+        "/flood" => {
+            // Each one a handle in the host's resource table, never given back.
+            let mut kept = Vec::new();
+            loop {
+                kept.push(wasip2::http::types::Fields::new());
+            }
+        }
         _ => match path.strip_prefix("/status/").and_then(|n| n.parse::<u16>().ok()) {
             Some(code) => Ok(Response::builder()
                 .status(code)

@@ -113,6 +113,49 @@ async fn a_compile_bomb_ends_at_the_timeout_and_frees_its_slot() {
     assert_eq!(workers_alive(), Vec::<String>::new());
 }
 
+/// `module` as the one core module of a component: the component binary's header, then
+/// a core module section (id 1) holding it.
+fn inside_a_component(module: &[u8]) -> Bytes {
+    let mut component = b"\0asm\x0d\x00\x01\x00\x01".to_vec();
+    let mut size = module.len();
+    loop {
+        let byte = (size & 0x7f) as u8;
+        size >>= 7;
+        if size == 0 {
+            component.push(byte);
+            break;
+        }
+        component.push(byte | 0x80);
+    }
+    component.extend_from_slice(module);
+    Bytes::from(component)
+}
+
+#[tokio::test]
+async fn a_compile_bomb_inside_a_component_is_contained_the_same_way() {
+    let _one = COUNTING.lock().await;
+    let runtime = with_worker(|c| {
+        c.compile_timeout = Duration::from_secs(2);
+        c.max_concurrent_compiles = 1;
+    });
+    let bomb = inside_a_component(&guest("bomb_nested_loops"));
+    assert!(wasmparser::Parser::is_component(&bomb));
+    assert!(matches!(
+        runtime.compile(bomb).await,
+        Err(Error::CompileTimeout { .. })
+    ));
+    assert_eq!(workers_alive(), Vec::<String>::new(), "killed and reaped");
+    // A healthy module wrapped the same way compiles (and is refused for exporting
+    // nothing a function exports): the wrapping is not what failed above.
+    let empty = inside_a_component(&wat::parse_str("(module)").unwrap());
+    match runtime.compile(empty).await {
+        Err(Error::Deploy { message, .. }) => {
+            assert!(message.contains("exports nothing"), "{message}")
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
 #[tokio::test]
 async fn a_compile_over_its_memory_cap_is_refused_and_says_so() {
     let _one = COUNTING.lock().await;
