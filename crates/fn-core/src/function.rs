@@ -76,6 +76,12 @@ pub struct FunctionDefinition {
     /// `admission.function_max_concurrent`. Default none (the engine's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_concurrency: Option<u32>,
+    /// For an HTTP function, a path prefix it claims at the gateway's root (`/shop`
+    /// serves `/shop` and everything under it, the guest seeing the whole path). Unique
+    /// among the active versions of a store; `/v1` and the probes are the gateway's
+    /// own. Default none: the function is served under `/v1/functions/…/http` only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub route: Option<String>,
 }
 
 impl FunctionDefinition {
@@ -95,6 +101,7 @@ impl FunctionDefinition {
             preopens: Vec::new(),
             rate: None,
             max_concurrency: None,
+            route: None,
         }
     }
 
@@ -163,8 +170,68 @@ impl FunctionDefinition {
         }
         validate_env(&self.env)?;
         validate_args(&self.args)?;
+        if let Some(route) = &self.route {
+            check_route(route).map_err(|why| Error::validation("route", why))?;
+        }
         validate_preopens(&self.preopens, &config.preopen_roots)
     }
+}
+
+/// The longest route a function may claim, in bytes.
+pub const MAX_ROUTE_BYTES: usize = 256;
+
+/// The paths of the gateway's own that no route may claim or lie under.
+pub const RESERVED_ROUTES: [&str; 4] = ["/v1", "/healthz", "/readyz", "/metrics"];
+
+/// Checks a route a function claims: an absolute path of unreserved characters
+/// (`A-Z a-z 0-9 - . _ ~` and `/`), at most [`MAX_ROUTE_BYTES`], with no empty, `.` or
+/// `..` segment and no trailing `/` (but `/` itself, every path), and neither one of
+/// [`RESERVED_ROUTES`] nor under one.
+///
+/// # Errors
+///
+/// Why it is refused.
+pub fn check_route(route: &str) -> std::result::Result<(), String> {
+    if !route.starts_with('/') {
+        return Err(format!("`{route}` does not start with `/`"));
+    }
+    if route.len() > MAX_ROUTE_BYTES {
+        return Err(format!(
+            "{} bytes, more than {MAX_ROUTE_BYTES}",
+            route.len()
+        ));
+    }
+    let allowed = |c: char| c.is_ascii_alphanumeric() || "-._~/".contains(c);
+    if let Some(c) = route.chars().find(|c| !allowed(*c)) {
+        return Err(format!(
+            "`{c}` is not allowed: a route is letters, digits, `-._~` and `/`"
+        ));
+    }
+    if route != "/"
+        && route[1..]
+            .split('/')
+            .any(|s| s.is_empty() || s == "." || s == "..")
+    {
+        return Err(format!(
+            "`{route}` has an empty, `.` or `..` segment, or ends with `/`"
+        ));
+    }
+    if let Some(reserved) = RESERVED_ROUTES
+        .iter()
+        .find(|reserved| route_covers(route, reserved) || route_covers(reserved, route))
+        .filter(|_| route != "/")
+    {
+        return Err(format!("`{reserved}` is the gateway's own"));
+    }
+    Ok(())
+}
+
+/// Whether the route `prefix` serves `path`: the path is the prefix, or lies under it.
+pub fn route_covers(prefix: &str, path: &str) -> bool {
+    prefix == "/"
+        || path
+            .strip_prefix(prefix)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
 }
 
 fn validate_args(args: &[String]) -> Result<()> {

@@ -44,7 +44,8 @@ pub use crate::config::{
 pub use crate::error::{Error, ErrorKind, OutputStream, Result, TrapCode};
 pub use crate::function::{
     Function, FunctionDefinition, MAX_ARGS, MAX_ARGS_BYTES, MAX_ENV_BYTES, MAX_ENV_VARS,
-    MAX_NAME_LEN, MAX_PREOPENS, Preopen, name_from,
+    MAX_NAME_LEN, MAX_PREOPENS, MAX_ROUTE_BYTES, Preopen, RESERVED_ROUTES, check_route, name_from,
+    route_covers,
 };
 pub use crate::invocation::{
     HttpRequestLine, InvocationContext, InvocationLimits, InvocationRecord, InvocationStatus,
@@ -53,8 +54,8 @@ pub use crate::invocation::{
 pub use crate::keys::{ApiKey, KeyStore, Role, TokenHash, key_exists, no_key};
 pub use crate::memory_logger::MemoryLogger;
 pub use crate::store::{
-    FunctionStore, FunctionSummary, MAX_PAGE, Page, Paged, PlatformStore, RecordQuery, VersionInfo,
-    parse_record_cursor, record_cursor,
+    FunctionStore, FunctionSummary, MAX_PAGE, Page, Paged, PlatformStore, RecordQuery, Route,
+    VersionInfo, parse_record_cursor, record_cursor, route_taken,
 };
 pub use crate::trace_context::{MAX_TRACESTATE_BYTES, TraceContext};
 pub use crate::traits::{

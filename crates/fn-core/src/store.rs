@@ -132,6 +132,27 @@ impl RecordQuery {
     }
 }
 
+/// A route an active version claims: its prefix and its function.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Route {
+    /// The path prefix ([`crate::check_route`]).
+    pub prefix: String,
+    /// The function's namespace.
+    pub namespace: String,
+    /// The function's name.
+    pub name: String,
+}
+
+/// The conflict of a route already claimed by another function.
+pub fn route_taken(prefix: &str, holder_namespace: &str, holder_name: &str) -> crate::Error {
+    crate::Error::Conflict {
+        reason: format!(
+            "the route `{prefix}` is claimed by {holder_namespace}/{holder_name}: routes are \
+             unique on a server"
+        ),
+    }
+}
+
 /// Where functions, their modules and their invocation records are kept.
 ///
 /// A function is a namespace and a name; each deploy of it is a new version, and one
@@ -150,13 +171,24 @@ pub trait FunctionStore: FunctionRegistry {
     /// Deploys `definition` on the module `cid` as the next version of its name in its
     /// namespace (version 1 first) and makes it active. The returned function's
     /// `definition.version` is that number. Two deploys of one name at once get
-    /// distinct versions.
+    /// distinct versions. The function's route becomes the definition's (its former
+    /// one is freed, or kept when the same).
     ///
     /// # Errors
     ///
     /// [`crate::Error::NotFound`] when no module `cid` is kept;
-    /// [`crate::Error::Storage`].
+    /// [`crate::Error::Conflict`] when another function's active version claims the
+    /// same route (nothing is kept then); [`crate::Error::Storage`].
     async fn deploy(&self, definition: FunctionDefinition, cid: Cid) -> Result<Function>;
+
+    /// Every route claimed by an active version, each with its function: what a gateway
+    /// serves at its root. A route moves with its function's active version (a rollback,
+    /// a deploy) and is freed when the function is deleted.
+    ///
+    /// # Errors
+    ///
+    /// [`crate::Error::Storage`].
+    async fn routes(&self) -> Result<Vec<Route>>;
 
     /// Version `version` of a function.
     ///
@@ -184,7 +216,9 @@ pub trait FunctionStore: FunctionRegistry {
     ///
     /// # Errors
     ///
-    /// [`crate::Error::NotFound`] when the function or the version is not there.
+    /// [`crate::Error::NotFound`] when the function or the version is not there;
+    /// [`crate::Error::Conflict`] when another function's active version claims the
+    /// route of that version (the function's route becomes the version's).
     async fn set_active(&self, namespace: &str, name: &str, version: u32) -> Result<Function>;
 
     /// Deletes one version. Its module stays while another version uses it.

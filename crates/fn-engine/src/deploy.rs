@@ -25,7 +25,9 @@ impl Engine {
     /// [`fn_core::Error::CompileTimeout`]; [`fn_core::Error::Unavailable`] when the
     /// engine is closed; [`fn_core::Error::Integrity`] when the store addresses the
     /// module by another CID than its bytes' (a store that would run other code than
-    /// what was checked); the store's errors ([`fn_core::Error::Storage`]).
+    /// what was checked); [`fn_core::Error::Validation`] for a route on a function that
+    /// is not an HTTP function; the store's errors ([`fn_core::Error::Conflict`] for a
+    /// route another function holds, [`fn_core::Error::Storage`]).
     pub async fn deploy(
         &self,
         store: &dyn FunctionStore,
@@ -33,6 +35,13 @@ impl Engine {
         bytes: Bytes,
     ) -> Result<Function> {
         definition.validate(&self.inner.config)?;
+        if definition.route.is_some() && !fn_runtime::serves_http(&bytes) {
+            return Err(Error::validation(
+                "route",
+                "only an HTTP function (a component exporting wasi:http/incoming-handler) \
+                 is served at a route",
+            ));
+        }
         let cid = Cid::of(&bytes);
         self.precompile(&cid, bytes.clone()).await?;
         let kept = store.put_module(bytes).await?;

@@ -50,7 +50,29 @@ struct Version {
     created_at: DateTime<Utc>,
 }
 
+impl State {
+    /// Refuses `route` when an active version of another function than `key` claims it.
+    fn check_route(&self, key: &(String, String), route: Option<&str>) -> Result<()> {
+        let Some(route) = route else {
+            return Ok(());
+        };
+        let holder = self
+            .functions
+            .iter()
+            .find(|(other, entry)| *other != key && entry.active_route() == Some(route));
+        match holder {
+            Some(((namespace, name), _)) => Err(fn_core::route_taken(route, namespace, name)),
+            None => Ok(()),
+        }
+    }
+}
+
 impl Entry {
+    /// The route its active version claims.
+    fn active_route(&self) -> Option<&str> {
+        self.versions.get(&self.active)?.definition.route.as_deref()
+    }
+
     fn function(&self, version: u32) -> Option<Function> {
         let kept = self.versions.get(&version)?;
         let mut definition = kept.definition.clone();
@@ -97,6 +119,7 @@ impl InMemoryRegistry {
             return Err(no_module(&cid));
         }
         let key = (definition.namespace.clone(), definition.name.clone());
+        state.check_route(&key, definition.route.as_deref())?;
         let now = Utc::now();
         let entry = state.functions.entry(key.clone()).or_insert_with(|| Entry {
             id: fn_core::new_id(),
@@ -236,16 +259,33 @@ impl FunctionStore for InMemoryRegistry {
 
     async fn set_active(&self, namespace: &str, name: &str, version: u32) -> Result<Function> {
         let mut state = self.write();
-        let entry = state
+        let key = (namespace.to_owned(), name.to_owned());
+        let function = state
             .functions
-            .get_mut(&(namespace.to_owned(), name.to_owned()))
-            .ok_or_else(|| no_function(namespace, name))?;
-        let function = entry
+            .get(&key)
+            .ok_or_else(|| no_function(namespace, name))?
             .function(version)
             .ok_or_else(|| no_version(namespace, name, version))?;
+        state.check_route(&key, function.definition.route.as_deref())?;
+        let entry = state.functions.get_mut(&key).expect("found above");
         entry.active = version;
         entry.updated_at = Utc::now();
         Ok(function)
+    }
+
+    async fn routes(&self) -> Result<Vec<fn_core::Route>> {
+        let state = self.read();
+        Ok(state
+            .functions
+            .iter()
+            .filter_map(|((namespace, name), entry)| {
+                Some(fn_core::Route {
+                    prefix: entry.active_route()?.to_owned(),
+                    namespace: namespace.clone(),
+                    name: name.clone(),
+                })
+            })
+            .collect())
     }
 
     async fn delete_version(&self, namespace: &str, name: &str, version: u32) -> Result<()> {

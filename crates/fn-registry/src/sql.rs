@@ -109,3 +109,20 @@ pub(crate) const KEYS: &str =
 
 /// Deletes a key.
 pub(crate) const DELETE_KEY: &str = "DELETE FROM api_keys WHERE name = $1";
+
+/// The function holding a route.
+pub(crate) const ROUTE_HOLDER: &str = "SELECT namespace, name FROM routes WHERE prefix = $1";
+
+/// Frees a function's route.
+pub(crate) const CLEAR_ROUTE: &str = "DELETE FROM routes WHERE namespace = $1 AND name = $2";
+
+/// A function's route.
+pub(crate) const INSERT_ROUTE: &str =
+    "INSERT INTO routes (prefix, namespace, name) VALUES ($1, $2, $3)";
+
+/// Every route, by prefix.
+pub(crate) const ALL_ROUTES: &str = "SELECT prefix, namespace, name FROM routes ORDER BY prefix";
+
+/// One version's definition.
+pub(crate) const VERSION_DEFINITION: &str =
+    "SELECT definition FROM versions WHERE namespace = $1 AND name = $2 AND version = $3";

@@ -291,4 +291,5 @@ fn migrate_reason(error: &sqlx::migrate::MigrateError) -> String {
 }
 
 mod keys;
+mod routes;
 mod store;

@@ -22,6 +22,7 @@
 //! | `POST /v1/keys`, `GET /v1/keys`, `DELETE /v1/keys/{name}` | API keys (admin) |
 //! | `GET /v1/status` | in-flight invocations, draining |
 //! | `GET /healthz`, `GET /readyz`, `GET /metrics` | probes (readyz is 503 while draining), Prometheus |
+//! | any other path | the HTTP function whose route (`--route`) covers it, longest prefix first; else 404 |
 //!
 //! Why the checks in this order for an invoke: the function is looked up, its token
 //! checked, and the body's declared length compared with the input limit before a byte
@@ -190,7 +191,7 @@ impl Gateway {
             .route("/healthz", get(healthz))
             .route("/readyz", get(readyz))
             .route("/metrics", get(metrics))
-            .fallback(no_route)
+            .fallback(http::routed)
             .method_not_allowed_fallback(no_method)
             .layer(axum::middleware::from_fn_with_state(
                 self.clone(),
@@ -276,18 +277,6 @@ async fn readyz(State(gateway): State<Gateway>, headers: HeaderMap) -> Response 
         Ok(_) => (StatusCode::OK, "ready\n").into_response(),
         Err(error) => ApiError::from_error(&error, &request_id(&headers)).into_response(),
     }
-}
-
-/// A path the gateway does not serve: the API's error shape, so a client tells it from
-/// an answer of something else.
-async fn no_route(headers: HeaderMap) -> Response {
-    ApiError::new(
-        StatusCode::NOT_FOUND,
-        "no_route",
-        "no such path in the gateway's API",
-        &request_id(&headers),
-    )
-    .into_response()
 }
 
 /// A method a path does not take.

@@ -2,7 +2,9 @@
 //! author writes to serve HTTP through the gateway (`/`, `/json`, `/stream`, `/echo`),
 //! and the behaviours the engine's tests drive through real requests.
 //!
-//! Routes (the path the guest sees, after the gateway's prefix):
+//! Routes (the path the guest sees, after `/v1/functions/{ns}/{name}/http`; served at a
+//! route of its own, the guest sees the whole path, and strips the prefix its
+//! environment names in `BASE_PATH`):
 //! - `/`: a line of text.
 //! - `/json`: the request's method, path, query, authority and headers as JSON.
 //! - `/stream?chunks=N&size=B`: N chunks of B bytes each (default 5 lines), streamed.
@@ -26,7 +28,13 @@ use wstd::time::Duration;
 
 #[wstd::http_server]
 async fn main(request: Request<Body>) -> Result<Response<Body>, Error> {
-    let path = request.uri().path().to_owned();
+    let full = request.uri().path().to_owned();
+    let base = std::env::var("BASE_PATH").unwrap_or_default();
+    let path = match full.strip_prefix(base.as_str()) {
+        Some("") => "/".to_owned(),
+        Some(rest) if rest.starts_with('/') => rest.to_owned(),
+        _ => full.clone(),
+    };
     let query = request.uri().query().unwrap_or("").to_owned();
     let number = |name: &str, default: u64| {
         query
@@ -63,7 +71,7 @@ async fn main(request: Request<Body>) -> Result<Response<Body>, Error> {
                 .status(code)
                 .header("x-status", code.to_string())
                 .body(Body::empty())?),
-            None => Ok(text(StatusCode::NOT_FOUND, "no such route\n")),
+            None => Ok(text(StatusCode::NOT_FOUND, &format!("no such route: {full}\n"))),
         },
     }
 }

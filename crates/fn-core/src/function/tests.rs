@@ -28,6 +28,22 @@ fn names_the_wrong_field() {
         ("name", Box::new(|d| d.name = "a".repeat(MAX_NAME_LEN + 1))),
         ("namespace", Box::new(|d| d.namespace = "a/b".into())),
         ("version", Box::new(|d| d.version = 0)),
+        ("route", Box::new(|d| d.route = Some("shop".into()))),
+        ("route", Box::new(|d| d.route = Some("/shop/".into()))),
+        ("route", Box::new(|d| d.route = Some("/a//b".into()))),
+        ("route", Box::new(|d| d.route = Some("/a/../v1".into()))),
+        ("route", Box::new(|d| d.route = Some("/a b".into()))),
+        ("route", Box::new(|d| d.route = Some("/a%2f".into()))),
+        ("route", Box::new(|d| d.route = Some("/v1".into()))),
+        (
+            "route",
+            Box::new(|d| d.route = Some("/v1/functions".into())),
+        ),
+        ("route", Box::new(|d| d.route = Some("/healthz".into()))),
+        (
+            "route",
+            Box::new(|d| d.route = Some(format!("/{}", "a".repeat(MAX_ROUTE_BYTES)))),
+        ),
         ("max_memory_bytes", Box::new(|d| d.max_memory_bytes = 0)),
         (
             "max_memory_bytes",
@@ -198,4 +214,15 @@ fn an_invocable_definition_may_exceed_the_caps_but_nothing_else() {
         Err(Error::Validation { field, .. }) => assert_eq!(field, "timeout"),
         other => panic!("{other:?}"),
     }
+}
+
+#[test]
+fn routes_claim_a_prefix_by_whole_segments() {
+    for route in ["/", "/shop", "/shop/v2", "/v1x", "/a-b.c_d~e"] {
+        check_route(route).unwrap_or_else(|why| panic!("{route}: {why}"));
+    }
+    assert!(route_covers("/shop", "/shop"));
+    assert!(route_covers("/shop", "/shop/cart"));
+    assert!(!route_covers("/shop", "/shopping"));
+    assert!(route_covers("/", "/anything"));
 }

@@ -263,6 +263,9 @@ async fn a_store_that_renames_the_module_is_refused() {
         ) -> fn_core::Result<fn_core::Function> {
             self.0.set_active(ns, name, v).await
         }
+        async fn routes(&self) -> fn_core::Result<Vec<fn_core::Route>> {
+            self.0.routes().await
+        }
         async fn delete_version(&self, ns: &str, name: &str, v: u32) -> fn_core::Result<()> {
             self.0.delete_version(ns, name, v).await
         }

@@ -71,6 +71,9 @@ impl FunctionStore for SqliteStore {
             });
         }
         let (namespace, name) = (definition.namespace.clone(), definition.name.clone());
+        let route = definition.route.clone();
+        self.check_route(&mut tx, &namespace, &name, route.as_deref())
+            .await?;
         let now = micros(Utc::now());
         let latest = sqlx::query(sql::LATEST_VERSION)
             .bind(&namespace)
@@ -121,6 +124,8 @@ impl FunctionStore for SqliteStore {
             .execute(&mut *tx)
             .await
             .map_err(|e| self.failed(&e))?;
+        self.set_route(&mut tx, &namespace, &name, route.as_deref())
+            .await?;
         self.commit(tx).await?;
         Ok(Function {
             id,
@@ -202,6 +207,13 @@ impl FunctionStore for SqliteStore {
         let mut tx = self.immediate().await?;
         self.active_version(&mut tx, namespace, name).await?;
         self.version_cid(&mut tx, namespace, name, version).await?;
+        let route = self
+            .version_route(&mut tx, namespace, name, version)
+            .await?;
+        self.check_route(&mut tx, namespace, name, route.as_deref())
+            .await?;
+        self.set_route(&mut tx, namespace, name, route.as_deref())
+            .await?;
         sqlx::query(sql::SET_ACTIVE)
             .bind(namespace)
             .bind(name)
@@ -212,6 +224,10 @@ impl FunctionStore for SqliteStore {
             .map_err(|e| self.failed(&e))?;
         self.commit(tx).await?;
         self.version(namespace, name, version).await
+    }
+
+    async fn routes(&self) -> Result<Vec<fn_core::Route>> {
+        self.all_routes().await
     }
 
     async fn delete_version(&self, namespace: &str, name: &str, version: u32) -> Result<()> {

@@ -60,6 +60,9 @@ impl FunctionStore for Hooked {
     async fn set_active(&self, namespace: &str, name: &str, version: u32) -> Result<Function> {
         self.inner.set_active(namespace, name, version).await
     }
+    async fn routes(&self) -> Result<Vec<fn_core::Route>> {
+        self.inner.routes().await
+    }
     async fn delete_version(&self, namespace: &str, name: &str, version: u32) -> Result<()> {
         self.inner.delete_version(namespace, name, version).await
     }

@@ -38,6 +38,10 @@ pub(crate) struct DeployArgs {
     /// The most invocations of it at once.
     #[arg(long, value_name = "N")]
     max_concurrency: Option<u32>,
+    /// For an HTTP function: a path prefix it is served at, at the server's root
+    /// (`/shop` serves `/shop` and everything under it); unique on the server.
+    #[arg(long, value_name = "PREFIX")]
+    route: Option<String>,
     #[command(flatten)]
     common: Common,
 }
@@ -85,6 +89,7 @@ fn spec(args: &DeployArgs) -> Result<DeploySpec, Failure> {
     let mut spec = DeploySpec::new();
     spec.public = args.public;
     spec.max_concurrency = args.max_concurrency;
+    spec.route.clone_from(&args.route);
     spec.rate = args.rate.map(RateQuota::per_second);
     if let Some(bytes) = args.memory {
         spec.max_memory_bytes = bytes;

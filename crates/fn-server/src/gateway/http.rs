@@ -39,19 +39,77 @@ const HOP_BY_HOP: [HeaderName; 8] = [
 ];
 
 pub(super) async fn serve(State(gateway): State<Gateway>, request: Request) -> Response {
-    let in_flight = InFlight::new(&gateway);
     let (mut parts, body) = request.into_parts();
     let Some((namespace, name, path)) = split(&parts.uri) else {
         linger(body);
-        return ApiError::new(
-            StatusCode::NOT_FOUND,
-            "no_route",
-            "no such path in the gateway's API",
-            &super::request_id(&parts.headers),
-        )
-        .into_response();
+        return no_route(&parts.headers);
     };
-    let (caller, function) = match resolve(&gateway, &parts.headers, &namespace, &name).await {
+    parts.uri = path;
+    exchange(gateway, parts, body, &namespace, &name).await
+}
+
+/// A path outside the gateway's API: the function whose route covers it (the longest
+/// prefix) is served the request, the whole path and query as sent; else 404.
+pub(super) async fn routed(State(gateway): State<Gateway>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let path = parts.uri.path();
+    if fn_core::RESERVED_ROUTES
+        .iter()
+        .any(|reserved| fn_core::route_covers(reserved, path))
+    {
+        linger(body);
+        return no_route(&parts.headers);
+    }
+    let table = match gateway
+        .inner
+        .lookup
+        .routes(gateway.inner.store.as_ref())
+        .await
+    {
+        Ok(table) => table,
+        Err(error) => {
+            linger(body);
+            return ApiError::from_error(&error, &super::request_id(&parts.headers))
+                .into_response();
+        }
+    };
+    let Some(route) = table.find(path) else {
+        linger(body);
+        return no_route(&parts.headers);
+    };
+    let (namespace, name) = (route.namespace.clone(), route.name.clone());
+    // The guest sees the path as the client sent it: the route is part of it.
+    let path = match parts.uri.path_and_query() {
+        Some(path) => path.as_str().parse().unwrap_or_default(),
+        None => Uri::from_static("/"),
+    };
+    let mut parts = parts;
+    parts.uri = path;
+    exchange(gateway, parts, body, &namespace, &name).await
+}
+
+/// The API's answer to a path it does not serve.
+fn no_route(headers: &HeaderMap) -> Response {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "no_route",
+        "no such path in the gateway's API, and no function's route covers it",
+        &super::request_id(headers),
+    )
+    .into_response()
+}
+
+/// Serves `namespace/name` the request `parts` and `body` (its URI already the one the
+/// guest sees).
+async fn exchange(
+    gateway: Gateway,
+    mut parts: axum::http::request::Parts,
+    body: Body,
+    namespace: &str,
+    name: &str,
+) -> Response {
+    let in_flight = InFlight::new(&gateway);
+    let (caller, function) = match resolve(&gateway, &parts.headers, namespace, name).await {
         Ok(found) => found,
         Err(refused) => {
             linger(body);
@@ -76,7 +134,6 @@ pub(super) async fn serve(State(gateway): State<Gateway>, request: Request) -> R
         return failure(&gateway, &error, &request_id);
     }
     strip(&mut parts.headers);
-    parts.uri = path;
     let body: RequestBody = body.map_err(|e| -> BoxError { Box::new(e) }).boxed_unsync();
     let request = axum::http::Request::from_parts(parts, body);
     match engine.serve_http(&function, request, Some(ctx)).await {

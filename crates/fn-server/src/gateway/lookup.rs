@@ -1,5 +1,6 @@
-//! Functions by name, kept for a moment: an invoke reads its function from here rather
-//! than from the store each time.
+//! Functions by name, and the routes functions claim, kept for a moment: an invoke reads
+//! its function, and a request outside the API its route, from here rather than from the
+//! store each time.
 //!
 //! Why: on the embedded store a lookup is a SQLite query on sqlx's worker thread and a
 //! JSON decode, which cost more than the invocation itself (`fnd serve` did 4.4k invokes
@@ -10,7 +11,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use fn_core::{Function, FunctionStore, Result};
+use fn_core::{Function, FunctionStore, Result, Route};
 
 /// How long a function looked up by name is kept.
 pub const LOOKUP_TTL: Duration = Duration::from_secs(1);
@@ -21,6 +22,33 @@ const LOOKUP_CAPACITY: u64 = 10_000;
 /// The functions looked up lately, by `namespace/name`.
 pub(super) struct Lookup {
     cache: moka::future::Cache<String, Arc<Function>>,
+    /// The route table: one entry, loaded once however many requests miss it at once.
+    routes: moka::future::Cache<(), Arc<RouteTable>>,
+}
+
+/// The routes of the active versions, longest prefix first.
+#[derive(Debug, Default)]
+pub(super) struct RouteTable {
+    routes: Vec<Route>,
+}
+
+impl RouteTable {
+    fn new(mut routes: Vec<Route>) -> RouteTable {
+        routes.sort_by(|a, b| {
+            b.prefix
+                .len()
+                .cmp(&a.prefix.len())
+                .then(a.prefix.cmp(&b.prefix))
+        });
+        RouteTable { routes }
+    }
+
+    /// The route serving `path`: the longest prefix that covers it.
+    pub(super) fn find(&self, path: &str) -> Option<&Route> {
+        self.routes
+            .iter()
+            .find(|route| fn_core::route_covers(&route.prefix, path))
+    }
 }
 
 impl Lookup {
@@ -30,7 +58,21 @@ impl Lookup {
                 .max_capacity(LOOKUP_CAPACITY)
                 .time_to_live(LOOKUP_TTL)
                 .build(),
+            routes: moka::future::Cache::builder()
+                .max_capacity(1)
+                .time_to_live(LOOKUP_TTL)
+                .build(),
         }
+    }
+
+    /// The route table, from the cache or else `store`.
+    pub(super) async fn routes(&self, store: &dyn FunctionStore) -> Result<Arc<RouteTable>> {
+        self.routes
+            .try_get_with((), async {
+                Ok(Arc::new(RouteTable::new(store.routes().await?)))
+            })
+            .await
+            .map_err(|error: Arc<fn_core::Error>| (*error).clone())
     }
 
     /// `namespace/name`'s active version, from the cache or else `store` (an unknown
@@ -50,9 +92,10 @@ impl Lookup {
         Ok(function)
     }
 
-    /// Forgets `namespace/name`: its active version changed here.
+    /// Forgets `namespace/name`, and the route table: its active version changed here.
     pub(super) async fn forget(&self, namespace: &str, name: &str) {
         self.cache.invalidate(&key(namespace, name)).await;
+        self.routes.invalidate(&()).await;
     }
 }
 
@@ -63,4 +106,29 @@ fn key(namespace: &str, name: &str) -> String {
     key.push('/');
     key.push_str(name);
     key
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_longest_prefix_serves_a_path() {
+        let route = |prefix: &str, name: &str| Route {
+            prefix: prefix.into(),
+            namespace: "ns".into(),
+            name: name.into(),
+        };
+        let table = RouteTable::new(vec![
+            route("/", "root"),
+            route("/shop", "shop"),
+            route("/shop/cart", "cart"),
+        ]);
+        let served = |path: &str| table.find(path).map(|r| r.name.as_str());
+        assert_eq!(served("/shop/cart/7"), Some("cart"));
+        assert_eq!(served("/shop/cartoon"), Some("shop"));
+        assert_eq!(served("/shop"), Some("shop"));
+        assert_eq!(served("/shopping"), Some("root"));
+        assert_eq!(RouteTable::new(vec![route("/a", "a")]).find("/b"), None);
+    }
 }

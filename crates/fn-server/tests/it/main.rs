@@ -14,6 +14,7 @@ mod keys;
 mod lifecycle;
 mod manage;
 mod record;
+mod routes;
 mod run_http;
 mod telemetry;
 
