@@ -4,6 +4,7 @@ use crate::project_root;
 use std::path::{Path, PathBuf};
 
 mod docs;
+mod guests;
 
 fn files_under(dir: &Path, ext: &str, out: &mut Vec<PathBuf>) {
     let Ok(entries) = std::fs::read_dir(dir) else {
@@ -277,53 +278,6 @@ fn every_crate_root_opens_with_docs() {
                 );
             }
         }
-    }
-}
-
-#[test]
-fn every_guest_has_a_test() {
-    let root = project_root();
-    let mut guests: Vec<String> = std::fs::read_dir(root.join("guests/commands/src/bin"))
-        .unwrap()
-        .flatten()
-        .filter_map(|e| {
-            e.path()
-                .file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-        })
-        .collect();
-    // The other members build one module each, named after the package (or its `[[bin]]`).
-    for member in std::fs::read_dir(root.join("guests")).unwrap().flatten() {
-        let Ok(manifest) = std::fs::read_to_string(member.path().join("Cargo.toml")) else {
-            continue;
-        };
-        if member.file_name() == "commands" {
-            continue;
-        }
-        let name = |key: &str| {
-            manifest
-                .split(key)
-                .nth(1)
-                .and_then(|rest| rest.split("name = \"").nth(1))
-                .and_then(|rest| rest.split('"').next())
-                .map(|name| name.replace('-', "_"))
-        };
-        guests.extend(name("[[bin]]").or_else(|| name("[package]")));
-    }
-    assert!(guests.iter().any(|g| g == "handle_upper"), "{guests:?}");
-    let mut tests = Vec::new();
-    for dir in crates() {
-        files_under(&dir.join("tests"), "rs", &mut tests);
-    }
-    let sources: String = tests
-        .iter()
-        .map(|p| std::fs::read_to_string(p).unwrap())
-        .collect();
-    for guest in guests {
-        assert!(
-            sources.contains(&format!("guest(\"{guest}\")")),
-            "guest `{guest}` has no test that runs it"
-        );
     }
 }
 

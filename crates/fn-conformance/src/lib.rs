@@ -28,6 +28,7 @@
 //! # }
 //! ```
 
+pub mod componentize;
 pub mod fresh;
 mod judge;
 pub mod report;

@@ -11,8 +11,8 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use fn_core::{
     ApiKey, Cid, Error, Function, FunctionDefinition, FunctionRegistry, FunctionStore,
-    FunctionSummary, InvocationRecord, KeyStore, Page, Paged, RecordQuery, Result, TokenHash,
-    VersionInfo, key_exists, no_key, parse_record_cursor, record_cursor,
+    FunctionSummary, InvocationRecord, Page, Paged, RecordQuery, Result, TokenHash, VersionInfo,
+    parse_record_cursor, record_cursor,
 };
 
 /// A store held in memory.
@@ -372,40 +372,4 @@ impl FunctionStore for InMemoryRegistry {
     }
 }
 
-#[async_trait]
-impl KeyStore for InMemoryRegistry {
-    async fn create_key(&self, key: &ApiKey, token: &TokenHash) -> Result<()> {
-        let mut state = self.write();
-        if state.keys.contains_key(&key.name) {
-            return Err(key_exists(&key.name));
-        }
-        state.keys.insert(key.name.clone(), (key.clone(), *token));
-        Ok(())
-    }
-
-    async fn key_by_token(&self, token: &TokenHash) -> Result<Option<ApiKey>> {
-        Ok(self
-            .read()
-            .keys
-            .values()
-            .find(|(_, hash)| hash == token)
-            .map(|(key, _)| key.clone()))
-    }
-
-    async fn keys(&self) -> Result<Vec<ApiKey>> {
-        Ok(self
-            .read()
-            .keys
-            .values()
-            .map(|(key, _)| key.clone())
-            .collect())
-    }
-
-    async fn delete_key(&self, name: &str) -> Result<()> {
-        self.write()
-            .keys
-            .remove(name)
-            .map(drop)
-            .ok_or_else(|| no_key(name))
-    }
-}
+mod keys;

@@ -265,3 +265,92 @@ async fn invoke_serves_an_http_function_its_input_as_a_post() {
         "Hello from a wasi:http function\n"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_and_large_headers_reach_the_guest() {
+    let server = server().await;
+    let mut request = reqwest::Client::new().get(server.url("routes", "/json"));
+    for i in 0..80 {
+        request = request.header(format!("x-many-{i}"), format!("value {i}"));
+    }
+    let large = "v".repeat(32 << 10);
+    let response = request.header("x-large", &large).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let seen: serde_json::Value = response.json().await.unwrap();
+    for i in 0..80 {
+        assert_eq!(seen["headers"][format!("x-many-{i}")], format!("value {i}"));
+    }
+    assert_eq!(
+        seen["headers"]["x-large"].as_str().map(str::len),
+        Some(32 << 10)
+    );
+}
+
+/// A gateway whose input and output limits are 128 MiB, with `routes` deployed.
+async fn roomy_server() -> Server {
+    let store = Arc::new(InMemoryRegistry::new());
+    let records = Arc::new(MemoryLogger::new());
+    let mut config = Config::default();
+    config.pooling.slots = 4;
+    config.max_input_bytes = 128 << 20;
+    config.max_output_bytes = 128 << 20;
+    let engine = Engine::builder(store.clone())
+        .config(config)
+        .invocation_logger(records.clone())
+        .build()
+        .unwrap();
+    let mut definition = FunctionDefinition::new("web", "routes");
+    definition.public = true;
+    definition.timeout = Duration::from_secs(30);
+    let bytes = bytes::Bytes::from(fn_guests::component("http-routes"));
+    engine
+        .deploy(store.as_ref(), definition, bytes)
+        .await
+        .unwrap();
+    let router = Gateway::new(engine, store, None, None).router();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    Server { base, records }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sixty_four_mebibytes_stream_both_ways_in_bounded_guest_memory() {
+    let server = roomy_server().await;
+    let client = reqwest::Client::new();
+    // Up: 64 MiB in 64 KiB chunks, with no declared length, counted as it arrives.
+    let chunks =
+        futures::stream::iter((0..1024).map(|_| Ok::<_, std::io::Error>(vec![7u8; 64 << 10])));
+    let response = client
+        .post(server.url("routes", "/count"))
+        .header(REQUEST_ID, "req-up")
+        .body(reqwest::Body::wrap_stream(chunks))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.text().await.unwrap(), format!("{}\n", 64 << 20));
+    let up = server.record("req-up").await;
+    // Down: 64 MiB made as it is sent, read as it arrives.
+    let response = client
+        .get(server.url("routes", "/stream?chunks=1024&size=65536"))
+        .header(REQUEST_ID, "req-down")
+        .send()
+        .await
+        .unwrap();
+    let mut total = 0;
+    let mut stream = response.bytes_stream();
+    while let Some(piece) = stream.next().await {
+        total += piece.unwrap().len();
+    }
+    assert_eq!(total, 64 << 20);
+    let down = server.record("req-down").await;
+    assert_eq!((up.input_size, down.output_size), (64 << 20, 64 << 20));
+    // Neither body was ever whole in the guest: its memory stayed a few MiB.
+    for record in [up, down] {
+        assert!(
+            record.peak_memory_bytes < 8 << 20,
+            "{}",
+            record.peak_memory_bytes
+        );
+    }
+}
