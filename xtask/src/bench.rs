@@ -85,6 +85,7 @@ pub(crate) fn bench(root: &Path, parts: Parts) -> Result<()> {
 
     report.push_str(&instructions(&fn_bench)?);
     report.push_str(&memory(&fn_bench)?);
+    report.push_str(&http_functions(&fn_bench, parts.quick)?);
     report.push_str(&cold_start()?);
     report.push_str(&fnd_run(root, &fnd)?);
     report.push_str(&crate::bench_http::http(root, &fnd, parts.quick)?);
@@ -301,6 +302,37 @@ fn memory(fn_bench: &Path) -> Result<String> {
         kib("idle_module_resident_bytes"),
         kib("idle_module_cache_weight_bytes"),
         kib("in_flight_resident_bytes"),
+    ))
+}
+
+/// HTTP functions in process (`fn-bench http`): the engine's exchange against a bare
+/// `ProxyPre` embedding, and their memory.
+fn http_functions(fn_bench: &Path, quick: bool) -> Result<String> {
+    let rounds = if quick { "3" } else { "10" };
+    let json = stdout_of(
+        Command::new(fn_bench).args(["http", "--rounds", rounds]),
+        "fn-bench http",
+    )?;
+    let figures: Value = serde_json::from_str(&json)?;
+    let us = |field: &str| figures[field].as_f64().unwrap_or(0.0) / 1e3;
+    let kib = |field: &str| figures[field].as_f64().unwrap_or(0.0) / 1024.0;
+    Ok(format!(
+        "\n## HTTP functions in process (`fn-bench http`: {} requests each, `GET /` to the \
+         wstd example, alternating rounds)\n\n\
+         | embedding | median per request |\n|---|---:|\n\
+         | bare `ProxyPre` (pool, fresh store, instantiate, handle, collect) | {:.1} µs |\n\
+         | `Engine::serve_http` (admission, record, the exchange's task, the body) | {:.1} µs |\n\n\
+         The engine costs {:.2}x the bare embedding (target ≤ 1.2x).\n\n\
+         | what | resident per one ({} of each) |\n|---|---:|\n\
+         | an idle cached component (the wstd example, 376 KB of wasm) | {:.0} KiB |\n\
+         | a request in flight (parked in the guest's sleep) | {:.0} KiB |\n",
+        figures["calls"],
+        us("bare_median_ns"),
+        us("engine_median_ns"),
+        figures["ratio"].as_f64().unwrap_or(0.0),
+        figures["count"],
+        kib("idle_component_resident_bytes"),
+        kib("in_flight_request_resident_bytes"),
     ))
 }
 

@@ -26,6 +26,7 @@
 
 pub mod embed;
 pub mod engine;
+pub mod http;
 pub mod plot;
 pub mod workload;
 

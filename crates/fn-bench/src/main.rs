@@ -5,6 +5,8 @@
 //!   slots, as valgrind cannot reserve the default one).
 //! - `memory`: the resident memory an idle cached module and an invocation in flight
 //!   cost the engine, as JSON.
+//! - `http`: HTTP functions, `Engine::serve_http` against a bare `ProxyPre` embedding,
+//!   and the memory of idle cached components and of requests in flight, as JSON.
 //! - `plot IN.json OUT.png`: the latency distributions of the criterion run.
 #![allow(clippy::print_stdout, reason = "the figures are this program's output")]
 
@@ -79,6 +81,20 @@ enum Task {
         #[arg(long, default_value_t = 64)]
         count: usize,
     },
+    /// HTTP functions: `Engine::serve_http` against a bare `ProxyPre` embedding (medians
+    /// of alternating rounds), and the memory of idle cached components and of requests
+    /// in flight, as JSON.
+    Http {
+        /// Requests per round.
+        #[arg(long, default_value_t = 500)]
+        calls: usize,
+        /// Rounds of each.
+        #[arg(long, default_value_t = 10)]
+        rounds: usize,
+        /// Components cached, and requests held in flight.
+        #[arg(long, default_value_t = 32)]
+        count: usize,
+    },
     /// Draws the latency distributions of an in-process results file.
     Plot { input: PathBuf, output: PathBuf },
 }
@@ -131,6 +147,11 @@ fn main() -> Result<()> {
             Ok(())
         }
         Task::Memory { count } => memory(count),
+        Task::Http {
+            calls,
+            rounds,
+            count,
+        } => http(calls, rounds, count),
         Task::Plot { input, output } => {
             let json = std::fs::read_to_string(&input)
                 .with_context(|| format!("reading {}", input.display()))?;
@@ -235,4 +256,88 @@ fn memory(count: usize) -> Result<()> {
         println!("{}", serde_json::to_string_pretty(&report)?);
         Ok(())
     })
+}
+
+fn http(calls: usize, rounds: usize, count: usize) -> Result<()> {
+    use fn_bench::http::{BareHttp, EngineHttp, compare};
+    let executor = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let config = Config::default();
+    let (bare_ns, engine_ns) = executor.block_on(async {
+        let bare = BareHttp::new(&config)?;
+        let engine = EngineHttp::new(&config).await?;
+        compare(&bare, &engine, calls, rounds).await
+    })?;
+    let (idle, in_flight) = executor.block_on(http_memory(&config, count))?;
+    let report = serde_json::json!({
+        "calls": calls * rounds,
+        "bare_median_ns": bare_ns,
+        "engine_median_ns": engine_ns,
+        "ratio": engine_ns as f64 / bare_ns.max(1) as f64,
+        "count": count,
+        "idle_component_resident_bytes": idle,
+        "in_flight_request_resident_bytes": in_flight,
+    });
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    Ok(())
+}
+
+/// The resident memory of one idle cached component (`count` copies of the HTTP guest
+/// under distinct CIDs, each deployed and served once) and of one request in flight
+/// (`count` requests parked in the guest's sleep at once), each an average.
+async fn http_memory(config: &Config, count: usize) -> Result<(u64, u64)> {
+    use http_body_util::BodyExt as _;
+    let registry = Arc::new(InMemoryRegistry::new());
+    let engine = Engine::builder(registry.clone())
+        .config(config.clone())
+        .build()?;
+    let wasm = fn_guests::component("http-routes");
+    let get = request_of;
+    let before = resident_bytes()?;
+    let mut functions = Vec::new();
+    for i in 0..count {
+        let definition = FunctionDefinition::new("bench", format!("routes{i}"));
+        let function = engine
+            .deploy(registry.as_ref(), definition, variant(&wasm, i))
+            .await?;
+        let response = engine.serve_http(&function, get("/")?, None).await?;
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        if body.to_bytes() != fn_bench::http::HELLO {
+            bail!("routes{i} answered wrongly");
+        }
+        functions.push(function);
+    }
+    let idle = (resident_bytes()? - before) / count as u64;
+    let function = Arc::new(functions.swap_remove(0));
+    let before = resident_bytes()?;
+    let mut parked = Vec::new();
+    for _ in 0..count {
+        let (engine, function) = (engine.clone(), function.clone());
+        let request = get("/sleep?ms=2000")?;
+        parked.push(tokio::spawn(async move {
+            engine.serve_http(&function, request, None).await
+        }));
+    }
+    // Every request is parked in the guest's sleep within milliseconds; half a second
+    // is ample, and far from the two seconds they sleep.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let in_flight = resident_bytes()?.saturating_sub(before) / count as u64;
+    for call in parked {
+        let response = call.await??;
+        response
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
+    Ok((idle, in_flight))
+}
+
+fn request_of(path: &str) -> Result<http::Request<fn_engine::RequestBody>> {
+    Ok(http::Request::get(path).body(fn_engine::full_body(Bytes::new()))?)
 }
