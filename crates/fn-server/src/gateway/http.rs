@@ -17,13 +17,13 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderName, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use fn_core::{Error, ErrorKind, InvocationContext, TriggerType};
+use fn_core::{Error, ErrorKind};
 use fn_engine::{BoxError, RequestBody, ResponseBody};
 use http_body::{Frame, SizeHint};
 use http_body_util::BodyExt as _;
 
-use super::invoke::{InFlight, failure, resolve};
-use super::{ApiError, Gateway, linger, trace};
+use super::invoke::{InFlight, context, failure, resolve};
+use super::{ApiError, Gateway, linger};
 
 /// The headers that describe one connection, not the request: never passed on
 /// (RFC 9110 section 7.6.1), with those the `connection` header names.
@@ -117,10 +117,7 @@ async fn exchange(
         }
     };
     let request_id = caller.request_id.clone();
-    let mut ctx = InvocationContext::new(TriggerType::Http);
-    ctx.request_id.clone_from(&request_id);
-    ctx.caller = caller.name().map(str::to_owned);
-    ctx.trace = trace(&parts.headers);
+    let ctx = context(&caller, &parts.headers);
     let engine = gateway.inner.engine.clone();
     let limit = engine.config().max_input_bytes;
     if let Some(size) = declared_length(&parts.headers).filter(|size| *size > limit) {

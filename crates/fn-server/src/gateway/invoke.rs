@@ -50,10 +50,7 @@ pub(super) async fn invoke(
         }
     };
     let request_id = caller.request_id.clone();
-    let mut ctx = InvocationContext::new(TriggerType::Http);
-    ctx.request_id.clone_from(&request_id);
-    ctx.caller = caller.name().map(str::to_owned);
-    ctx.trace = trace(&headers);
+    let ctx = context(&caller, &headers);
     let engine = &gateway.inner.engine;
     // Held until the call ends: the input stays buffered that long.
     let (input, _buffered) = match receive(&gateway, &headers, body).await {
@@ -109,6 +106,16 @@ pub(super) async fn resolve(
         }
         Err(error) => Err(failure(gateway, &error, &caller.request_id)),
     }
+}
+
+/// The context of a call over HTTP by `caller`: its request id, the caller's name, and
+/// the trace `headers` carry.
+pub(super) fn context(caller: &Caller, headers: &HeaderMap) -> InvocationContext {
+    let mut ctx = InvocationContext::new(TriggerType::Http);
+    ctx.request_id.clone_from(&caller.request_id);
+    ctx.caller = caller.name().map(str::to_owned);
+    ctx.trace = trace(headers);
+    ctx
 }
 
 /// The answer to a call that failed with `error`.
