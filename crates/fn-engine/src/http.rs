@@ -59,8 +59,8 @@ impl Engine {
         request: http::Request<RequestBody>,
         ctx: Option<InvocationContext>,
     ) -> impl Future<Output = Result<HttpResponse>> + Send + 'static {
-        let declared = declared_length(&request);
-        let (ctx, mut recorder) = self.start(function, ctx, declared.unwrap_or(0) as usize);
+        let declared = declared_length(&request).unwrap_or(0);
+        let (ctx, mut recorder) = self.start(function, ctx, declared as usize);
         recorder.set_http_request(&request);
         let name = function.definition.name.clone();
         let request_id = ctx.request_id.clone();
@@ -70,7 +70,7 @@ impl Engine {
         let function = function.clone();
         let exchange = tokio::spawn(async move {
             engine
-                .exchange(&function, ctx, request, respond, recorder, fail)
+                .exchange(&function, ctx, (request, declared), respond, recorder, fail)
                 .await;
         });
         // Made here, not in the future: a future dropped unpolled stops the exchange too.
@@ -97,7 +97,7 @@ impl Engine {
         &self,
         function: &Function,
         ctx: InvocationContext,
-        request: http::Request<RequestBody>,
+        request: (http::Request<RequestBody>, u64),
         respond: fn_runtime::ResponseSender,
         mut recorder: Recorder,
         fail: oneshot::Sender<Error>,
@@ -116,11 +116,10 @@ impl Engine {
         &self,
         function: &Function,
         ctx: &InvocationContext,
-        request: http::Request<RequestBody>,
+        (request, declared): (http::Request<RequestBody>, u64),
         respond: fn_runtime::ResponseSender,
         recorder: &mut Recorder,
     ) -> Result<u64> {
-        let declared = declared_length(&request).unwrap_or(0);
         let ready = self.ready(function, ctx, declared, recorder).await?;
         let limit_bytes = self.inner.config.max_input_bytes;
         let over = Arc::new(AtomicBool::new(false));

@@ -62,15 +62,9 @@ pub fn serves_http(bytes: &[u8]) -> bool {
             Ok(Payload::Version { .. }) => depth += 1,
             Ok(Payload::End(_)) => depth = depth.saturating_sub(1),
             Ok(Payload::ComponentExportSection(exports)) if depth == 1 => {
-                let http = exports.into_iter().any(|export| {
-                    export.is_ok_and(|export| {
-                        export
-                            .name
-                            .name
-                            .strip_prefix(HTTP_HANDLER)
-                            .is_some_and(|version| version.starts_with(WASI_0_2))
-                    })
-                });
+                let http = exports
+                    .into_iter()
+                    .any(|export| export.is_ok_and(|e| is_wasi_0_2(e.name.name, HTTP_HANDLER)));
                 if http {
                     return true;
                 }
@@ -80,6 +74,13 @@ pub fn serves_http(bytes: &[u8]) -> bool {
         }
     }
     false
+}
+
+/// Whether the export `name` is `interface` (given without its version) at a WASI 0.2
+/// version.
+fn is_wasi_0_2(name: &str, interface: &str) -> bool {
+    name.strip_prefix(interface)
+        .is_some_and(|version| version.starts_with(WASI_0_2))
 }
 
 /// The ABI a component speaks, from its exports: an HTTP handler when it exports
@@ -96,12 +97,7 @@ pub(crate) fn detect(engine: &Engine, component: &Component) -> Result<Abi, Stri
         .exports(engine)
         .map(|(name, _)| name.to_owned())
         .collect();
-    let speaks = |interface: &str| {
-        exports.iter().any(|name| {
-            name.strip_prefix(interface)
-                .is_some_and(|version| version.starts_with(WASI_0_2))
-        })
-    };
+    let speaks = |interface: &str| exports.iter().any(|name| is_wasi_0_2(name, interface));
     // An HTTP handler first: a guest library's server (wstd's) is a program whose
     // component may export `wasi:cli/run` beside the handler.
     match (speaks(HTTP_HANDLER), speaks(CLI_RUN)) {

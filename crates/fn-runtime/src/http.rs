@@ -10,7 +10,7 @@
 //! it ended. Outbound requests are refused ([`DenyOutbound`]) until the host services
 //! supply a guarded sender.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
@@ -90,16 +90,14 @@ pub(crate) struct Shared {
     /// Body bytes handed to the reader.
     sent: AtomicU64,
     /// The status the guest set, 0 until it sets one.
-    status: AtomicU64,
+    status: AtomicU16,
 }
 
 impl Shared {
     /// What the exchange measured so far.
     pub(crate) fn served(&self) -> Served {
         Served {
-            status: u16::try_from(self.status.load(Ordering::Relaxed))
-                .ok()
-                .filter(|code| *code != 0),
+            status: Some(self.status.load(Ordering::Relaxed)).filter(|code| *code != 0),
             body_bytes: self.sent.load(Ordering::Relaxed),
         }
     }
@@ -156,8 +154,9 @@ pub(crate) async fn serve(
         let out = http
             .new_response_outparam_from_callback(move |response| match response {
                 Ok(response) => {
-                    let status = u64::from(response.status().as_u16());
-                    shared.status.store(status, Ordering::Relaxed);
+                    shared
+                        .status
+                        .store(response.status().as_u16(), Ordering::Relaxed);
                     let response = response.map(|inner| {
                         ResponseBody::new(inner, shared, verdict.take(), max_output_bytes)
                     });

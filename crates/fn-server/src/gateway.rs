@@ -245,6 +245,16 @@ impl Gateway {
     }
 }
 
+/// The body's declared length (`content-length`), when the request declares one.
+fn declared_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .parse()
+        .ok()
+}
+
 /// The client's request id when it is usable, else a fresh one.
 fn request_id(headers: &HeaderMap) -> String {
     headers

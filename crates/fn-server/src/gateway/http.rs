@@ -23,7 +23,7 @@ use http_body::{Frame, SizeHint};
 use http_body_util::BodyExt as _;
 
 use super::invoke::{InFlight, context, failure, resolve};
-use super::{ApiError, Gateway, linger};
+use super::{ApiError, Gateway, declared_length, linger};
 
 /// The headers that describe one connection, not the request: never passed on
 /// (RFC 9110 section 7.6.1), with those the `connection` header names.
@@ -195,16 +195,6 @@ fn split(uri: &Uri) -> Option<(String, String, Uri)> {
         decode(name)?,
         Uri::try_from(path_and_query).ok()?,
     ))
-}
-
-/// The body's declared length, when the request declares one.
-fn declared_length(headers: &HeaderMap) -> Option<u64> {
-    headers
-        .get(header::CONTENT_LENGTH)?
-        .to_str()
-        .ok()?
-        .parse()
-        .ok()
 }
 
 /// Removes what the guest must not see: the hop-by-hop headers, those the `connection`

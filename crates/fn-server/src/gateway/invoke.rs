@@ -140,10 +140,7 @@ async fn receive<'g>(
 ) -> Result<(Bytes, Taken<'g>), (Error, u64)> {
     let limit = gateway.inner.engine.config().max_input_bytes;
     // Refused on its declared length, before a byte of it is read.
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
+    let declared = super::declared_length(headers);
     if let Some(size) = declared.filter(|size| *size > limit) {
         linger(body);
         let error = Error::InputTooLarge {

@@ -10,7 +10,7 @@ use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{
     FromRequest as _, Multipart, Path, Query, Request, State, multipart::MultipartRejection,
 };
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use bytes::{Bytes, BytesMut};
 use chrono::{DateTime, Utc};
@@ -106,11 +106,7 @@ async fn read_form(
     limit: u64,
     request_id: &str,
 ) -> Result<(DeploySpec, Bytes), ApiError> {
-    let declared = request
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
+    let declared = super::declared_length(request.headers());
     if let Some(size) = declared.filter(|size| *size > deploy_room(limit)) {
         linger(request.into_body());
         return Err(module_too_large(request_id, size, limit));
