@@ -9,7 +9,7 @@
 
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
@@ -122,14 +122,12 @@ impl Engine {
     ) -> Result<u64> {
         let ready = self.ready(function, ctx, declared, recorder).await?;
         let limit_bytes = self.inner.config.max_input_bytes;
-        let over = Arc::new(AtomicBool::new(false));
         let seen = Arc::new(AtomicU64::new(0));
         let request = request.map(|inner| {
             Capped {
                 inner,
                 limit: limit_bytes,
                 seen: seen.clone(),
-                over: over.clone(),
             }
             .boxed_unsync()
         });
@@ -142,11 +140,12 @@ impl Engine {
         let outcome = Box::pin(served).await;
         self.ran(function, ctx, &outcome, recorder);
         // What the client sent: declared, or read by the guest when it read more.
-        recorder.set_input_size(seen.load(Ordering::Relaxed).max(declared));
+        let seen = seen.load(Ordering::Relaxed);
+        recorder.set_input_size(seen.max(declared));
         match outcome.result {
             // A guest that failed after its body went over the limit failed of that.
-            Err(_) if over.load(Ordering::Relaxed) => Err(Error::InputTooLarge {
-                size_bytes: seen.load(Ordering::Relaxed),
+            Err(_) if seen > limit_bytes => Err(Error::InputTooLarge {
+                size_bytes: seen,
                 limit_bytes,
             }),
             Err(error) => Err(error),
@@ -167,12 +166,12 @@ fn declared_length<B>(request: &http::Request<B>) -> Option<u64> {
 }
 
 /// A request body bounded by the input limit: past it, the guest's read fails and the
-/// call is an input too large.
+/// call is an input too large. `seen` counts the bytes read, the one past the limit
+/// included.
 struct Capped {
     inner: RequestBody,
     limit: u64,
     seen: Arc<AtomicU64>,
-    over: Arc<AtomicBool>,
 }
 
 impl Body for Capped {
@@ -184,7 +183,7 @@ impl Body for Capped {
         cx: &mut Context<'_>,
     ) -> Poll<Option<std::result::Result<Frame<Bytes>, BoxError>>> {
         let this = &mut *self;
-        if this.over.load(Ordering::Relaxed) {
+        if this.seen.load(Ordering::Relaxed) > this.limit {
             return Poll::Ready(None);
         }
         let frame = std::task::ready!(Pin::new(&mut this.inner).poll_frame(cx));
@@ -192,7 +191,6 @@ impl Body for Capped {
             let len = frame.data_ref().map_or(0, |data| data.len() as u64);
             let seen = this.seen.fetch_add(len, Ordering::Relaxed) + len;
             if seen > this.limit {
-                this.over.store(true, Ordering::Relaxed);
                 let error = Error::InputTooLarge {
                     size_bytes: seen,
                     limit_bytes: this.limit,
