@@ -48,6 +48,8 @@ pub(crate) fn guests(root: &Path) -> Result<Vec<PathBuf>> {
         &[
             "--workspace",
             "--exclude",
+            "http-hello",
+            "--exclude",
             "http-routes",
             "--exclude",
             "http-silent",
@@ -57,7 +59,16 @@ pub(crate) fn guests(root: &Path) -> Result<Vec<PathBuf>> {
     // and the wasi:http functions.
     build(
         "wasm32-wasip2",
-        &["-p", "commands", "-p", "http-routes", "-p", "http-silent"],
+        &[
+            "-p",
+            "commands",
+            "-p",
+            "http-hello",
+            "-p",
+            "http-routes",
+            "-p",
+            "http-silent",
+        ],
     )?;
     let bombs = bombs::write(&guests_out(root)).context("writing the compile bombs")?;
     println!("wrote {bombs} compile bombs beside them");

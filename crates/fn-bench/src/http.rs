@@ -4,8 +4,10 @@
 //! request and the response outparam made, the proxy instantiated from the pool and its
 //! handler called, the body collected — and nothing of the engine's.
 //!
-//! Both serve `GET /` to `guests/http-routes` (a wstd component) and must answer its
-//! line of text; the rounds alternate, so that the machine's noise falls on both alike.
+//! Both serve `GET /` to the same guest and must answer its line of text: `http-hello`
+//! (on the `wasip2` bindings alone) by default, or `http-routes` (a wstd component, whose
+//! async runtime starts on every request); the rounds alternate, so that the machine's
+//! noise falls on both alike.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -25,6 +27,9 @@ use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpVi
 
 /// What every measured request must answer.
 pub const HELLO: &str = "Hello from a wasi:http function\n";
+
+/// The guests that answer `GET /` with [`HELLO`], either of which the bench may serve.
+pub const GUESTS: [&str; 2] = ["http-hello", "http-routes"];
 
 /// The bare embedding's store data.
 struct State {
@@ -90,12 +95,12 @@ impl std::fmt::Debug for BareHttp {
 }
 
 impl BareHttp {
-    /// Compiles the guest with the pool of `config`.
+    /// Compiles `guest` (one of [`GUESTS`]) with the pool of `config`.
     ///
     /// # Errors
     ///
     /// When wasmtime refuses the configuration or the guest.
-    pub fn new(config: &Config) -> Result<BareHttp> {
+    pub fn new(config: &Config, guest: &str) -> Result<BareHttp> {
         let slots = config.pooling.slots;
         let keep = usize::try_from(config.pooling.keep_resident_bytes).unwrap_or(usize::MAX);
         let mut pool = PoolingAllocationConfig::default();
@@ -113,7 +118,7 @@ impl BareHttp {
             .memory_init_cow(true)
             .epoch_interruption(true);
         let engine = w(wasmtime::Engine::new(&wasmtime))?;
-        let component = w(Component::new(&engine, fn_guests::component("http-routes")))?;
+        let component = w(Component::new(&engine, fn_guests::component(guest)))?;
         let mut linker = Linker::new(&engine);
         w(wasmtime_wasi::p2::add_to_linker_async(&mut linker))?;
         w(wasmtime_wasi_http::p2::add_only_http_to_linker_async(
@@ -167,7 +172,7 @@ impl BareHttp {
     }
 }
 
-/// `Engine::serve_http` as shipped, `http-routes` deployed (warm: compiled at deploy).
+/// `Engine::serve_http` as shipped, the guest deployed (warm: compiled at deploy).
 #[derive(Debug)]
 pub struct EngineHttp {
     engine: Engine,
@@ -175,18 +180,18 @@ pub struct EngineHttp {
 }
 
 impl EngineHttp {
-    /// Builds the engine with `config` and deploys the guest.
+    /// Builds the engine with `config` and deploys `guest` (one of [`GUESTS`]).
     ///
     /// # Errors
     ///
     /// When the config is invalid or the guest does not deploy.
-    pub async fn new(config: &Config) -> Result<EngineHttp> {
+    pub async fn new(config: &Config, guest: &str) -> Result<EngineHttp> {
         let registry = Arc::new(InMemoryRegistry::new());
         let engine = Engine::builder(registry.clone())
             .config(config.clone())
             .build()?;
-        let definition = FunctionDefinition::new("bench", "http-routes");
-        let bytes = Bytes::from(fn_guests::component("http-routes"));
+        let definition = FunctionDefinition::new("bench", guest);
+        let bytes = Bytes::from(fn_guests::component(guest));
         let function = Arc::new(engine.deploy(registry.as_ref(), definition, bytes).await?);
         Ok(EngineHttp { engine, function })
     }

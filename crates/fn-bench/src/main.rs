@@ -94,6 +94,10 @@ enum Task {
         /// Components cached, and requests held in flight.
         #[arg(long, default_value_t = 32)]
         count: usize,
+        /// The guest served: `http-hello` (the `wasip2` bindings alone) or `http-routes`
+        /// (wstd).
+        #[arg(long, default_value = "http-hello", value_parser = fn_bench::http::GUESTS)]
+        guest: String,
     },
     /// Draws the latency distributions of an in-process results file.
     Plot { input: PathBuf, output: PathBuf },
@@ -151,7 +155,8 @@ fn main() -> Result<()> {
             calls,
             rounds,
             count,
-        } => http(calls, rounds, count),
+            guest,
+        } => http(&guest, calls, rounds, count),
         Task::Plot { input, output } => {
             let json = std::fs::read_to_string(&input)
                 .with_context(|| format!("reading {}", input.display()))?;
@@ -258,24 +263,26 @@ fn memory(count: usize) -> Result<()> {
     })
 }
 
-fn http(calls: usize, rounds: usize, count: usize) -> Result<()> {
+fn http(guest: &str, calls: usize, rounds: usize, count: usize) -> Result<()> {
     use fn_bench::http::{BareHttp, EngineHttp, compare};
     let executor = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     let config = Config::default();
     let (bare_ns, engine_ns) = executor.block_on(async {
-        let bare = BareHttp::new(&config)?;
-        let engine = EngineHttp::new(&config).await?;
+        let bare = BareHttp::new(&config, guest)?;
+        let engine = EngineHttp::new(&config, guest).await?;
         compare(&bare, &engine, calls, rounds).await
     })?;
     let (idle, in_flight) = executor.block_on(http_memory(&config, count))?;
     let report = serde_json::json!({
+        "guest": guest,
         "calls": calls * rounds,
         "bare_median_ns": bare_ns,
         "engine_median_ns": engine_ns,
         "ratio": engine_ns as f64 / bare_ns.max(1) as f64,
         "count": count,
+        "memory_guest": "http-routes",
         "idle_component_resident_bytes": idle,
         "in_flight_request_resident_bytes": in_flight,
     });
@@ -283,8 +290,8 @@ fn http(calls: usize, rounds: usize, count: usize) -> Result<()> {
     Ok(())
 }
 
-/// The resident memory of one idle cached component (`count` copies of the HTTP guest
-/// under distinct CIDs, each deployed and served once) and of one request in flight
+/// The resident memory of one idle cached component (`count` copies of `http-routes`,
+/// whose `/sleep` holds a request in flight, under distinct CIDs, each deployed and served once) and of one request in flight
 /// (`count` requests parked in the guest's sleep at once), each an average.
 async fn http_memory(config: &Config, count: usize) -> Result<(u64, u64)> {
     use http_body_util::BodyExt as _;

@@ -203,3 +203,22 @@ async fn execute_posts_the_input_and_a_command_is_not_served() {
     assert!(matches!(error.root(), Error::Validation { .. }), "{error}");
     record_of(&h, "cmd").await;
 }
+
+#[tokio::test]
+async fn the_smallest_http_guest_answers_any_request_with_its_line() {
+    let h = harness();
+    let hello = h.deploy("hello", component("http-hello")).await;
+    for request in [
+        get("/"),
+        get("/any/path?and=query"),
+        http::Request::delete("/x")
+            .body(full_body(Bytes::new()))
+            .unwrap(),
+    ] {
+        let response = h.engine.serve_http(&hello, request, None).await.unwrap();
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.headers()["content-type"], "text/plain");
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        assert_eq!(body, "Hello from a wasi:http function\n");
+    }
+}
