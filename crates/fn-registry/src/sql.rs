@@ -86,8 +86,17 @@ pub(crate) const UNUSED_MODULES: &str = "SELECT cid FROM modules WHERE created_a
 /// Every module kept.
 pub(crate) const ALL_MODULES: &str = "SELECT cid FROM modules";
 
-/// Keeps a record (once: a retried batch does not duplicate it).
-pub(crate) const INSERT_RECORD: &str = "INSERT INTO records (id, namespace, function_name, status, started_at, record) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING";
+/// Keeps records: followed by `VALUES` and a row of six values per record, then
+/// [`INSERT_RECORDS_END`], so that a batch is one statement, not one a record.
+pub(crate) const INSERT_RECORDS: &str =
+    "INSERT INTO records (id, namespace, function_name, status, started_at, record) ";
+
+/// Each record once: a retried batch does not duplicate it.
+pub(crate) const INSERT_RECORDS_END: &str = " ON CONFLICT (id) DO NOTHING";
+
+/// Records in one insert statement at most: 6 values each, far under SQLite's 32 766,
+/// and a full chunk's text is the same every time, so its prepared statement is reused.
+pub(crate) const RECORDS_PER_INSERT: usize = 128;
 
 /// Records newest first, each filter applying only when its parameter is not NULL; the
 /// cursor is the last record's start and id.

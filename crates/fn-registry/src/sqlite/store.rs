@@ -283,18 +283,34 @@ impl FunctionStore for SqliteStore {
     }
 
     async fn insert_records(&self, records: &[InvocationRecord]) -> Result<()> {
+        // Serialised before the transaction, so that a record that cannot be written
+        // fails the batch without holding the write lock.
+        let rows = records
+            .iter()
+            .map(|record| {
+                serde_json::to_string(record)
+                    .map(|json| (record, json))
+                    .map_err(|e| Error::Internal {
+                        message: format!("writing a record: {e}"),
+                    })
+            })
+            .collect::<Result<Vec<_>>>()?;
         let mut tx = self.immediate().await?;
-        for record in records {
-            let json = serde_json::to_string(record).map_err(|e| Error::Internal {
-                message: format!("writing a record: {e}"),
-            })?;
-            sqlx::query(sql::INSERT_RECORD)
-                .bind(&record.id)
-                .bind(&record.namespace)
-                .bind(&record.function_name)
-                .bind(record.status.as_str())
-                .bind(micros(record.started_at))
-                .bind(json)
+        // One statement a chunk: each statement is a round trip to sqlx's database
+        // thread, which one statement a record paid for every record.
+        for chunk in rows.chunks(sql::RECORDS_PER_INSERT) {
+            let mut insert = sqlx::QueryBuilder::<Sqlite>::new(sql::INSERT_RECORDS);
+            insert.push_values(chunk, |mut row, (record, json)| {
+                row.push_bind(&record.id)
+                    .push_bind(&record.namespace)
+                    .push_bind(&record.function_name)
+                    .push_bind(record.status.as_str())
+                    .push_bind(micros(record.started_at))
+                    .push_bind(json);
+            });
+            insert.push(sql::INSERT_RECORDS_END);
+            insert
+                .build()
                 .execute(&mut *tx)
                 .await
                 .map_err(|e| self.failed(&e))?;

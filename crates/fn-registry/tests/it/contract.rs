@@ -199,7 +199,8 @@ pub(crate) async fn records_are_queried_newest_first_by_function_status_and_time
 ) {
     let base = DateTime::from_timestamp(1_700_000_000, 0).unwrap();
     let mut records = Vec::new();
-    for n in 0..30 {
+    // More than a store writes in one statement (SQLite: 128), so batches span chunks.
+    for n in 0..300 {
         let status = if n % 3 == 0 {
             InvocationStatus::Timeout
         } else {
@@ -212,12 +213,13 @@ pub(crate) async fn records_are_queried_newest_first_by_function_status_and_time
             base,
         ));
     }
-    store.insert_records(&records[..20]).await.unwrap();
-    store.insert_records(&records[20..]).await.unwrap();
-    store.insert_records(&records[..5]).await.unwrap(); // a retried batch adds nothing
+    store.insert_records(&records[..200]).await.unwrap();
+    store.insert_records(&records[200..]).await.unwrap();
+    // A retried batch adds nothing, whichever chunk its records fall in.
+    store.insert_records(&records[..150]).await.unwrap();
 
     let mut seen = Vec::new();
-    let mut query = RecordQuery::namespace("acme", 7);
+    let mut query = RecordQuery::namespace("acme", 70);
     loop {
         let page = store.records(&query).await.unwrap();
         seen.extend(page.items.iter().map(|r| r.id.clone()));
@@ -230,20 +232,20 @@ pub(crate) async fn records_are_queried_newest_first_by_function_status_and_time
     assert_eq!(seen, newest_first);
 
     let odd = store
-        .records(&RecordQuery::namespace("acme", 100).function("odd"))
+        .records(&RecordQuery::namespace("acme", 200).function("odd"))
         .await
         .unwrap();
-    assert_eq!(odd.items.len(), 15);
+    assert_eq!(odd.items.len(), 150);
     assert!(odd.items.iter().all(|r| r.function_name == "odd"));
     let timeouts = store
         .records(
-            &RecordQuery::namespace("acme", 100)
+            &RecordQuery::namespace("acme", 200)
                 .function("even")
                 .status(InvocationStatus::Timeout),
         )
         .await
         .unwrap();
-    assert_eq!(timeouts.items.len(), 5, "n = 0, 6, 12, 18, 24");
+    assert_eq!(timeouts.items.len(), 50, "n = 0, 6, 12, …, 294");
     let mut window = RecordQuery::namespace("acme", 100);
     window.since = Some(base + chrono::Duration::milliseconds(10));
     window.until = Some(base + chrono::Duration::milliseconds(20));
@@ -262,7 +264,7 @@ pub(crate) async fn records_are_queried_newest_first_by_function_status_and_time
             .await
             .unwrap()
             .items[0],
-        records[29],
+        records[299],
         "whole records come back"
     );
     let mut bad = RecordQuery::namespace("acme", 10);

@@ -259,3 +259,56 @@ async fn the_sqlite_store_closes_while_its_writer_lives() {
         .await
         .expect("the store closes");
 }
+
+/// A store that says when each batch is written, and how many records it held.
+fn announcing() -> (Arc<Hooked>, mpsc::Receiver<()>) {
+    let (written, written_rx) = mpsc::channel();
+    let store = Arc::new(Hooked {
+        inner: InMemoryRegistry::new(),
+        before_insert: Box::new(move || {
+            let _ = written.send(());
+            Ok(())
+        }),
+    });
+    (store, written_rx)
+}
+
+#[tokio::test]
+async fn a_full_batch_is_written_without_waiting_out_the_linger() {
+    let (store, written) = announcing();
+    let options = WriterOptions {
+        batch: 10,
+        linger: Duration::from_secs(3600),
+        ..WriterOptions::default()
+    };
+    let writer = RecordWriter::start(store.clone(), options).unwrap();
+    for n in 0..10 {
+        writer.log(record(n)).unwrap();
+    }
+    // No flush: the tenth record fills the batch and wakes the writer; an hour's linger
+    // would outlast the test's own timeout by far.
+    written
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the full batch is written");
+    assert_eq!(kept(store.as_ref()).await, 10);
+}
+
+#[tokio::test]
+async fn dropping_the_writer_writes_a_lingering_batch_at_once() {
+    let (store, written) = announcing();
+    let options = WriterOptions {
+        linger: Duration::from_secs(3600),
+        ..WriterOptions::default()
+    };
+    let writer = RecordWriter::start(store.clone(), options).unwrap();
+    for n in 0..3 {
+        writer.log(record(n)).unwrap();
+    }
+    // The drop joins the writer, which must not wait out the hour for more records.
+    let dropped = std::thread::spawn(move || drop(writer));
+    written
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the lingering batch is written at the drop");
+    dropped.join().unwrap();
+    assert_eq!(kept(store.as_ref()).await, 3);
+}
