@@ -85,7 +85,7 @@ pub(crate) fn bench(root: &Path, parts: Parts) -> Result<()> {
 
     report.push_str(&instructions(&fn_bench)?);
     report.push_str(&memory(&fn_bench)?);
-    report.push_str(&http_functions(&fn_bench, parts.quick)?);
+    report.push_str(&crate::bench_http::in_process(&fn_bench, parts.quick)?);
     report.push_str(&cold_start()?);
     report.push_str(&fnd_run(root, &fnd)?);
     report.push_str(&crate::bench_http::http(root, &fnd, parts.quick)?);
@@ -106,7 +106,7 @@ fn run(command: &mut Command, what: &str) -> Result<()> {
     Ok(())
 }
 
-fn stdout_of(command: &mut Command, what: &str) -> Result<String> {
+pub(crate) fn stdout_of(command: &mut Command, what: &str) -> Result<String> {
     let output = command
         .stderr(Stdio::inherit())
         .output()
@@ -303,49 +303,6 @@ fn memory(fn_bench: &Path) -> Result<String> {
         kib("idle_module_cache_weight_bytes"),
         kib("in_flight_resident_bytes"),
     ))
-}
-
-/// HTTP functions in process (`fn-bench http`): the engine's exchange against a bare
-/// `ProxyPre` embedding, for the smallest guest (the target) and for the wstd example,
-/// and their memory.
-fn http_functions(fn_bench: &Path, quick: bool) -> Result<String> {
-    let rounds = if quick { "3" } else { "10" };
-    let mut out = String::from(
-        "\n## HTTP functions in process (`fn-bench http`: `GET /`, alternating rounds)\n\n\
-         | guest | requests each | bare `ProxyPre` (pool, fresh store, instantiate, handle, \
-         collect) | `Engine::serve_http` (admission, record, the exchange's task, the body) \
-         | engine / bare (target ≤ 1.2x) |\n|---|---:|---:|---:|---:|\n",
-    );
-    let mut figures = Value::Null;
-    for guest in ["http-hello", "http-routes"] {
-        let json = stdout_of(
-            Command::new(fn_bench).args(["http", "--rounds", rounds, "--guest", guest]),
-            "fn-bench http",
-        )?;
-        figures = serde_json::from_str(&json)?;
-        let us = |field: &str| figures[field].as_f64().unwrap_or(0.0) / 1e3;
-        writeln!(
-            out,
-            "| `{guest}` | {} | {:.1} µs | {:.1} µs | {:.2}x |",
-            figures["calls"],
-            us("bare_median_ns"),
-            us("engine_median_ns"),
-            figures["ratio"].as_f64().unwrap_or(0.0),
-        )?;
-    }
-    let kib = |field: &str| figures[field].as_f64().unwrap_or(0.0) / 1024.0;
-    write!(
-        out,
-        "\n`http-hello` is on the `wasip2` bindings alone; `http-routes` is written with \
-         wstd, whose async runtime starts on every request.\n\n\
-         | what | resident per one ({} of each) |\n|---|---:|\n\
-         | an idle cached component (the wstd example, 376 KB of wasm) | {:.0} KiB |\n\
-         | a request in flight (parked in the guest's sleep) | {:.0} KiB |\n",
-        figures["count"],
-        kib("idle_component_resident_bytes"),
-        kib("in_flight_request_resident_bytes"),
-    )?;
-    Ok(out)
 }
 
 fn cold_start() -> Result<String> {

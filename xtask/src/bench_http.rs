@@ -1,7 +1,8 @@
-//! `cargo xtask bench`'s HTTP part: `fnd serve` (release) with the upper guest and the
-//! two wasi:http guests deployed public, then wrk with 64 connections against `/healthz`,
-//! against invoke, and against each HTTP function's route, one after the other on the
-//! same server: each rate is read as a share of the same server's `/healthz` rate.
+//! `cargo xtask bench`'s HTTP parts: `fn-bench http` in process ([`in_process`]); and
+//! `fnd serve` (release) with the upper guest and the two wasi:http guests deployed
+//! public, then wrk with 64 connections against `/healthz`, against invoke, and against
+//! each HTTP function's route, one after the other on the same server: each rate is
+//! read as a share of the same server's `/healthz` rate.
 
 use std::fmt::Write as _;
 use std::io::{BufRead as _, BufReader};
@@ -11,7 +12,9 @@ use std::process::{Child, Command, Stdio};
 
 use anyhow::{Context, Result, bail};
 
-use crate::bench::have;
+use serde_json::Value;
+
+use crate::bench::{have, stdout_of};
 use crate::guests_out;
 
 /// Stops `fnd serve` (SIGTERM, then a wait) however the measuring ends.
@@ -125,6 +128,49 @@ pub(crate) fn http(root: &Path, fnd: &Path, quick: bool) -> Result<String> {
         100.0 * invoke / health,
         100.0 * hello / health,
         100.0 * routes / health
+    )?;
+    Ok(out)
+}
+
+/// HTTP functions in process (`fn-bench http`): the engine's exchange against a bare
+/// `ProxyPre` embedding, for the smallest guest (the target) and for the wstd example,
+/// and their memory.
+pub(crate) fn in_process(fn_bench: &Path, quick: bool) -> Result<String> {
+    let rounds = if quick { "3" } else { "10" };
+    let mut out = String::from(
+        "\n## HTTP functions in process (`fn-bench http`: `GET /`, alternating rounds)\n\n\
+         | guest | requests each | bare `ProxyPre` (pool, fresh store, instantiate, handle, \
+         collect) | `Engine::serve_http` (admission, record, the exchange's task, the body) \
+         | engine / bare (target ≤ 1.2x) |\n|---|---:|---:|---:|---:|\n",
+    );
+    let mut figures = Value::Null;
+    for guest in ["http-hello", "http-routes"] {
+        let json = stdout_of(
+            Command::new(fn_bench).args(["http", "--rounds", rounds, "--guest", guest]),
+            "fn-bench http",
+        )?;
+        figures = serde_json::from_str(&json)?;
+        let us = |field: &str| figures[field].as_f64().unwrap_or(0.0) / 1e3;
+        writeln!(
+            out,
+            "| `{guest}` | {} | {:.1} µs | {:.1} µs | {:.2}x |",
+            figures["calls"],
+            us("bare_median_ns"),
+            us("engine_median_ns"),
+            figures["ratio"].as_f64().unwrap_or(0.0),
+        )?;
+    }
+    let kib = |field: &str| figures[field].as_f64().unwrap_or(0.0) / 1024.0;
+    write!(
+        out,
+        "\n`http-hello` is on the `wasip2` bindings alone; `http-routes` is written with \
+         wstd, whose async runtime starts on every request.\n\n\
+         | what | resident per one ({} of each) |\n|---|---:|\n\
+         | an idle cached component (the wstd example, 376 KB of wasm) | {:.0} KiB |\n\
+         | a request in flight (parked in the guest's sleep) | {:.0} KiB |\n",
+        figures["count"],
+        kib("idle_component_resident_bytes"),
+        kib("in_flight_request_resident_bytes"),
     )?;
     Ok(out)
 }

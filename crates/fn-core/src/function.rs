@@ -82,6 +82,11 @@ pub struct FunctionDefinition {
     /// own. Default none: the function is served under `/v1/functions/…/http` only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub route: Option<String>,
+    /// The destinations an HTTP function may send requests to
+    /// (`wasi:http/outgoing-handler`), at most [`MAX_OUTBOUND_RULES`]. Default none:
+    /// every outbound request is refused. See [`OutboundRule`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allow_outbound: Vec<OutboundRule>,
 }
 
 impl FunctionDefinition {
@@ -102,6 +107,7 @@ impl FunctionDefinition {
             rate: None,
             max_concurrency: None,
             route: None,
+            allow_outbound: Vec::new(),
         }
     }
 
@@ -172,6 +178,15 @@ impl FunctionDefinition {
         validate_args(&self.args)?;
         if let Some(route) = &self.route {
             check_route(route).map_err(|why| Error::validation("route", why))?;
+        }
+        if self.allow_outbound.len() > MAX_OUTBOUND_RULES {
+            return Err(Error::validation(
+                "allow_outbound",
+                format!(
+                    "{} rules, more than {MAX_OUTBOUND_RULES}",
+                    self.allow_outbound.len()
+                ),
+            ));
         }
         validate_preopens(&self.preopens, &config.preopen_roots)
     }
@@ -362,6 +377,11 @@ impl Function {
     }
 }
 
+mod outbound;
+pub use self::outbound::{
+    Destination, HostPattern, MAX_OUTBOUND_RULE_BYTES, MAX_OUTBOUND_RULES, OutboundRule,
+    OutboundScheme, PortPattern,
+};
 mod route;
 pub use self::route::{MAX_ROUTE_BYTES, RESERVED_ROUTES, check_route, route_covers};
 

@@ -1,0 +1,3 @@
+//! fn-host's integration tests: the SSRF corpus.
+
+mod ssrf;
