@@ -26,7 +26,8 @@ impl Engine {
     /// engine is closed; [`fn_core::Error::Integrity`] when the store addresses the
     /// module by another CID than its bytes' (a store that would run other code than
     /// what was checked); [`fn_core::Error::Validation`] for a route on a function that
-    /// is not an HTTP function; the store's errors ([`fn_core::Error::Conflict`] for a
+    /// is not an HTTP function, and for outbound rules (`allow_outbound`), which no
+    /// engine honours yet; the store's errors ([`fn_core::Error::Conflict`] for a
     /// route another function holds, [`fn_core::Error::Storage`]).
     pub async fn deploy(
         &self,
@@ -40,6 +41,16 @@ impl Engine {
                 "route",
                 "only an HTTP function (a component exporting wasi:http/incoming-handler) \
                  is served at a route",
+            ));
+        }
+        // Refused rather than kept and ignored: a function deployed with rules would be
+        // expected to reach what they allow, and every request it sends is refused
+        // until the guarded sender (fn-host, issue 27) is wired in.
+        if !definition.allow_outbound.is_empty() {
+            return Err(Error::validation(
+                "allow_outbound",
+                "this engine sends no outbound requests yet: every wasi:http request a \
+                 guest makes is refused (HttpRequestDenied), so rules would allow nothing",
             ));
         }
         let cid = Cid::of(&bytes);

@@ -41,6 +41,13 @@ fn names_the_wrong_field() {
         ),
         ("route", Box::new(|d| d.route = Some("/healthz".into()))),
         (
+            "allow_outbound",
+            Box::new(|d| {
+                let rule: crate::OutboundRule = "https://api.example.com".parse().unwrap();
+                d.allow_outbound = vec![rule; crate::MAX_OUTBOUND_RULES + 1];
+            }),
+        ),
+        (
             "route",
             Box::new(|d| d.route = Some(format!("/{}", "a".repeat(MAX_ROUTE_BYTES)))),
         ),
