@@ -29,6 +29,7 @@ mod function;
 mod invocation;
 mod keys;
 mod memory_logger;
+mod outbound;
 mod serde_duration;
 mod serde_version;
 mod store;
@@ -54,6 +55,9 @@ pub use crate::invocation::{
 };
 pub use crate::keys::{ApiKey, KeyStore, Role, TokenHash, key_exists, no_key};
 pub use crate::memory_logger::MemoryLogger;
+pub use crate::outbound::{
+    OutboundBody, OutboundConnection, OutboundError, OutboundHttp, OutboundTimeouts,
+};
 pub use crate::store::{
     FunctionStore, FunctionSummary, MAX_PAGE, Page, Paged, PlatformStore, RecordQuery, Route,
     VersionInfo, parse_record_cursor, record_cursor, route_taken,
@@ -78,6 +82,7 @@ mod tests {
         assert_send_sync::<dyn Admission>();
         assert_send_sync::<Permit>();
         assert_send_sync::<dyn HostServices>();
+        assert_send_sync::<dyn OutboundHttp>();
         assert_send_sync::<Error>();
     }
 

@@ -6,6 +6,9 @@
 //!   in whatever form they are written, unless a rule names the address literally or
 //!   the operator allowed the range — handing back the addresses to connect to and no
 //!   others ([`Vetted`]).
+//! - [`Sender`]: fn-core's [`fn_core::OutboundHttp`] behind the guard: a connection of
+//!   its own to a vetted address, no proxy, no redirects followed, the connect,
+//!   first-byte and between-bytes waits and both bodies bounded ([`SenderOptions`]).
 //!
 //! No dependency on wasmtime: the runtime turns a [`Refused`] into wasi:http's own
 //! error codes.
@@ -38,5 +41,7 @@
 //! ```
 
 mod guard;
+mod sender;
 
 pub use crate::guard::{Guard, Refused, Resolve, SystemResolver, Vetted, prohibited};
+pub use crate::sender::{Sender, SenderOptions};

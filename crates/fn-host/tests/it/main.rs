@@ -1,3 +1,5 @@
-//! fn-host's integration tests: the SSRF corpus.
+//! fn-host's integration tests: the SSRF corpus, and the sender against a loopback
+//! server.
 
+mod sender;
 mod ssrf;
