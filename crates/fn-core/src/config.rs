@@ -115,6 +115,9 @@ pub struct Config {
     /// 32 MiB (wasmtime's own default is 128 MiB).
     #[serde(deserialize_with = "crate::units::size::deserialize")]
     pub max_hostcall_bytes: u64,
+    /// The most outbound HTTP requests (`wasi:http/outgoing-handler`) one invocation may
+    /// send; one more is refused with `HTTP-request-denied`. Default 16, at most 10 000.
+    pub max_outbound_requests: u32,
     /// The pooling instance allocator.
     pub pooling: PoolingConfig,
     /// Admission: rate limits per key and invocations running at once. Default: no rate
@@ -155,6 +158,7 @@ impl Default for Config {
             max_random_bytes: 1 << 20,
             max_wasi_resources: 256,
             max_hostcall_bytes: 32 << 20,
+            max_outbound_requests: 16,
             pooling: PoolingConfig::default(),
             admission: AdmissionConfig::default(),
             preopen_roots: Vec::new(),
@@ -209,6 +213,10 @@ mod tests {
             ("pooling.slots", |c| c.pooling.slots = 0),
             ("max_component_instances", |c| c.max_component_instances = 0),
             ("max_component_tables", |c| c.max_component_tables = 0),
+            ("max_outbound_requests", |c| c.max_outbound_requests = 0),
+            ("max_outbound_requests", |c| {
+                c.max_outbound_requests = 10_001
+            }),
             ("max_component_instances", |c| {
                 c.max_component_instances = 1_001
             }),

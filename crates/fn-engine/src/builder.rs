@@ -3,7 +3,9 @@
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
-use fn_core::{Admission, Config, FunctionRegistry, InvocationLogger, OnAdmissionError, Result};
+use fn_core::{
+    Admission, Config, FunctionRegistry, InvocationLogger, OnAdmissionError, OutboundHttp, Result,
+};
 use fn_limits::{AdmissionChain, Limits};
 use fn_runtime::Runtime;
 
@@ -17,6 +19,7 @@ pub struct EngineBuilder {
     pub(crate) registry: Arc<dyn FunctionRegistry>,
     pub(crate) invocation_logger: Option<Arc<dyn InvocationLogger>>,
     pub(crate) admission: Vec<(Arc<dyn Admission>, OnAdmissionError)>,
+    pub(crate) outbound: Option<Arc<dyn OutboundHttp>>,
 }
 
 impl EngineBuilder {
@@ -47,6 +50,14 @@ impl EngineBuilder {
         self
     }
 
+    /// Where the outbound requests of HTTP functions go (fn-host's `Sender`, behind its
+    /// guard), each with its function's `allow_outbound` rules. Default: none, and a
+    /// deploy with rules is refused, since nothing would send them.
+    pub fn outbound(mut self, sender: Arc<dyn OutboundHttp>) -> EngineBuilder {
+        self.outbound = Some(sender);
+        self
+    }
+
     /// Builds the engine: validates the config and creates the runtime.
     ///
     /// # Errors
@@ -54,7 +65,7 @@ impl EngineBuilder {
     /// [`Error::Validation`] naming the config field that is wrong; [`Error::Internal`]
     /// when wasmtime cannot be set up at all.
     pub fn build(self) -> Result<Engine> {
-        let runtime = Runtime::new(&self.config)?;
+        let runtime = Runtime::with_outbound(&self.config, self.outbound)?;
         Ok(Engine {
             inner: Arc::new(EngineInner {
                 cache: modules::cache(&self.config, &runtime),

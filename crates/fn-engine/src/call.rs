@@ -29,6 +29,7 @@ impl Ready {
             args: &definition.args,
             preopens: &definition.preopens,
             limits: self.limits,
+            allow_outbound: &definition.allow_outbound,
         }
     }
 }

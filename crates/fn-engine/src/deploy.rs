@@ -26,8 +26,8 @@ impl Engine {
     /// engine is closed; [`fn_core::Error::Integrity`] when the store addresses the
     /// module by another CID than its bytes' (a store that would run other code than
     /// what was checked); [`fn_core::Error::Validation`] for a route on a function that
-    /// is not an HTTP function, and for outbound rules (`allow_outbound`), which no
-    /// engine honours yet; the store's errors ([`fn_core::Error::Conflict`] for a
+    /// is not an HTTP function, and for outbound rules (`allow_outbound`) on a function
+    /// that is not one or an engine built without a sender; the store's errors ([`fn_core::Error::Conflict`] for a
     /// route another function holds, [`fn_core::Error::Storage`]).
     pub async fn deploy(
         &self,
@@ -43,15 +43,23 @@ impl Engine {
                  is served at a route",
             ));
         }
-        // Refused rather than kept and ignored: a function deployed with rules would be
-        // expected to reach what they allow, and every request it sends is refused
-        // until the guarded sender (fn-host, issue 27) is wired in.
         if !definition.allow_outbound.is_empty() {
-            return Err(Error::validation(
-                "allow_outbound",
-                "this engine sends no outbound requests yet: every wasi:http request a \
-                 guest makes is refused (HttpRequestDenied), so rules would allow nothing",
-            ));
+            // Refused rather than kept and ignored: a function deployed with rules is
+            // expected to reach what they allow.
+            if !self.inner.runtime.sends_outbound() {
+                return Err(Error::validation(
+                    "allow_outbound",
+                    "this engine sends no outbound requests (it was built without a \
+                     sender), so rules would allow nothing",
+                ));
+            }
+            if !fn_runtime::serves_http(&bytes) {
+                return Err(Error::validation(
+                    "allow_outbound",
+                    "only an HTTP function (a component exporting \
+                     wasi:http/incoming-handler) sends outbound requests",
+                ));
+            }
         }
         let cid = Cid::of(&bytes);
         self.precompile(&cid, bytes.clone()).await?;

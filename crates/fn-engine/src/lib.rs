@@ -122,6 +122,7 @@ impl Engine {
             registry,
             invocation_logger: None,
             admission: Vec::new(),
+            outbound: None,
         }
     }
 

@@ -55,6 +55,7 @@ async fn late(runtime: Runtime, module: Arc<CompiledModule>, memory: u64) -> Dur
         args: &[],
         preopens: &[],
         limits: InvocationLimits::capped(TIMEOUT, memory, runtime.config()),
+        allow_outbound: &[],
     };
     let deadline = Instant::now() + TIMEOUT;
     let outcome = runtime.invoke(&module, invocation, Bytes::new()).await;

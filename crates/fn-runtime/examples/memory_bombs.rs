@@ -80,6 +80,7 @@ fn main() {
                         limit_mib << 20,
                         runtime.config(),
                     ),
+                    allow_outbound: &[],
                 };
                 let outcome = runtime.invoke(&bomb, invocation, Bytes::new()).await;
                 assert!(

@@ -7,8 +7,8 @@
 //! owns the store until the body has been delivered (or the reader went away), all of
 //! it under the invocation's one deadline; the [`ResponseBody`] the reader holds and
 //! the exchange share a small state ([`Shared`]) through which each tells the other how
-//! it ended. Outbound requests are refused ([`DenyOutbound`]) until the host services
-//! supply a guarded sender.
+//! it ended. Outbound requests go to the sender the runtime was given, with the
+//! function's rules ([`Outbound`]), or are refused.
 
 use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -21,6 +21,8 @@ use wasmtime::Store;
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
 use wasmtime_wasi_http::p2::bindings::http::types::{ErrorCode, Scheme};
 use wasmtime_wasi_http::{WasiBody, WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
+
+use fn_core::{OutboundError, OutboundHttp, OutboundRule, OutboundTimeouts};
 
 use crate::classify::Failure;
 
@@ -39,21 +41,78 @@ pub type RequestBody = http_body_util::combinators::UnsyncBoxBody<Bytes, BoxErro
 /// sets its response, dropped when it never does.
 pub type ResponseSender = oneshot::Sender<http::Response<ResponseBody>>;
 
-/// Refuses every outbound request a guest makes (`wasi:http/outgoing-handler`), with
-/// `HttpRequestDenied`: the guest sees the error code, its call goes on.
-pub(crate) struct DenyOutbound;
+/// A guest's outbound requests (`wasi:http/outgoing-handler`): handed to the runtime's
+/// sender with the function's rules, at most `max` an invocation; refused with
+/// `HTTP-request-denied` when the runtime has no sender or the function no rules. The
+/// guest sees wasi:http's error codes; its call goes on.
+pub(crate) struct Outbound {
+    /// The sender and the function's rules; none when either is missing.
+    pub(crate) sender: Option<SenderAndRules>,
+    /// Requests sent so far.
+    pub(crate) sent: u32,
+    /// The most requests an invocation sends (the config's `max_outbound_requests`).
+    pub(crate) max: u32,
+}
+
+/// Where a function's requests go, and which destinations it may reach.
+pub(crate) type SenderAndRules = (Arc<dyn OutboundHttp>, Arc<[OutboundRule]>);
 
 type Io = Box<dyn Future<Output = wasmtime_wasi_http::Result<()>> + Send>;
 type Sent = wasmtime_wasi_http::Result<(http::Response<WasiBody>, Io)>;
 
-impl WasiHttpHooks for DenyOutbound {
+impl WasiHttpHooks for Outbound {
     fn send_request(
         &mut self,
-        _request: http::Request<WasiBody>,
-        _options: Option<wasmtime_wasi_http::RequestOptions>,
+        request: http::Request<WasiBody>,
+        options: Option<wasmtime_wasi_http::RequestOptions>,
         _io: Io,
     ) -> Box<dyn Future<Output = Sent> + Send> {
-        Box::new(async { Sent::Err(wasmtime_wasi_http::Error::HttpRequestDenied) })
+        let Some((sender, rules)) = self.sender.clone().filter(|_| self.sent < self.max) else {
+            return Box::new(async { Sent::Err(wasmtime_wasi_http::Error::HttpRequestDenied) });
+        };
+        self.sent += 1;
+        let options = options.unwrap_or_default();
+        let timeouts = OutboundTimeouts {
+            connect: options.connect_timeout,
+            first_byte: options.first_byte_timeout,
+            between_bytes: options.between_bytes_timeout,
+        };
+        let request = request.map(|body| {
+            body.map_err(|e| OutboundError::Protocol(format!("the request's body: {e:?}")))
+                .boxed_unsync()
+        });
+        Box::new(async move {
+            let (response, connection) = sender
+                .send(&rules, request, timeouts)
+                .await
+                .map_err(error_code)?;
+            let response = response.map(|body| body.map_err(error_code).boxed_unsync());
+            let connection: Io = Box::new(async move { connection.await.map_err(error_code) });
+            Ok((response, connection))
+        })
+    }
+}
+
+/// The wasi:http error code a guest sees for an outbound request's failure.
+fn error_code(error: OutboundError) -> wasmtime_wasi_http::Error {
+    use wasmtime_wasi_http::Error as Code;
+    match error {
+        OutboundError::Denied(_) | OutboundError::TooManyRequests { .. } => Code::HttpRequestDenied,
+        OutboundError::Prohibited(_) => Code::DestinationIpProhibited,
+        OutboundError::InvalidUri(_) => Code::HttpRequestUriInvalid,
+        OutboundError::Dns(_) => Code::DnsError {
+            rcode: None,
+            info_code: None,
+        },
+        OutboundError::ConnectionRefused(_) => Code::ConnectionRefused,
+        OutboundError::ConnectionTimeout => Code::ConnectionTimeout,
+        OutboundError::FirstByteTimeout | OutboundError::BetweenBytesTimeout => {
+            Code::ConnectionReadTimeout
+        }
+        OutboundError::Tls(_) => Code::TlsProtocolError,
+        OutboundError::RequestTooLarge { limit } => Code::HttpRequestBodySize(Some(limit)),
+        OutboundError::ResponseTooLarge { limit } => Code::HttpResponseBodySize(Some(limit)),
+        OutboundError::Protocol(_) => Code::HttpProtocolError,
     }
 }
 

@@ -48,6 +48,8 @@ struct Inner {
     /// The config's `preopen_roots`, resolved once when the runtime is built (a root
     /// that does not exist yet is kept as written).
     preopen_roots: Vec<PathBuf>,
+    /// Where guests' outbound requests go; none refuses them.
+    outbound: Option<Arc<dyn fn_core::OutboundHttp>>,
     _ticker: Ticker,
 }
 
@@ -136,6 +138,9 @@ pub struct Invocation<'a> {
     /// The deadline and memory limit, applied as given: the caller computed them once
     /// ([`InvocationLimits::new`]) from a validated function.
     pub limits: InvocationLimits,
+    /// Where an HTTP function may send requests (its definition's `allow_outbound`);
+    /// none refuses them all, as does a runtime without a sender.
+    pub allow_outbound: &'a [fn_core::OutboundRule],
 }
 
 impl Runtime {
@@ -148,6 +153,19 @@ impl Runtime {
     /// [`Error::Validation`] for an invalid config; [`Error::Internal`] when wasmtime
     /// refuses the configuration even without pooling.
     pub fn new(config: &Config) -> Result<Runtime> {
+        Runtime::with_outbound(config, None)
+    }
+
+    /// Builds the runtime as [`Runtime::new`] does, with `outbound` sending the
+    /// requests of HTTP functions that have outbound rules (none refuses them all).
+    ///
+    /// # Errors
+    ///
+    /// As [`Runtime::new`].
+    pub fn with_outbound(
+        config: &Config,
+        outbound: Option<Arc<dyn fn_core::OutboundHttp>>,
+    ) -> Result<Runtime> {
         config.validate()?;
         let (engine, pooling) = crate::engine::build(config)?;
         let mut linkers = Linkers {
@@ -173,6 +191,7 @@ impl Runtime {
                     .iter()
                     .map(|root| root.canonicalize().unwrap_or_else(|_| root.clone()))
                     .collect(),
+                outbound,
                 _ticker: ticker,
             }),
         })
@@ -181,6 +200,11 @@ impl Runtime {
     /// The configuration the runtime was built with.
     pub fn config(&self) -> &Config {
         &self.inner.config
+    }
+
+    /// Whether guests' outbound requests have a sender (else every one is refused).
+    pub fn sends_outbound(&self) -> bool {
+        self.inner.outbound.is_some()
     }
 
     /// Whether instances come from the pooling allocator (false when it was disabled or

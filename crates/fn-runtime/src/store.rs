@@ -44,8 +44,8 @@ pub(crate) struct StoreState {
     pub(crate) called: bool,
     /// wasi:http's context (its field size limit), for HTTP components.
     pub(crate) http: wasmtime_wasi_http::WasiHttpCtx,
-    /// wasi:http's hooks: outbound requests refused.
-    pub(crate) hooks: crate::http::DenyOutbound,
+    /// wasi:http's hooks: outbound requests, sent or refused.
+    pub(crate) hooks: crate::http::Outbound,
 }
 
 /// Components reach the same context through the preview 2 interfaces: a preview 1
@@ -65,6 +65,7 @@ pub(crate) fn new_store(
     wasi: WasiP1Ctx,
     limits: &InvocationLimits,
     abi: Abi,
+    hooks: crate::http::Outbound,
 ) -> Store<StoreState> {
     let made = Instant::now();
     // A component is several core instances linked together, with their tables.
@@ -93,7 +94,7 @@ pub(crate) fn new_store(
             instantiated: None,
             called: false,
             http: wasmtime_wasi_http::WasiHttpCtx::new(),
-            hooks: crate::http::DenyOutbound,
+            hooks,
         },
     );
     store.limiter(|state| &mut state.limits);
@@ -205,6 +206,7 @@ mod tests {
             args: &[],
             preopens: &[],
             limits: InvocationLimits::capped(Duration::from_secs(1), 1 << 20, &config),
+            allow_outbound: &[],
         };
         let pipe = BoundedPipe::new(16);
         let (mut wasi, handle_input) = wasi_context(

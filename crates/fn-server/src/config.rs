@@ -62,6 +62,11 @@ pub struct ServerSettings {
     /// Modules deployed at start as public functions named after their files, in the
     /// `default` namespace. Default none.
     pub deploy_public: Vec<PathBuf>,
+    /// Address ranges functions may reach though the outbound guard refuses them by
+    /// default (a private network the functions are meant to call), in CIDR form
+    /// (`10.20.0.0/16`). A function still reaches only what its `allow_outbound` rules
+    /// name. Default none.
+    pub outbound_allowed_ranges: Vec<ipnet::IpNet>,
 }
 
 impl Default for ServerSettings {
@@ -72,6 +77,7 @@ impl Default for ServerSettings {
             retention_days: 7,
             drain: Duration::from_secs(30),
             deploy_public: Vec::new(),
+            outbound_allowed_ranges: Vec::new(),
         }
     }
 }

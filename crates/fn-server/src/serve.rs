@@ -109,6 +109,10 @@ pub(crate) async fn serve(args: ServeArgs) -> Result<ExitCode> {
             writer.clone(),
             Some(&telemetry),
         ))
+        .outbound(Arc::new(fn_host::Sender::new(
+            fn_host::Guard::new(server.outbound_allowed_ranges.clone()),
+            fn_host::SenderOptions::default(),
+        )))
         .build()?;
     let mut deployed = Vec::new();
     for file in &server.deploy_public {

@@ -15,7 +15,9 @@
 //! - `/slow-body?ms=N`: answers at once, then sends the rest of the body after N ms.
 //! - `/trap`: panics before answering; `/trap-in-body`: after the head and one chunk.
 //! - `/fail`: returns an error instead of a response.
-//! - `/fetch?url=U`: tries an outbound request and tells what happened.
+//! - `/fetch?[n=N&]url=U`: tries N outbound requests (one by default) and tells what
+//!   happened, a line each: `fetched:` with the status and the body, or `refused:` with
+//!   the error (then a 502).
 //! - `/flood`: makes wasi:http resources (header fields) without end, keeping them all.
 
 use std::convert::Infallible;
@@ -156,16 +158,36 @@ fn trap_in_body() -> Response<Body> {
 }
 
 async fn fetch(query: &str) -> Result<Response<Body>, Error> {
-    let url = query.strip_prefix("url=").unwrap_or("http://example.com/");
-    let request = Request::get(url).body(Body::empty())?;
-    match Client::new().send(request).await {
-        Ok(response) => Ok(text(
-            StatusCode::OK,
-            &format!("fetched: {}\n", response.status()),
-        )),
-        Err(error) => Ok(text(
-            StatusCode::BAD_GATEWAY,
-            &format!("refused: {error:?}\n"),
-        )),
+    // `n=N&` may come first; the URL is the rest, after `url=`.
+    let (times, rest) = match query.strip_prefix("n=").and_then(|q| q.split_once('&')) {
+        Some((n, rest)) => (n.parse().unwrap_or(1), rest),
+        None => (1, query),
+    };
+    let url = rest.strip_prefix("url=").unwrap_or("http://example.com/");
+    let mut said = String::new();
+    let mut failed = false;
+    for _ in 0..times {
+        let request = Request::get(url).body(Body::empty())?;
+        match Client::new().send(request).await {
+            Ok(response) => {
+                let status = response.status();
+                let mut body = response.into_body();
+                let text_of = match body.bytes_contents().await {
+                    Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+                    Err(error) => format!("(the body failed: {error:?})"),
+                };
+                said.push_str(&format!("fetched: {status} {text_of}\n"));
+            }
+            Err(error) => {
+                failed = true;
+                said.push_str(&format!("refused: {error:?}\n"));
+            }
+        }
     }
+    let status = if failed {
+        StatusCode::BAD_GATEWAY
+    } else {
+        StatusCode::OK
+    };
+    Ok(text(status, &said))
 }

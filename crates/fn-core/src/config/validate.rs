@@ -143,6 +143,8 @@ impl Config {
             1_000,
         )?;
         at_most("max_component_tables", self.max_component_tables, 1_000)?;
+        nonzero("max_outbound_requests", self.max_outbound_requests.into())?;
+        at_most("max_outbound_requests", self.max_outbound_requests, 10_000)?;
         nonzero("max_wasm_stack_bytes", self.max_wasm_stack_bytes)?;
         if self.max_wasm_stack_bytes > 64 << 20 {
             return Err(Error::validation(

@@ -222,27 +222,3 @@ async fn the_smallest_http_guest_answers_any_request_with_its_line() {
         assert_eq!(body, "Hello from a wasi:http function\n");
     }
 }
-
-#[tokio::test]
-async fn outbound_rules_are_refused_at_deploy_while_no_sender_honours_them() {
-    let h = harness();
-    let mut definition = fn_core::FunctionDefinition::new("test", "fetcher");
-    definition.allow_outbound = vec!["https://api.example.com".parse().unwrap()];
-    let error = h
-        .engine
-        .deploy(h.registry.as_ref(), definition, component("http-routes"))
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(&error, Error::Validation { field, .. } if field == "allow_outbound"),
-        "{error}"
-    );
-    assert!(
-        fn_core::FunctionStore::list(h.registry.as_ref(), "test", &fn_core::Page::first(10))
-            .await
-            .unwrap()
-            .items
-            .is_empty(),
-        "a refused deploy keeps nothing"
-    );
-}

@@ -7,6 +7,7 @@ mod contract;
 mod hostile_components;
 mod http;
 mod invariants;
+mod outbound;
 mod record;
 mod store;
 mod support;

@@ -132,7 +132,19 @@ impl Runtime {
         };
         // The deadline starts here, with the input already in place, so it covers
         // instantiation and nothing before it.
-        let mut store = store::new_store(&self.inner.engine, config, wasi, &limits, module.abi);
+        // Made only for a function that may send (no allocation for the others).
+        let hooks = crate::http::Outbound {
+            sender: self
+                .inner
+                .outbound
+                .clone()
+                .filter(|_| !invocation.allow_outbound.is_empty())
+                .map(|sender| (sender, invocation.allow_outbound.into())),
+            sent: 0,
+            max: config.max_outbound_requests,
+        };
+        let mut store =
+            store::new_store(&self.inner.engine, config, wasi, &limits, module.abi, hooks);
         deadline::arm(&mut store, limits.timeout(), config.epoch_tick);
 
         let deadline = store.data().deadline;

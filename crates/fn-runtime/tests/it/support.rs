@@ -38,6 +38,7 @@ pub(crate) fn invocation() -> Invocation<'static> {
         args: &[],
         preopens: &[],
         limits: InvocationLimits::capped(Duration::from_secs(5), 64 << 20, &test_config()),
+        allow_outbound: &[],
     }
 }
 
@@ -45,6 +46,7 @@ pub(crate) fn invocation() -> Invocation<'static> {
 pub(crate) fn with_timeout(timeout: Duration) -> Invocation<'static> {
     Invocation {
         limits: InvocationLimits::capped(timeout, 64 << 20, &test_config()),
+        allow_outbound: &[],
         ..invocation()
     }
 }
@@ -53,6 +55,7 @@ pub(crate) fn with_timeout(timeout: Duration) -> Invocation<'static> {
 pub(crate) fn with_memory(bytes: u64) -> Invocation<'static> {
     Invocation {
         limits: InvocationLimits::capped(Duration::from_secs(5), bytes, &test_config()),
+        allow_outbound: &[],
         ..invocation()
     }
 }

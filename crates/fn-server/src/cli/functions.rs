@@ -42,6 +42,12 @@ pub(crate) struct DeployArgs {
     /// (`/shop` serves `/shop` and everything under it); unique on the server.
     #[arg(long, value_name = "PREFIX")]
     route: Option<String>,
+    /// For an HTTP function: a destination it may send requests to,
+    /// `scheme://host[:port]` (`*` for any host or port, `*.example.com` for
+    /// subdomains; a private address only when written literally); repeat for more.
+    /// Default none: every outbound request is refused.
+    #[arg(long = "allow-outbound", value_name = "PATTERN")]
+    allow_outbound: Vec<fn_core::OutboundRule>,
     #[command(flatten)]
     common: Common,
 }
@@ -90,6 +96,7 @@ fn spec(args: &DeployArgs) -> Result<DeploySpec, Failure> {
     spec.public = args.public;
     spec.max_concurrency = args.max_concurrency;
     spec.route.clone_from(&args.route);
+    spec.allow_outbound.clone_from(&args.allow_outbound);
     spec.rate = args.rate.map(RateQuota::per_second);
     if let Some(bytes) = args.memory {
         spec.max_memory_bytes = bytes;

@@ -51,6 +51,7 @@ epoch_tick = "500us"
 [server]
 listen = "0.0.0.0:9000"
 drain = "5s"
+outbound_allowed_ranges = ["10.20.0.0/16", "fd00::/8"]
 [pooling]
 slots = 16
 keep_resident_bytes = 16384
@@ -76,6 +77,10 @@ exporter_otlp_endpoint = "http://127.0.0.1:4318"
     assert_eq!(engine.admission.max_wait, Duration::from_millis(250));
     assert_eq!(config.server.listen.port(), 9000);
     assert_eq!(config.server.drain, Duration::from_secs(5));
+    assert_eq!(
+        config.server.outbound_allowed_ranges,
+        ["10.20.0.0/16".parse().unwrap(), "fd00::/8".parse().unwrap()]
+    );
     assert_eq!(
         config
             .otel_variable("OTEL_EXPORTER_OTLP_ENDPOINT", |_| None)
@@ -113,6 +118,11 @@ fn mistakes_name_the_file_the_field_and_why() {
             "address",
         ),
         ("[server]\nport = 80", "server.port", "port"),
+        (
+            "[server]\noutbound_allowed_ranges = [\"10.0.0.0/33\"]",
+            "server.outbound_allowed_ranges[0]",
+            "invalid IP address",
+        ),
         ("max_timeout = ", "", "line 1"),
     ];
     for (text, field, says) in cases {

@@ -13,6 +13,7 @@ mod http;
 mod keys;
 mod lifecycle;
 mod manage;
+mod outbound;
 mod record;
 mod routes;
 mod run_http;
