@@ -7,8 +7,9 @@
 //!   the operator allowed the range — handing back the addresses to connect to and no
 //!   others ([`Vetted`]).
 //! - [`Sender`]: fn-core's [`fn_core::OutboundHttp`] behind the guard: a connection of
-//!   its own to a vetted address, no proxy, no redirects followed, the connect,
-//!   first-byte and between-bytes waits and both bodies bounded ([`SenderOptions`]).
+//!   its own to a vetted address (TLS with rustls, verified against the Mozilla roots),
+//!   no proxy, no redirects followed, the connect, first-byte and between-bytes waits
+//!   and both bodies bounded ([`SenderOptions`]).
 //!
 //! No dependency on wasmtime: the runtime turns a [`Refused`] into wasi:http's own
 //! error codes.

@@ -16,8 +16,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bytes::Bytes;
 use fn_core::{
-    OutboundBody, OutboundConnection, OutboundError, OutboundHttp, OutboundRule, OutboundScheme,
-    OutboundTimeouts,
+    Destination, OutboundBody, OutboundConnection, OutboundError, OutboundHttp, OutboundRule,
+    OutboundScheme, OutboundTimeouts,
 };
 use http_body::{Body, Frame, SizeHint};
 use http_body_util::BodyExt as _;
@@ -42,6 +42,9 @@ pub struct SenderOptions {
     pub max_request_body_bytes: u64,
     /// The most bytes of a response's body read (default 64 MiB).
     pub max_response_body_bytes: u64,
+    /// Certificates (DER) trusted as roots beside the Mozilla roots of webpki-roots: an
+    /// internal certificate authority. Default none.
+    pub extra_roots: Vec<Vec<u8>>,
 }
 
 impl Default for SenderOptions {
@@ -52,17 +55,29 @@ impl Default for SenderOptions {
             between_bytes_timeout: Duration::from_secs(30),
             max_request_body_bytes: 10 << 20,
             max_response_body_bytes: 64 << 20,
+            extra_roots: Vec::new(),
         }
     }
 }
 
-/// Sends outbound requests the guard lets through, over plain HTTP. (`https` is refused
-/// with [`OutboundError::Tls`] until the sender speaks TLS.)
-#[derive(Debug, Clone)]
+/// Sends outbound requests the guard lets through: `http`, and `https` with rustls,
+/// verifying the destination's certificate against the Mozilla roots (webpki-roots) and
+/// the options' extra roots.
+#[derive(Clone)]
 pub struct Sender {
     guard: Guard,
     resolver: Arc<dyn Resolve>,
     options: SenderOptions,
+    tls: tokio_rustls::TlsConnector,
+}
+
+impl std::fmt::Debug for Sender {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sender")
+            .field("guard", &self.guard)
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Sender {
@@ -71,17 +86,63 @@ impl Sender {
         Sender::with_resolver(guard, Arc::new(SystemResolver), options)
     }
 
-    /// A sender resolving names with `resolver` (a table, in tests).
+    /// A sender resolving names with `resolver` (a table, in tests). An extra root
+    /// that is not a certificate is left out, with a warning.
     pub fn with_resolver(
         guard: Guard,
         resolver: Arc<dyn Resolve>,
         options: SenderOptions,
     ) -> Sender {
+        let mut roots = rustls::RootCertStore {
+            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+        };
+        let extra = options
+            .extra_roots
+            .iter()
+            .map(|der| rustls::pki_types::CertificateDer::from(der.clone()));
+        let (_, refused) = roots.add_parsable_certificates(extra);
+        if refused > 0 {
+            tracing::warn!(
+                refused,
+                "extra TLS roots that are not certificates are left out"
+            );
+        }
+        #[expect(
+            deprecated,
+            reason = "ring has no post-quantum key exchange; aws-lc-rs, which has, would \
+                      bring a large C build and the OpenSSL licence"
+        )]
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut tls = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .expect("ring's provider supports the safe default versions")
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        tls.alpn_protocols = vec![b"http/1.1".to_vec()];
         Sender {
             guard,
             resolver,
             options,
+            tls: tokio_rustls::TlsConnector::from(Arc::new(tls)),
         }
+    }
+
+    /// The TLS session over `stream` to `destination`, its certificate verified.
+    async fn tls(
+        &self,
+        destination: &Destination,
+        stream: TcpStream,
+    ) -> Result<tokio_rustls::client::TlsStream<TcpStream>, OutboundError> {
+        use rustls::pki_types::ServerName;
+        let name = match destination {
+            Destination::Name(name) => ServerName::try_from(name.clone())
+                .map_err(|e| OutboundError::Tls(format!("{name}: {e}")))?,
+            Destination::Ip(ip) => ServerName::IpAddress((*ip).into()),
+        };
+        self.tls
+            .connect(name, stream)
+            .await
+            .map_err(|e| OutboundError::Tls(e.to_string()))
     }
 }
 
@@ -114,26 +175,25 @@ impl OutboundHttp for Sender {
             .guard
             .vet(rules, request.uri(), self.resolver.as_ref())
             .await?;
-        if vetted.scheme == OutboundScheme::Https {
-            return Err(OutboundError::Tls(
-                "this engine does not speak TLS to outbound destinations yet".into(),
-            ));
-        }
         let limit = self.options.max_request_body_bytes;
         if request.body().size_hint().lower() > limit {
             return Err(OutboundError::RequestTooLarge { limit });
         }
         let connect = capped(timeouts.connect, self.options.connect_timeout);
-        let stream = tokio::time::timeout(connect, connect_any(&vetted.addresses))
-            .await
-            .map_err(|_| OutboundError::ConnectionTimeout)??;
-        let (mut sender, connection) = tokio::time::timeout(
-            connect,
-            hyper::client::conn::http1::Builder::new().handshake(TokioIo::new(stream)),
-        )
+        // Connecting, TLS and the HTTP handshake, all within the connect timeout.
+        let (mut sender, connection) = tokio::time::timeout(connect, async {
+            let stream = connect_any(&vetted.addresses).await?;
+            let stream: Box<dyn Stream> = match vetted.scheme {
+                OutboundScheme::Http => Box::new(stream),
+                OutboundScheme::Https => Box::new(self.tls(&vetted.destination, stream).await?),
+            };
+            hyper::client::conn::http1::Builder::new()
+                .handshake(TokioIo::new(stream))
+                .await
+                .map_err(|e| OutboundError::Protocol(e.to_string()))
+        })
         .await
-        .map_err(|_| OutboundError::ConnectionTimeout)?
-        .map_err(|e| OutboundError::Protocol(e.to_string()))?;
+        .map_err(|_| OutboundError::ConnectionTimeout)??;
         // On the wire, the request line carries the path only (the URL is a proxy's).
         let path = request
             .uri()
@@ -186,6 +246,11 @@ impl OutboundHttp for Sender {
         Ok((response, connection))
     }
 }
+
+/// A connection, plain or TLS.
+trait Stream: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin {}
+
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin> Stream for T {}
 
 /// A connection to the first of `addresses` that accepts one, in order.
 async fn connect_any(addresses: &[std::net::SocketAddr]) -> Result<TcpStream, OutboundError> {

@@ -1,6 +1,7 @@
-//! The sender against a loopback server that records what reaches it: a destination a
+//! The sender against loopback servers that record what reaches them: a destination a
 //! rule names literally is reached with the request intact; a refused one never
-//! connects; the bodies, the waits and redirects are bounded as documented.
+//! connects; TLS verifies the destination's certificate; the bodies, the waits and
+//! redirects are bounded as documented.
 
 use std::time::Duration;
 
@@ -147,18 +148,84 @@ async fn a_refused_request_never_connects() {
     assert!(first.starts_with("GET /sentinel "), "{first}");
 }
 
+/// A loopback TLS server for `127.0.0.1` with a self-signed certificate, answering
+/// `pong` after each request's head (sent on the channel): its port and its
+/// certificate (DER).
+async fn tls_server() -> (u16, Vec<u8>, mpsc::UnboundedReceiver<String>) {
+    let certified = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()]).unwrap();
+    let cert = certified.cert.der().to_vec();
+    let key =
+        rustls::pki_types::PrivateKeyDer::try_from(certified.signing_key.serialize_der()).unwrap();
+    #[expect(deprecated, reason = "the test server, as the sender, runs on ring")]
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![cert.clone().into()], key)
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (seen, arrivals) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let (acceptor, seen) = (acceptor.clone(), seen.clone());
+            tokio::spawn(async move {
+                // A client that does not trust the certificate ends here.
+                let Ok(mut stream) = acceptor.accept(stream).await else {
+                    return;
+                };
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") {
+                    if stream.read(&mut byte).await.unwrap_or(0) == 0 {
+                        return;
+                    }
+                    head.push(byte[0]);
+                }
+                let _ = seen.send(String::from_utf8_lossy(&head).into_owned());
+                let answer =
+                    "HTTP/1.1 200 OK\r\ncontent-length: 4\r\nconnection: close\r\n\r\npong";
+                let _ = stream.write_all(answer.as_bytes()).await;
+                let _ = stream.shutdown().await;
+            });
+        }
+    });
+    (port, cert, arrivals)
+}
+
 #[tokio::test]
-async fn https_is_refused_until_the_sender_speaks_tls() {
+async fn https_verifies_the_destination_against_the_trusted_roots() {
+    let (port, cert, mut arrivals) = tls_server().await;
+    let rules = rules(&[&format!("https://127.0.0.1:{port}")]);
+    let url = format!("https://127.0.0.1:{port}/secure");
+    // The Mozilla roots alone do not vouch for a self-signed certificate.
     let error = sender(SenderOptions::default())
-        .send(
-            &rules(&["https://*:*"]),
-            get("https://93.184.215.14/"),
-            OutboundTimeouts::default(),
-        )
+        .send(&rules, get(&url), OutboundTimeouts::default())
         .await
         .map(|_| ())
         .unwrap_err();
-    assert!(matches!(error, OutboundError::Tls(_)), "{error:?}");
+    assert!(
+        matches!(&error, OutboundError::Tls(why) if why.contains("UnknownIssuer")),
+        "{error:?}"
+    );
+    // Trusted as an extra root, it serves the request.
+    let trusting = sender(SenderOptions {
+        extra_roots: vec![cert],
+        ..SenderOptions::default()
+    });
+    let (response, connection) = trusting
+        .send(&rules, get(&url), OutboundTimeouts::default())
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    assert_eq!(response.status(), 200);
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    assert_eq!(body, "pong");
+    // The refused handshake sent no request: the first to arrive is the trusted one.
+    let head = arrivals.recv().await.unwrap();
+    assert!(head.starts_with("GET /secure HTTP/1.1\r\n"), "{head}");
 }
 
 #[tokio::test]
