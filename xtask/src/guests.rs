@@ -20,6 +20,10 @@ pub(crate) fn components_out(root: &Path) -> PathBuf {
     root.join("guests/target/wasm32-wasip2/release")
 }
 
+/// The guests built only as `wasm32-wasip2` components: the wasi:http functions and
+/// those importing interfaces preview 1 has not.
+const COMPONENTS_ONLY: [&str; 4] = ["config-reader", "http-hello", "http-routes", "http-silent"];
+
 pub(crate) fn guests(root: &Path) -> Result<Vec<PathBuf>> {
     let dir = root.join("guests");
     // The guests' own target folder, even when CARGO_TARGET_DIR points elsewhere, so
@@ -42,34 +46,19 @@ pub(crate) fn guests(root: &Path) -> Result<Vec<PathBuf>> {
         }
         Ok(())
     };
-    // Every guest but the HTTP ones, which are components only.
-    build(
-        "wasm32-wasip1",
-        &[
-            "--workspace",
-            "--exclude",
-            "http-hello",
-            "--exclude",
-            "http-routes",
-            "--exclude",
-            "http-silent",
-        ],
-    )?;
-    // The same command programs as preview 2 components (what today's toolchains emit),
-    // and the wasi:http functions.
-    build(
-        "wasm32-wasip2",
-        &[
-            "-p",
-            "commands",
-            "-p",
-            "http-hello",
-            "-p",
-            "http-routes",
-            "-p",
-            "http-silent",
-        ],
-    )?;
+    // Every guest but the components-only ones.
+    let mut p1 = vec!["--workspace"];
+    for name in COMPONENTS_ONLY {
+        p1.extend(["--exclude", name]);
+    }
+    build("wasm32-wasip1", &p1)?;
+    // The command programs again as preview 2 components (what today's toolchains
+    // emit), and the components-only guests.
+    let mut p2 = vec!["-p", "commands"];
+    for name in COMPONENTS_ONLY {
+        p2.extend(["-p", name]);
+    }
+    build("wasm32-wasip2", &p2)?;
     let bombs = bombs::write(&guests_out(root)).context("writing the compile bombs")?;
     println!("wrote {bombs} compile bombs beside them");
     let mut built: Vec<PathBuf> = std::fs::read_dir(guests_out(root))?

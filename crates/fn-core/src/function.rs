@@ -18,6 +18,10 @@ pub const MAX_ENV_BYTES: usize = 64 * 1024;
 pub const MAX_ARGS: usize = 256;
 /// The most bytes all of a function's arguments may take together.
 pub const MAX_ARGS_BYTES: usize = 64 * 1024;
+/// The most config values a function may have.
+pub const MAX_CONFIG_VALUES: usize = 256;
+/// The most bytes all of a function's config values (keys and values) may take together.
+pub const MAX_CONFIG_BYTES: usize = 64 * 1024;
 /// The most folders a function may have preopened.
 pub const MAX_PREOPENS: usize = 16;
 
@@ -87,6 +91,11 @@ pub struct FunctionDefinition {
     /// every outbound request is refused. See [`OutboundRule`].
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub allow_outbound: Vec<OutboundRule>,
+    /// Values a component reads by key through `wasi:config/store` (`fnd deploy --config
+    /// KEY=VALUE`): at most [`MAX_CONFIG_VALUES`], [`MAX_CONFIG_BYTES`] in all. Default
+    /// none.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub config: BTreeMap<String, String>,
 }
 
 impl FunctionDefinition {
@@ -108,6 +117,7 @@ impl FunctionDefinition {
             max_concurrency: None,
             route: None,
             allow_outbound: Vec::new(),
+            config: BTreeMap::new(),
         }
     }
 
@@ -174,8 +184,9 @@ impl FunctionDefinition {
                 "must be greater than zero when set",
             ));
         }
-        validate_env(&self.env)?;
-        validate_args(&self.args)?;
+        checks::env(&self.env)?;
+        checks::args(&self.args)?;
+        checks::config(&self.config)?;
         if let Some(route) = &self.route {
             check_route(route).map_err(|why| Error::validation("route", why))?;
         }
@@ -190,29 +201,6 @@ impl FunctionDefinition {
         }
         validate_preopens(&self.preopens, &config.preopen_roots)
     }
-}
-
-fn validate_args(args: &[String]) -> Result<()> {
-    if args.len() > MAX_ARGS {
-        return Err(Error::validation(
-            "args",
-            format!("{} arguments, more than {MAX_ARGS}", args.len()),
-        ));
-    }
-    if let Some(i) = args.iter().position(|arg| arg.contains('\0')) {
-        return Err(Error::validation(
-            "args",
-            format!("argument {} contains NUL", i + 1),
-        ));
-    }
-    let total: usize = args.iter().map(|arg| arg.len() + 1).sum();
-    if total > MAX_ARGS_BYTES {
-        return Err(Error::validation(
-            "args",
-            format!("{total} bytes in all, more than {MAX_ARGS_BYTES}"),
-        ));
-    }
-    Ok(())
 }
 
 fn validate_preopens(preopens: &[Preopen], roots: &[PathBuf]) -> Result<()> {
@@ -314,41 +302,6 @@ pub(crate) fn validate_name(field: &str, value: &str) -> Result<()> {
     Ok(())
 }
 
-fn validate_env(env: &BTreeMap<String, String>) -> Result<()> {
-    if env.len() > MAX_ENV_VARS {
-        return Err(Error::validation(
-            "env",
-            format!("{} variables, more than {MAX_ENV_VARS}", env.len()),
-        ));
-    }
-    let mut total = 0;
-    for (key, value) in env {
-        if key.is_empty() || key.contains('=') || key.contains('\0') {
-            return Err(Error::validation(
-                "env",
-                format!(
-                    "variable name `{}` must be non-empty, without '=' or NUL",
-                    key.escape_debug()
-                ),
-            ));
-        }
-        if value.contains('\0') {
-            return Err(Error::validation(
-                "env",
-                format!("the value of `{key}` contains NUL"),
-            ));
-        }
-        total += key.len() + value.len() + 2;
-    }
-    if total > MAX_ENV_BYTES {
-        return Err(Error::validation(
-            "env",
-            format!("{total} bytes in all, more than {MAX_ENV_BYTES}"),
-        ));
-    }
-    Ok(())
-}
-
 /// A deployed function: its definition, bound to a module by CID, under a unique id.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Function {
@@ -377,6 +330,7 @@ impl Function {
     }
 }
 
+mod checks;
 mod outbound;
 pub use self::outbound::{
     Destination, HostPattern, MAX_OUTBOUND_RULE_BYTES, MAX_OUTBOUND_RULES, OutboundRule,

@@ -45,9 +45,9 @@ pub use crate::config::{
 pub use crate::error::{Error, ErrorKind, OutputStream, Result, TrapCode};
 pub use crate::function::{
     Destination, Function, FunctionDefinition, HostPattern, MAX_ARGS, MAX_ARGS_BYTES,
-    MAX_ENV_BYTES, MAX_ENV_VARS, MAX_NAME_LEN, MAX_OUTBOUND_RULE_BYTES, MAX_OUTBOUND_RULES,
-    MAX_PREOPENS, MAX_ROUTE_BYTES, OutboundRule, OutboundScheme, PortPattern, Preopen,
-    RESERVED_ROUTES, check_route, name_from, route_covers,
+    MAX_CONFIG_BYTES, MAX_CONFIG_VALUES, MAX_ENV_BYTES, MAX_ENV_VARS, MAX_NAME_LEN,
+    MAX_OUTBOUND_RULE_BYTES, MAX_OUTBOUND_RULES, MAX_PREOPENS, MAX_ROUTE_BYTES, OutboundRule,
+    OutboundScheme, PortPattern, Preopen, RESERVED_ROUTES, check_route, name_from, route_covers,
 };
 pub use crate::invocation::{
     HttpRequestLine, InvocationContext, InvocationLimits, InvocationRecord, InvocationStatus,

@@ -30,6 +30,7 @@ impl Ready {
             preopens: &definition.preopens,
             limits: self.limits,
             allow_outbound: &definition.allow_outbound,
+            config: &definition.config,
         }
     }
 }

@@ -56,6 +56,7 @@ async fn late(runtime: Runtime, module: Arc<CompiledModule>, memory: u64) -> Dur
         preopens: &[],
         limits: InvocationLimits::capped(TIMEOUT, memory, runtime.config()),
         allow_outbound: &[],
+        config: &std::collections::BTreeMap::new(),
     };
     let deadline = Instant::now() + TIMEOUT;
     let outcome = runtime.invoke(&module, invocation, Bytes::new()).await;

@@ -81,6 +81,7 @@ fn main() {
                         runtime.config(),
                     ),
                     allow_outbound: &[],
+                    config: &std::collections::BTreeMap::new(),
                 };
                 let outcome = runtime.invoke(&bomb, invocation, Bytes::new()).await;
                 assert!(

@@ -17,15 +17,24 @@ use crate::store::StoreState;
 /// The imports of a component: WASI preview 2 (async), the command world's interfaces.
 pub(crate) fn link_components(linker: &mut component::Linker<StoreState>) -> Result<()> {
     wasmtime_wasi::p2::add_to_linker_async(linker)
-        .map_err(|e| internal("linking WASI preview 2", &e))
+        .map_err(|e| internal("linking WASI preview 2", &e))?;
+    link_config(linker)
+}
+
+/// `wasi:config/store`: the function's config values, read by key.
+fn link_config(linker: &mut component::Linker<StoreState>) -> Result<()> {
+    wasmtime_wasi_config::add_to_linker(linker, |state: &mut StoreState| {
+        wasmtime_wasi_config::WasiConfig::new(&state.config)
+    })
+    .map_err(|e| internal("linking wasi:config", &e))
 }
 
 /// The imports of an HTTP component: the `wasi:http/proxy` world (clocks, random, stdio,
 /// `wasi:http`), and of the command world what a program's standard library links
 /// whether or not it is used (the environment, exit, terminals, the insecure random
-/// seed: Rust's std for `wasm32-wasip2` imports them all). No filesystem and no
-/// sockets: a component importing them is refused at deploy, naming the import.
-/// Outbound requests are refused per call (`http.rs`).
+/// seed: Rust's std for `wasm32-wasip2` imports them all), and `wasi:config/store`. No
+/// filesystem and no sockets: a component importing them is refused at deploy, naming
+/// the import. Outbound requests are judged per call (`http.rs`).
 pub(crate) fn link_http(linker: &mut component::Linker<StoreState>) -> Result<()> {
     use wasmtime_wasi::cli::WasiCli;
     use wasmtime_wasi::p2::bindings::{cli, random};
@@ -47,7 +56,8 @@ pub(crate) fn link_http(linker: &mut component::Linker<StoreState>) -> Result<()
         random::insecure_seed::add_to_linker::<T, WasiRandom>(l, random)?;
         wasmtime::Result::<()>::Ok(())
     })();
-    linked.map_err(|e| internal("linking wasi:http", &e))
+    linked.map_err(|e| internal("linking wasi:http", &e))?;
+    link_config(l)
 }
 
 /// Adds every host import to `linker`.

@@ -141,6 +141,9 @@ pub struct Invocation<'a> {
     /// Where an HTTP function may send requests (its definition's `allow_outbound`);
     /// none refuses them all, as does a runtime without a sender.
     pub allow_outbound: &'a [fn_core::OutboundRule],
+    /// The values a component reads through `wasi:config/store` (its definition's
+    /// `config`).
+    pub config: &'a BTreeMap<String, String>,
 }
 
 impl Runtime {

@@ -5,6 +5,7 @@
 //! into the next, and dropping the store at any point tears the sandbox down and returns
 //! its pool slot.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -44,6 +45,8 @@ pub(crate) struct StoreState {
     pub(crate) called: bool,
     /// wasi:http's context (its field size limit), for HTTP components.
     pub(crate) http: wasmtime_wasi_http::WasiHttpCtx,
+    /// The function's config values (`wasi:config/store`).
+    pub(crate) config: wasmtime_wasi_config::WasiConfigVariables,
     /// wasi:http's hooks: outbound requests, sent or refused.
     pub(crate) hooks: crate::http::Outbound,
 }
@@ -66,6 +69,7 @@ pub(crate) fn new_store(
     limits: &InvocationLimits,
     abi: Abi,
     hooks: crate::http::Outbound,
+    config_values: &BTreeMap<String, String>,
 ) -> Store<StoreState> {
     let made = Instant::now();
     // A component is several core instances linked together, with their tables.
@@ -94,6 +98,7 @@ pub(crate) fn new_store(
             instantiated: None,
             called: false,
             http: wasmtime_wasi_http::WasiHttpCtx::new(),
+            config: config_values.iter().collect(),
             hooks,
         },
     );
@@ -207,6 +212,7 @@ mod tests {
             preopens: &[],
             limits: InvocationLimits::capped(Duration::from_secs(1), 1 << 20, &config),
             allow_outbound: &[],
+            config: &std::collections::BTreeMap::new(),
         };
         let pipe = BoundedPipe::new(16);
         let (mut wasi, handle_input) = wasi_context(

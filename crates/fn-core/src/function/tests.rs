@@ -41,6 +41,31 @@ fn names_the_wrong_field() {
         ),
         ("route", Box::new(|d| d.route = Some("/healthz".into()))),
         (
+            "config",
+            Box::new(|d| drop(d.config.insert(String::new(), "v".into()))),
+        ),
+        (
+            "config",
+            Box::new(|d| drop(d.config.insert("k".into(), "a\0b".into()))),
+        ),
+        (
+            "config",
+            Box::new(|d| {
+                d.config = (0..=crate::MAX_CONFIG_VALUES)
+                    .map(|i| (i.to_string(), String::new()))
+                    .collect();
+            }),
+        ),
+        (
+            "config",
+            Box::new(|d| {
+                drop(
+                    d.config
+                        .insert("k".into(), "x".repeat(crate::MAX_CONFIG_BYTES)),
+                )
+            }),
+        ),
+        (
             "allow_outbound",
             Box::new(|d| {
                 let rule: crate::OutboundRule = "https://api.example.com".parse().unwrap();

@@ -4,6 +4,7 @@
 mod admission;
 mod cache;
 mod contract;
+mod host_config;
 mod hostile_components;
 mod http;
 mod invariants;

@@ -143,8 +143,15 @@ impl Runtime {
             sent: 0,
             max: config.max_outbound_requests,
         };
-        let mut store =
-            store::new_store(&self.inner.engine, config, wasi, &limits, module.abi, hooks);
+        let mut store = store::new_store(
+            &self.inner.engine,
+            config,
+            wasi,
+            &limits,
+            module.abi,
+            hooks,
+            invocation.config,
+        );
         deadline::arm(&mut store, limits.timeout(), config.epoch_tick);
 
         let deadline = store.data().deadline;

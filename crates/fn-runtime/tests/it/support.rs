@@ -39,6 +39,7 @@ pub(crate) fn invocation() -> Invocation<'static> {
         preopens: &[],
         limits: InvocationLimits::capped(Duration::from_secs(5), 64 << 20, &test_config()),
         allow_outbound: &[],
+        config: &NO_ENV,
     }
 }
 
@@ -46,7 +47,6 @@ pub(crate) fn invocation() -> Invocation<'static> {
 pub(crate) fn with_timeout(timeout: Duration) -> Invocation<'static> {
     Invocation {
         limits: InvocationLimits::capped(timeout, 64 << 20, &test_config()),
-        allow_outbound: &[],
         ..invocation()
     }
 }
@@ -55,7 +55,6 @@ pub(crate) fn with_timeout(timeout: Duration) -> Invocation<'static> {
 pub(crate) fn with_memory(bytes: u64) -> Invocation<'static> {
     Invocation {
         limits: InvocationLimits::capped(Duration::from_secs(5), bytes, &test_config()),
-        allow_outbound: &[],
         ..invocation()
     }
 }

@@ -48,6 +48,10 @@ pub(crate) struct DeployArgs {
     /// Default none: every outbound request is refused.
     #[arg(long = "allow-outbound", value_name = "PATTERN")]
     allow_outbound: Vec<fn_core::OutboundRule>,
+    /// A config value a component reads by key (`wasi:config/store`), KEY=VALUE; repeat
+    /// for more.
+    #[arg(long = "config", value_name = "KEY=VALUE")]
+    config: Vec<String>,
     #[command(flatten)]
     common: Common,
 }
@@ -91,6 +95,20 @@ pub(crate) async fn deploy(args: DeployArgs) -> ExitCode {
     })
 }
 
+/// `KEY=VALUE` arguments of `flag`, split at the first `=`.
+fn pairs<'a>(
+    flag: &'a str,
+    given: &'a [String],
+) -> Result<impl Iterator<Item = (String, String)> + 'a, Failure> {
+    if let Some(bad) = given.iter().find(|pair| !pair.contains('=')) {
+        return Err(Failure::local(format!("{flag} `{bad}` is not KEY=VALUE")));
+    }
+    Ok(given.iter().filter_map(|pair| {
+        pair.split_once('=')
+            .map(|(key, value)| (key.to_owned(), value.to_owned()))
+    }))
+}
+
 fn spec(args: &DeployArgs) -> Result<DeploySpec, Failure> {
     let mut spec = DeploySpec::new();
     spec.public = args.public;
@@ -107,12 +125,8 @@ fn spec(args: &DeployArgs) -> Result<DeploySpec, Failure> {
         let ms = u64::try_from(timeout.as_micros().div_ceil(1000)).unwrap_or(u64::MAX);
         spec.timeout = Duration::from_millis(ms);
     }
-    for pair in &args.env {
-        let Some((key, value)) = pair.split_once('=') else {
-            return Err(Failure::local(format!("--env `{pair}` is not KEY=VALUE")));
-        };
-        spec.env.insert(key.to_owned(), value.to_owned());
-    }
+    spec.env.extend(pairs("--env", &args.env)?);
+    spec.config.extend(pairs("--config", &args.config)?);
     Ok(spec)
 }
 

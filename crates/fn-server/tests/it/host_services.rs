@@ -1,6 +1,7 @@
-//! Outbound HTTP as an operator sets it up: `fnd deploy --allow-outbound` on a running
-//! `fnd serve`, the function reaching a loopback destination its rule names literally
-//! (and nothing else), and a malformed pattern refused by `fnd` itself.
+//! Host services as an operator sets them up on a running `fnd serve`: `fnd deploy
+//! --allow-outbound`, the function reaching a loopback destination its rule names
+//! literally (and nothing else), a malformed pattern refused by `fnd` itself; and
+//! `fnd deploy --config`, the values a component reads by key.
 
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::{TcpListener, TcpStream};
@@ -121,4 +122,46 @@ fn a_malformed_pattern_is_refused_by_fnd_naming_it() {
         said.contains("`ftp://files.example.com`: the scheme `ftp` is not http or https"),
         "{said}"
     );
+}
+
+#[test]
+fn config_values_given_at_deploy_are_read_by_the_component() {
+    let data = tempfile::tempdir().unwrap();
+    let served = serve(data.path(), &[]);
+    let guest = fn_guests::components_dir().join("config-reader.wasm");
+    let out = fnd(
+        &served,
+        &[
+            "deploy",
+            guest.to_str().unwrap(),
+            "--name",
+            "reader",
+            "--public",
+            "--config",
+            "greeting=hello=world",
+            "--config",
+            "mode=test",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let base = format!("{}/v1/functions/default/reader/http", served.url);
+    assert_eq!(get(&format!("{base}/greeting")).1, "hello=world\n");
+    assert_eq!(
+        get(&format!("{base}/")).1,
+        "greeting=hello=world\nmode=test\n"
+    );
+    let out = fnd(
+        &served,
+        &[
+            "deploy",
+            guest.to_str().unwrap(),
+            "--name",
+            "bad",
+            "--config",
+            "novalue",
+        ],
+    );
+    // A bad value the client itself refuses: exit 4, as for `--env`.
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("--config `novalue` is not KEY=VALUE"));
 }
