@@ -39,8 +39,7 @@ pub struct OutboundTimeouts {
 /// what the guest sees.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum OutboundError {
-    /// No rule of the function allows the destination, or this engine sends no outbound
-    /// requests (`HTTP-request-denied`).
+    /// No rule of the function allows the destination (`HTTP-request-denied`).
     #[error("the request is denied: {0}")]
     Denied(String),
     /// The destination is an address functions may not reach
@@ -81,12 +80,6 @@ pub enum OutboundError {
     ResponseTooLarge {
         /// The most bytes read.
         limit: u64,
-    },
-    /// The invocation has sent as many requests as it may (`HTTP-request-denied`).
-    #[error("an invocation sends at most {limit} outbound requests")]
-    TooManyRequests {
-        /// The most requests an invocation sends.
-        limit: u32,
     },
     /// The peer broke HTTP, or the connection failed after it was made
     /// (`HTTP-protocol-error`).

@@ -171,17 +171,16 @@ impl OutboundHttp for Sender {
         mut request: http::Request<OutboundBody>,
         timeouts: OutboundTimeouts,
     ) -> Result<(http::Response<OutboundBody>, OutboundConnection), OutboundError> {
-        let vetted = self
-            .guard
-            .vet(rules, request.uri(), self.resolver.as_ref())
-            .await?;
         let limit = self.options.max_request_body_bytes;
         if request.body().size_hint().lower() > limit {
             return Err(OutboundError::RequestTooLarge { limit });
         }
         let connect = capped(timeouts.connect, self.options.connect_timeout);
-        // Connecting, TLS and the HTTP handshake, all within the connect timeout.
+        // The lookup, connecting, TLS and the HTTP handshake, all within the connect
+        // timeout: a resolver that never answers is a timeout too.
+        let uri = request.uri().clone();
         let (mut sender, connection) = tokio::time::timeout(connect, async {
+            let vetted = self.guard.vet(rules, &uri, self.resolver.as_ref()).await?;
             let stream = connect_any(&vetted.addresses).await?;
             let stream: Box<dyn Stream> = match vetted.scheme {
                 OutboundScheme::Http => Box::new(stream),

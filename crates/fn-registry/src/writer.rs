@@ -77,6 +77,9 @@ impl WriterStats {
 struct Counters {
     /// Records sent and not yet taken by the writer: what bounds the queue.
     queued: AtomicUsize,
+    /// Records sent and not yet written (or given up on), those the writer holds
+    /// included: when they make a batch, the writer is woken.
+    unwritten: AtomicUsize,
     written: AtomicU64,
     dropped_full: AtomicU64,
     dropped_failed: AtomicU64,
@@ -237,8 +240,7 @@ impl InvocationLogger for RecordWriter {
             return Ok(());
         };
         let queued = &self.counters.queued;
-        let ahead = queued.fetch_add(1, Ordering::AcqRel);
-        if ahead >= self.queue {
+        if queued.fetch_add(1, Ordering::AcqRel) >= self.queue {
             queued.fetch_sub(1, Ordering::AcqRel);
             let dropped = self.counters.dropped_full.fetch_add(1, Ordering::Relaxed) + 1;
             // The first, then one line in 1000: a flood of drops is not a flood of logs.
@@ -253,8 +255,10 @@ impl InvocationLogger for RecordWriter {
             queued.fetch_sub(1, Ordering::AcqRel);
             return Err(self.stopped());
         }
-        // This record fills a batch: the writer need not wait out its linger.
-        if ahead + 1 >= self.batch {
+        // With this record the writer has a batch: it need not wait out its linger.
+        // (Counted with those it already holds: a writer that took the first records
+        // of a batch before the rest were sent would never see the queue alone fill.)
+        if self.counters.unwritten.fetch_add(1, Ordering::AcqRel) + 1 >= self.batch {
             self.wake();
         }
         Ok(())
@@ -367,6 +371,13 @@ impl Worker {
         if batch.is_empty() {
             return;
         }
+        let count = batch.len();
+        self.write_batch(batch);
+        self.counters.unwritten.fetch_sub(count, Ordering::AcqRel);
+    }
+
+    /// Writes `batch`, retrying, or drops it counted; leaves it empty.
+    fn write_batch(&self, batch: &mut Vec<InvocationRecord>) {
         let mut backoff = self.options.linger;
         for attempt in 0..=self.options.retries {
             match self.runtime.block_on(self.store.insert_records(batch)) {

@@ -97,7 +97,7 @@ impl WasiHttpHooks for Outbound {
 fn error_code(error: OutboundError) -> wasmtime_wasi_http::Error {
     use wasmtime_wasi_http::Error as Code;
     match error {
-        OutboundError::Denied(_) | OutboundError::TooManyRequests { .. } => Code::HttpRequestDenied,
+        OutboundError::Denied(_) => Code::HttpRequestDenied,
         OutboundError::Prohibited(_) => Code::DestinationIpProhibited,
         OutboundError::InvalidUri(_) => Code::HttpRequestUriInvalid,
         OutboundError::Dns(_) => Code::DnsError {

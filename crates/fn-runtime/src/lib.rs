@@ -50,6 +50,7 @@
 //!     preopens: &[],
 //!     limits: InvocationLimits::capped(Duration::from_secs(1), 1 << 20, runtime.config()),
 //!     allow_outbound: &[],
+//!     config: &BTreeMap::new(),
 //! };
 //! let outcome = runtime.invoke(&module, invocation, Bytes::new()).await;
 //! assert_eq!(outcome.result?, Bytes::from("hi"));

@@ -27,24 +27,33 @@ async fn server(answer: Option<Vec<u8>>) -> (u16, mpsc::UnboundedReceiver<String
             };
             let (seen, answer) = (seen.clone(), answer.clone());
             tokio::spawn(async move {
-                let mut head = Vec::new();
-                let mut byte = [0u8; 1];
-                while !head.ends_with(b"\r\n\r\n") {
-                    if stream.read(&mut byte).await.unwrap_or(0) == 0 {
-                        break;
-                    }
-                    head.push(byte[0]);
-                }
-                let _ = seen.send(String::from_utf8_lossy(&head).into_owned());
+                let Some(head) = read_head(&mut stream).await else {
+                    return;
+                };
+                let _ = seen.send(head);
                 match answer {
                     Some(answer) => drop(stream.write_all(&answer).await),
                     // Never answers; holds the connection until the client leaves.
-                    None => drop(stream.read(&mut byte).await),
+                    None => drop(stream.read(&mut [0u8; 1]).await),
                 }
             });
         }
     });
     (port, arrivals)
+}
+
+/// A request's head, read a byte at a time up to its blank line; none when the client
+/// left before it ended.
+async fn read_head<S: tokio::io::AsyncRead + Unpin>(stream: &mut S) -> Option<String> {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        if stream.read(&mut byte).await.unwrap_or(0) == 0 {
+            return None;
+        }
+        head.push(byte[0]);
+    }
+    Some(String::from_utf8_lossy(&head).into_owned())
 }
 
 fn ok(body: &str) -> Option<Vec<u8>> {
@@ -176,15 +185,10 @@ async fn tls_server() -> (u16, Vec<u8>, mpsc::UnboundedReceiver<String>) {
                 let Ok(mut stream) = acceptor.accept(stream).await else {
                     return;
                 };
-                let mut head = Vec::new();
-                let mut byte = [0u8; 1];
-                while !head.ends_with(b"\r\n\r\n") {
-                    if stream.read(&mut byte).await.unwrap_or(0) == 0 {
-                        return;
-                    }
-                    head.push(byte[0]);
-                }
-                let _ = seen.send(String::from_utf8_lossy(&head).into_owned());
+                let Some(head) = read_head(&mut stream).await else {
+                    return;
+                };
+                let _ = seen.send(head);
                 let answer =
                     "HTTP/1.1 200 OK\r\ncontent-length: 4\r\nconnection: close\r\n\r\npong";
                 let _ = stream.write_all(answer.as_bytes()).await;
@@ -312,4 +316,37 @@ async fn a_server_that_never_answers_is_a_first_byte_timeout() {
         .unwrap_err();
     assert_eq!(error, OutboundError::FirstByteTimeout);
     assert!(arrivals.recv().await.unwrap().starts_with("GET /slow "));
+}
+
+/// A resolver that never answers.
+#[derive(Debug)]
+struct Stuck;
+
+#[async_trait::async_trait]
+impl fn_host::Resolve for Stuck {
+    async fn resolve(&self, _name: &str) -> std::io::Result<Vec<std::net::IpAddr>> {
+        std::future::pending().await
+    }
+}
+
+#[tokio::test]
+async fn a_lookup_that_never_answers_is_a_connect_timeout() {
+    let sender = Sender::with_resolver(
+        Guard::default(),
+        std::sync::Arc::new(Stuck),
+        SenderOptions {
+            connect_timeout: Duration::from_millis(100),
+            ..SenderOptions::default()
+        },
+    );
+    let error = sender
+        .send(
+            &rules(&["http://*.example.com"]),
+            get("http://api.example.com/"),
+            OutboundTimeouts::default(),
+        )
+        .await
+        .map(|_| ())
+        .unwrap_err();
+    assert_eq!(error, OutboundError::ConnectionTimeout);
 }
