@@ -13,11 +13,10 @@
 //! bounded channel it could only wait for room, which std's channel cannot do with a
 //! bound on the wait, so it polled); records are bounded by the count instead.
 //!
-//! Why the writer parks while a batch fills rather than waiting on the channel: a
-//! thread waiting on a channel is woken by every send, a futex call and a context
-//! switch for every record, which under load cost more than writing the record. Parked,
-//! it is woken once a batch: by the record that fills it, by a flush, by the writer's
-//! end, or by the linger running out.
+//! Why the writer parks while a batch fills rather than waiting on the channel: every
+//! send wakes a thread waiting on a channel (a futex call and a context switch a record,
+//! more than writing it under load). Parked, it is woken once a batch: by the record
+//! that makes one, a flush, the writer's end, or the linger running out.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -121,15 +120,6 @@ pub struct RecordWriter {
     counters: Arc<Counters>,
     flush_timeout: Duration,
     thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl std::fmt::Debug for Message {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Message::Record(_) => "Record",
-            Message::Flush(_) => "Flush",
-        })
-    }
 }
 
 impl RecordWriter {
@@ -255,9 +245,8 @@ impl InvocationLogger for RecordWriter {
             queued.fetch_sub(1, Ordering::AcqRel);
             return Err(self.stopped());
         }
-        // With this record the writer has a batch: it need not wait out its linger.
-        // (Counted with those it already holds: a writer that took the first records
-        // of a batch before the rest were sent would never see the queue alone fill.)
+        // With this record the writer has a batch (counting those it holds already):
+        // it need not wait out its linger.
         if self.counters.unwritten.fetch_add(1, Ordering::AcqRel) + 1 >= self.batch {
             self.wake();
         }
