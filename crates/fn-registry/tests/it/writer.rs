@@ -260,7 +260,7 @@ async fn the_sqlite_store_closes_while_its_writer_lives() {
         .expect("the store closes");
 }
 
-/// A store that says when each batch is written, and how many records it held.
+/// A store that says when each batch is about to be written.
 fn announcing() -> (Arc<Hooked>, mpsc::Receiver<()>) {
     let (written, written_rx) = mpsc::channel();
     let store = Arc::new(Hooked {
@@ -289,8 +289,12 @@ async fn a_full_batch_is_written_without_waiting_out_the_linger() {
     // would outlast the test's own timeout by far.
     written
         .recv_timeout(Duration::from_secs(60))
-        .expect("the full batch is written");
+        .expect("the full batch is being written");
+    // The hook runs before the insert: the flush waits for it to end (and writes
+    // nothing more, the batch being all there was).
+    writer.flush().unwrap();
     assert_eq!(kept(store.as_ref()).await, 10);
+    assert!(written.try_recv().is_err(), "one batch, of all ten");
 }
 
 #[tokio::test]
