@@ -63,10 +63,7 @@ pub use crate::store::{
     VersionInfo, parse_record_cursor, record_cursor, route_taken,
 };
 pub use crate::trace_context::{MAX_TRACESTATE_BYTES, TraceContext};
-pub use crate::traits::{
-    FunctionExecutor, FunctionRegistry, HostContext, HostServices, HttpRequest, HttpResponse,
-    InvocationLogger, LogLevel, SecretValue,
-};
+pub use crate::traits::{FunctionExecutor, FunctionRegistry, InvocationLogger, SecretValue};
 
 #[cfg(test)]
 mod tests {
@@ -81,7 +78,6 @@ mod tests {
         assert_send_sync::<dyn InvocationLogger>();
         assert_send_sync::<dyn Admission>();
         assert_send_sync::<Permit>();
-        assert_send_sync::<dyn HostServices>();
         assert_send_sync::<dyn OutboundHttp>();
         assert_send_sync::<Error>();
     }

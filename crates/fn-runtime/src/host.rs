@@ -1,11 +1,11 @@
 //! The host imports a guest can link against, added to the runtime's one `Linker`.
 //!
-//! Today that is WASI preview 1 (async) for modules, and preview 2 for components in a
-//! linker of their own. The `fn` import module of host services
-//! (DESIGN.md: log, env, secrets, key-value, outbound HTTP, blobs, publish) is linked
-//! here too, by [`link`], with its functions reading the per-invocation host context
-//! kept in [`StoreState`]: an import the linker does not define is refused at deploy
-//! (`instantiate_pre` fails), so a guest can only call what this file adds.
+//! WASI preview 1 (async) for modules; preview 2 for components in a linker of their
+//! own, with the host services components reach through standard WASI interfaces
+//! (`wasi:config/store`; `wasi:http/outgoing-handler` for HTTP functions), each reading
+//! the invocation's state in [`StoreState`]. Core modules stay pure compute. An import
+//! the linker does not define is refused at deploy (`instantiate_pre` fails), so a guest
+//! can only call what this file adds.
 
 use fn_core::Result;
 use wasmtime::{Linker, component};
@@ -63,9 +63,7 @@ pub(crate) fn link_http(linker: &mut component::Linker<StoreState>) -> Result<()
 /// Adds every host import to `linker`.
 pub(crate) fn link(linker: &mut Linker<StoreState>) -> Result<()> {
     p1::add_to_linker_async(linker, |state: &mut StoreState| &mut state.wasi)
-        .map_err(|e| internal("linking WASI preview 1", &e))?;
-    // The `fn` module of host services goes here (fn-host implements
-    // `fn_core::HostServices`; its calls are async, bounded in size and time, and read the
-    // invocation's host context from `StoreState`).
-    Ok(())
+        .map_err(|e| internal("linking WASI preview 1", &e))
+    // Core modules stay pure compute: host services reach components only, through
+    // the standard WASI interfaces linked above.
 }

@@ -22,11 +22,8 @@ use crate::pipe::BoundedPipe;
 use crate::runtime::Invocation;
 use crate::to_usize;
 
-/// Per-invocation store data: what host imports and the runtime's callbacks read.
-///
-/// The per-invocation host context of the `fn` import module (who is calling: namespace,
-/// function, request id, caller — `fn_core::HostContext`) will be a field here, set in
-/// [`new_store`] and read by the functions `host.rs` links.
+/// Per-invocation store data: what host imports and the runtime's callbacks read (the
+/// host services' state among it: config values, the outbound hooks).
 pub(crate) struct StoreState {
     /// The WASI preview 1 context: args, env, stdio pipes, preopens.
     pub(crate) wasi: WasiP1Ctx,
