@@ -3,23 +3,11 @@
 //! another function's.
 
 use bytes::Bytes;
-use fn_engine::full_body;
-use http_body_util::BodyExt as _;
 
 use crate::support::*;
 
 fn reader() -> Bytes {
     Bytes::from(fn_guests::component("config-reader"))
-}
-
-async fn get(h: &Harness, function: &fn_engine::Function, path: &str) -> (u16, String) {
-    let request = http::Request::get(path)
-        .body(full_body(Bytes::new()))
-        .unwrap();
-    let response = h.engine.serve_http(function, request, None).await.unwrap();
-    let status = response.status().as_u16();
-    let body = response.into_body().collect().await.unwrap().to_bytes();
-    (status, String::from_utf8_lossy(&body).into_owned())
 }
 
 #[tokio::test]
@@ -33,17 +21,17 @@ async fn a_component_reads_its_own_config_values_and_no_others() {
         .await;
     let bare = h.deploy("bare", reader()).await;
     assert_eq!(
-        get(&h, &shop, "/greeting").await,
+        h.get(&shop, "/greeting").await,
         (200, "hello, shop\n".into())
     );
     assert_eq!(
-        get(&h, &shop, "/").await,
+        h.get(&shop, "/").await,
         (200, "currency=EUR\ngreeting=hello, shop\n".into())
     );
     assert_eq!(
-        get(&h, &shop, "/missing").await,
+        h.get(&shop, "/missing").await,
         (404, "no config value missing\n".into())
     );
-    assert_eq!(get(&h, &bare, "/").await, (200, String::new()));
-    assert_eq!(get(&h, &bare, "/greeting").await.0, 404);
+    assert_eq!(h.get(&bare, "/").await, (200, String::new()));
+    assert_eq!(h.get(&bare, "/greeting").await.0, 404);
 }

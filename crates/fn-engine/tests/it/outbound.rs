@@ -8,9 +8,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use fn_core::{Error, FunctionDefinition, FunctionStore as _, Page};
-use fn_engine::full_body;
 use fn_host::{Guard, Sender, SenderOptions};
-use http_body_util::BodyExt as _;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
@@ -72,13 +70,7 @@ async fn fetch(h: &Harness, function: &fn_engine::Function, url: &str) -> (u16, 
 
 /// What the guest's `/fetch` says given `query`.
 async fn ask(h: &Harness, function: &fn_engine::Function, query: &str) -> (u16, String) {
-    let request = http::Request::get(format!("/fetch?{query}"))
-        .body(full_body(Bytes::new()))
-        .unwrap();
-    let response = h.engine.serve_http(function, request, None).await.unwrap();
-    let status = response.status().as_u16();
-    let body = response.into_body().collect().await.unwrap().to_bytes();
-    (status, String::from_utf8_lossy(&body).into_owned())
+    h.get(function, &format!("/fetch?{query}")).await
 }
 
 #[tokio::test]

@@ -121,6 +121,22 @@ pub(crate) fn harness_with(change: impl FnOnce(EngineBuilder) -> EngineBuilder) 
 }
 
 impl Harness {
+    /// `GET path` served by the HTTP function `function`: the status and the body.
+    pub(crate) async fn get(&self, function: &Function, path: &str) -> (u16, String) {
+        use http_body_util::BodyExt as _;
+        let request = http::Request::get(path)
+            .body(fn_engine::full_body(bytes::Bytes::new()))
+            .unwrap();
+        let response = self
+            .engine
+            .serve_http(function, request, None)
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        (status, String::from_utf8_lossy(&body).into_owned())
+    }
+
     /// Deploys `wasm` as `name` in namespace `test` through [`Engine::deploy`]: checked,
     /// compiled and cached before the store keeps it.
     pub(crate) async fn deploy(&self, name: &str, wasm: Bytes) -> Function {
